@@ -1,0 +1,2 @@
+//! host: the sqz driver library behind the `sqz-host` binary.
+pub mod image;

@@ -1,0 +1,9 @@
+//! `spec`: the hardware/software contract of the sqz engine, declared once. The RTL generator
+//! (`hdl`), the Verilator harness (`sim`), the driver (`host`) and the generated docs all read
+//! register offsets, bit fields, descriptor words, packet types and memory sizes from here.
+
+pub mod config;
+pub mod descriptor;
+pub mod regs;
+
+pub use config::{AccelConfig, ConfigError, PRESETS, STREAM_BITS, STREAM_BYTES};
