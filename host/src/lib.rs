@@ -1,2 +1,6 @@
-//! host: the sqz driver library behind the `sqz-host` binary.
+//! host: the sqz driver library behind the `sqz-host` binary: image loading and preprocessing
+//! ([`image`]), backend selection ([`backend`]) and the command line ([`cli`]).
+
+pub mod backend;
+pub mod cli;
 pub mod image;

@@ -140,6 +140,7 @@ const fn conv1() -> LayerSpec {
 
 /// The three layers of Fire module `n` starting at layer index `first`, reading `input` of
 /// `in_c` channels at `hw` x `hw`; `pool` marks the max-pool after the concatenation.
+#[allow(clippy::too_many_arguments)] // a const table builder: one argument per table column
 const fn fire(
     n: u8,
     first: usize,
@@ -421,7 +422,12 @@ mod tests {
             let (c, hw) = channels(l.input);
             assert_eq!(c, l.in_c, "{} input channels", l.name);
             assert_eq!(hw, l.in_hw, "{} input size", l.name);
-            assert_eq!(conv_size(l.in_hw, l.k, l.stride, l.pad), l.out_hw, "{}", l.name);
+            assert_eq!(
+                conv_size(l.in_hw, l.k, l.stride, l.pad),
+                l.out_hw,
+                "{}",
+                l.name
+            );
             if let Input::Layer(j) | Input::Concat(j, _) = l.input {
                 assert!(j < i, "{} reads a later layer", l.name);
             }
@@ -453,7 +459,13 @@ mod tests {
         let pools: Vec<_> = LAYERS.iter().filter(|l| l.pool).map(|l| l.name).collect();
         assert_eq!(
             pools,
-            ["conv1", "fire4/conv1x1_2", "fire4/conv3x3_2", "fire8/conv1x1_2", "fire8/conv3x3_2"]
+            [
+                "conv1",
+                "fire4/conv1x1_2",
+                "fire4/conv3x3_2",
+                "fire8/conv1x1_2",
+                "fire8/conv3x3_2"
+            ]
         );
     }
 }

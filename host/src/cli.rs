@@ -1,0 +1,492 @@
+//! The `sqz-host` command line: `infer` (classify images) and `bench` (time them).
+//!
+//! `main.rs` only calls [`main`]. Every failure becomes a message on stderr and a non-zero exit
+//! status (1 for runtime errors, 2 for usage errors reported by clap); nothing panics.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+use weights::ClassNames;
+
+use crate::backend::{Backend, BackendKind, Ranked};
+use crate::image::load_preprocessed;
+
+#[derive(Debug, Parser)]
+#[command(name = "sqz-host", version, about = "Run SqueezeNet v1.0 (Deep Compression) on images")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Classify images and print the most probable ImageNet classes.
+    Infer(InferArgs),
+    /// Time preprocessing and inference per image.
+    Bench(BenchArgs),
+}
+
+/// Options shared by every command that runs the network.
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// Which implementation runs the network.
+    #[arg(long, value_enum, default_value_t = BackendKind::Reference)]
+    pub backend: BackendKind,
+    /// The Deep Compression model file (compressed_SqueezeNet.net). Default: $SQZ_MODEL, then
+    /// the copy in the shared data folder beside the repository.
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+    /// Class names file (synset_words.txt). Default: the one next to the model file.
+    #[arg(long, value_name = "PATH")]
+    pub labels: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InferArgs {
+    /// PNG or JPEG files to classify.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Print one JSON document on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// How many classes to print per image.
+    #[arg(long, default_value_t = 5, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub top: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Images to time. Default: the PNG files of the shared test-image folder.
+    #[arg(long, num_args = 1.., value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Timed runs over all images (after one untimed warm-up run).
+    #[arg(long, default_value_t = 5, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub runs: u32,
+    /// Print one JSON document on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The shared test images beside the repository, used when `bench` gets no `--images`.
+pub fn default_bench_images() -> Result<Vec<PathBuf>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/images");
+    let entries = std::fs::read_dir(&dir).with_context(|| {
+        format!("no --images given and the shared test images {} are unreadable", dir.display())
+    })?;
+    let mut images: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")))
+        .collect();
+    images.sort();
+    if images.is_empty() {
+        bail!("no --images given and no PNG files in {}", dir.display());
+    }
+    Ok(images)
+}
+
+/// Model path, decoded weights and class names, as chosen by [`ModelArgs`].
+pub struct Loaded {
+    pub model_path: PathBuf,
+    pub backend: Backend,
+    pub labels: Labels,
+    /// Time to read, decode and (for int8) quantize the model.
+    pub load_time: Duration,
+}
+
+/// Class names, or only indices when no names file can be found.
+pub struct Labels(Option<ClassNames>);
+
+impl Labels {
+    pub fn name(&self, class: usize) -> Option<&str> {
+        self.0.as_ref().map(|n| n.short_name(class))
+    }
+    pub fn wnid(&self, class: usize) -> Option<&str> {
+        self.0.as_ref().and_then(|n| n.wnids.get(class)).map(String::as_str)
+    }
+}
+
+impl ModelArgs {
+    pub fn load(&self) -> Result<Loaded> {
+        let model_path = weights::default_model_path(self.model.as_deref())?;
+        // Shown in reports: `/repo/../shared/x` reads better resolved.
+        let model_path = std::fs::canonicalize(&model_path).unwrap_or(model_path);
+        let t = Instant::now();
+        let model = weights::Model::load(&model_path)?;
+        let backend = Backend::new(self.backend, model)?;
+        let load_time = t.elapsed();
+        let labels = match &self.labels {
+            // Asked for explicitly: failing to read it is an error.
+            Some(p) => Labels(Some(ClassNames::load(p)?)),
+            None => match ClassNames::for_model(None, &model_path) {
+                Ok(n) => Labels(Some(n)),
+                Err(e) => {
+                    eprintln!("warning: printing class indices only: {e}");
+                    Labels(None)
+                }
+            },
+        };
+        Ok(Loaded {
+            model_path,
+            backend,
+            labels,
+            load_time,
+        })
+    }
+}
+
+/// One class of a top-N list in the JSON output.
+#[derive(Debug, Serialize)]
+pub struct JsonClass<'a> {
+    pub rank: usize,
+    pub class: usize,
+    pub name: Option<&'a str>,
+    pub wnid: Option<&'a str>,
+    pub probability: f32,
+}
+
+/// One image in the JSON output of `infer`: `top` on success, `error` on failure.
+#[derive(Debug, Serialize)]
+pub struct JsonImage<'a> {
+    pub image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top: Option<Vec<JsonClass<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The JSON document printed by `infer --json`.
+#[derive(Debug, Serialize)]
+pub struct JsonInfer<'a> {
+    pub backend: BackendKind,
+    pub model: String,
+    pub results: Vec<JsonImage<'a>>,
+}
+
+fn json_classes<'a>(labels: &'a Labels, top: &[Ranked]) -> Vec<JsonClass<'a>> {
+    top.iter()
+        .enumerate()
+        .map(|(i, r)| JsonClass {
+            rank: i + 1,
+            class: r.class,
+            name: labels.name(r.class),
+            wnid: labels.wnid(r.class),
+            probability: r.probability,
+        })
+        .collect()
+}
+
+/// Classify one image: decode, preprocess, run.
+fn classify_file(backend: &Backend, path: &Path, n: usize) -> Result<Vec<Ranked>> {
+    let input = load_preprocessed(path)?;
+    let scores = backend
+        .classify(&input)
+        .with_context(|| format!("running the {} backend on {}", backend.kind(), path.display()))?;
+    Ok(scores.top(n))
+}
+
+/// `sqz-host infer`. Every image is attempted; a failed one is reported (stderr, and in the JSON
+/// as `error`) and makes the command exit non-zero at the end.
+pub fn infer(args: &InferArgs, out: &mut dyn Write) -> Result<bool> {
+    let loaded = args.model.load()?;
+    let n = usize::from(args.top);
+    let mut all_ok = true;
+    let mut json = Vec::new();
+    for path in &args.images {
+        let result = classify_file(&loaded.backend, path, n);
+        if let Err(e) = &result {
+            all_ok = false;
+            eprintln!("error: {}", describe(e));
+        }
+        if args.json {
+            json.push(match result {
+                Ok(top) => JsonImage {
+                    image: path.display().to_string(),
+                    top: Some(json_classes(&loaded.labels, &top)),
+                    error: None,
+                },
+                Err(e) => JsonImage {
+                    image: path.display().to_string(),
+                    top: None,
+                    error: Some(describe(&e)),
+                },
+            });
+        } else if let Ok(top) = result {
+            writeln!(out, "{}", path.display())?;
+            for (i, r) in top.iter().enumerate() {
+                writeln!(
+                    out,
+                    "  {:>2}. {:>4}  {:.5}  {}",
+                    i + 1,
+                    r.class,
+                    r.probability,
+                    loaded.labels.name(r.class).unwrap_or("")
+                )?;
+            }
+            out.flush()?;
+        }
+    }
+    if args.json {
+        let doc = JsonInfer {
+            backend: loaded.backend.kind(),
+            model: loaded.model_path.display().to_string(),
+            results: json,
+        };
+        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        writeln!(out)?;
+    }
+    Ok(all_ok)
+}
+
+/// Median, minimum and maximum of a set of durations, in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Stats {
+    pub median_ms: f64,
+    pub min_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Stats {
+    /// `None` for an empty set. The median of an even count is the mean of the middle two.
+    pub fn of(samples: &[Duration]) -> Option<Stats> {
+        let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+        if ms.is_empty() {
+            return None;
+        }
+        ms.sort_by(f64::total_cmp);
+        let mid = ms.len() / 2;
+        let median_ms = if ms.len() % 2 == 1 {
+            ms[mid]
+        } else {
+            (ms[mid - 1] + ms[mid]) / 2.0
+        };
+        Some(Stats {
+            median_ms,
+            min_ms: ms[0],
+            max_ms: ms[ms.len() - 1],
+        })
+    }
+}
+
+/// Timings of one image in `bench`.
+#[derive(Debug, Serialize)]
+pub struct BenchImage {
+    pub image: String,
+    /// Decode + resize + crop + mean.
+    pub preprocess: Stats,
+    /// The forward pass on the backend.
+    pub inference: Stats,
+    /// Both together.
+    pub total: Stats,
+}
+
+/// The `bench` result.
+#[derive(Debug, Serialize)]
+pub struct BenchReport {
+    pub backend: BackendKind,
+    pub model: String,
+    pub runs: u32,
+    pub model_load_ms: f64,
+    pub images: Vec<BenchImage>,
+    /// Milliseconds per image over all images, per run (end to end).
+    pub per_image: Stats,
+}
+
+/// `sqz-host bench`.
+pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<bool> {
+    let images = if args.images.is_empty() {
+        default_bench_images()?
+    } else {
+        args.images.clone()
+    };
+    let loaded = args.model.load()?;
+    let backend = &loaded.backend;
+    let time_one = |path: &Path| -> Result<(Duration, Duration)> {
+        let t = Instant::now();
+        let input = load_preprocessed(path)?;
+        let pre = t.elapsed();
+        let (_, inf) = backend.classify_timed(&input)?;
+        Ok((pre, inf))
+    };
+    // Warm-up: also surfaces a bad image before any timing is printed.
+    for p in &images {
+        time_one(p)?;
+    }
+    let mut pre = vec![Vec::new(); images.len()];
+    let mut inf = vec![Vec::new(); images.len()];
+    let mut tot = vec![Vec::new(); images.len()];
+    let mut per_run = Vec::new();
+    for _ in 0..args.runs {
+        let mut run = Duration::ZERO;
+        for (i, p) in images.iter().enumerate() {
+            let (a, b) = time_one(p)?;
+            pre[i].push(a);
+            inf[i].push(b);
+            tot[i].push(a + b);
+            run += a + b;
+        }
+        per_run.push(run / images.len() as u32);
+    }
+    let stats = |s: &[Duration]| Stats::of(s).context("no samples");
+    let mut rows = Vec::new();
+    for (i, p) in images.iter().enumerate() {
+        rows.push(BenchImage {
+            image: p.display().to_string(),
+            preprocess: stats(&pre[i])?,
+            inference: stats(&inf[i])?,
+            total: stats(&tot[i])?,
+        });
+    }
+    let report = BenchReport {
+        backend: backend.kind(),
+        model: loaded.model_path.display().to_string(),
+        runs: args.runs,
+        model_load_ms: loaded.load_time.as_secs_f64() * 1e3,
+        images: rows,
+        per_image: stats(&per_run)?,
+    };
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &report)?;
+        writeln!(out)?;
+    } else {
+        print_bench(&report, out)?;
+    }
+    Ok(true)
+}
+
+fn print_bench(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
+    let s = |s: &Stats| format!("{:9.2} {:9.2} {:9.2}", s.median_ms, s.min_ms, s.max_ms);
+    writeln!(out, "backend {}, model {}", r.backend, r.model)?;
+    writeln!(out, "model load (read + decode{}): {:.1} ms", if r.backend == BackendKind::Reference { " + quantize" } else { "" }, r.model_load_ms)?;
+    writeln!(out, "{} timed runs per image after one warm-up; milliseconds as median / min / max", r.runs)?;
+    writeln!(out, "{:<24} {:>29} {:>29} {:>29}", "image", "preprocess", "inference", "total")?;
+    for i in &r.images {
+        let name = Path::new(&i.image)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| i.image.clone());
+        writeln!(out, "{name:<24} {} {} {}", s(&i.preprocess), s(&i.inference), s(&i.total))?;
+    }
+    writeln!(
+        out,
+        "ms/image (all images, per run): median {:.2}, min {:.2}, max {:.2}",
+        r.per_image.median_ms, r.per_image.min_ms, r.per_image.max_ms
+    )
+}
+
+/// One line for an error and its causes. Many error types (ours and the `weights` crate's) both
+/// print their cause in their message and expose it as `source()`, so a cause whose text is
+/// already in the line is not repeated.
+pub fn describe(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
+/// Whether `e` is a write to a closed pipe (e.g. `sqz-host infer ... | head -1`).
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .and_then(|j| j.io_error_kind())
+                .is_some_and(|k| k == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Run a parsed command line, writing results to `out`. `Ok(false)`: some input failed.
+pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool> {
+    match &cli.command {
+        Command::Infer(a) => infer(a, out),
+        Command::Bench(a) => bench(a, out),
+    }
+}
+
+/// The whole program: parse arguments, run, map the outcome to an exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    match run(&cli, &mut out) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        // The reader went away; nothing more to say.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", describe(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_infer_and_bench() {
+        let c = Cli::try_parse_from(["sqz-host", "infer", "a.png", "b.jpg", "--top", "3", "--json"]).unwrap();
+        let Command::Infer(a) = c.command else { panic!("not infer") };
+        assert_eq!(a.images.len(), 2);
+        assert_eq!((a.top, a.json, a.model.backend), (3, true, BackendKind::Reference));
+        let c = Cli::try_parse_from(["sqz-host", "bench", "--backend", "float", "--runs", "2"]).unwrap();
+        let Command::Bench(b) = c.command else { panic!("not bench") };
+        assert_eq!((b.runs, b.model.backend), (2, BackendKind::Float));
+        assert!(b.images.is_empty());
+        // Bad usage is rejected by the parser, not discovered later.
+        for bad in [
+            &["sqz-host", "infer"][..],
+            &["sqz-host", "infer", "a.png", "--top", "0"],
+            &["sqz-host", "infer", "a.png", "--backend", "gpu"],
+            &["sqz-host", "bench", "--runs", "0"],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn describe_does_not_repeat_causes() {
+        let io = io::Error::new(io::ErrorKind::UnexpectedEof, "unexpected end of file");
+        let e = anyhow::Error::new(crate::image::ImageError::Read { path: "x.png".into(), source: io })
+            .context("classifying x.png");
+        assert_eq!(
+            describe(&e),
+            "classifying x.png: cannot read image x.png: unexpected end of file"
+        );
+        let e = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(describe(&e), "outer: inner");
+    }
+
+    #[test]
+    fn stats_median_min_max() {
+        let ms = |v: &[u64]| v.iter().map(|&m| Duration::from_millis(m)).collect::<Vec<_>>();
+        let s = Stats::of(&ms(&[5, 1, 9])).unwrap();
+        assert_eq!((s.median_ms, s.min_ms, s.max_ms), (5.0, 1.0, 9.0));
+        assert_eq!(Stats::of(&ms(&[4, 2, 8, 6])).unwrap().median_ms, 5.0);
+        assert!(Stats::of(&[]).is_none());
+    }
+}
