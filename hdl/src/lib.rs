@@ -1,1 +1,14 @@
-//! hdl
+//! `hdl`: the sqz Fire engine described in rust-hdl. [`emit::emit`] writes it as Verilog
+//! (`sqz_top.v`) with the register map exports; `cargo run -p hdl -- emit|synth|lint` drives it.
+//! Blocks, bottom up: memories and pipes (generated Verilog leaves, [`mem`]), the MAC lane
+//! ([`lane`]), the lane array ([`array`]), the engine ([`engine`]), the register file
+//! ([`regfile`]) and the top ([`top`]). docs/ARCHITECTURE.md describes the data path.
+
+pub mod emit;
+pub mod engine;
+pub mod post;
+pub mod regfile;
+pub mod tools;
+pub mod top;
+
+pub use emit::{emit, EmitReport};

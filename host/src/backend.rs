@@ -77,20 +77,13 @@ impl Scores {
     }
 }
 
-/// Numerically stable softmax (max subtracted, sum in f64).
-pub fn softmax(logits: &[f32]) -> Vec<f32> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exps: Vec<f64> = logits.iter().map(|&l| f64::from(l - max).exp()).collect();
-    let sum: f64 = exps.iter().sum();
-    exps.iter().map(|&e| (e / sum) as f32).collect()
-}
-
 impl Backend {
     /// Prepare `kind` from decoded weights (quantizing them for the int8 reference).
     pub fn new(kind: BackendKind, model: Model) -> Result<Backend> {
         Ok(match kind {
             BackendKind::Reference => Backend::Reference(Box::new(
-                QuantModel::from_model_committed(&model).context("quantizing the model for the int8 reference")?,
+                QuantModel::from_model_committed(&model)
+                    .context("quantizing the model for the int8 reference")?,
             )),
             BackendKind::Float => Backend::Float(Box::new(model)),
         })
@@ -113,15 +106,15 @@ impl Backend {
         );
         let scores = match self {
             Backend::Reference(q) => {
-                let _ = q; struct O{logits:Vec<f32>,probabilities:Vec<f32>} let out = O{logits: vec![0.0;1000], probabilities: vec![0.0;1000]};
+                let out = sim::reference::int8::try_forward(q, input)?;
                 Scores {
                     logits: out.logits,
-                    probabilities: out.probabilities,
+                    probabilities: out.probs,
                 }
             }
             Backend::Float(m) => {
-                let _ = m; let logits = vec![0.0f32;1000];
-                let probabilities = softmax(&logits);
+                let logits = sim::reference::float::try_forward(m, input)?;
+                let probabilities = sim::reference::softmax(&logits);
                 Scores {
                     logits,
                     probabilities,
@@ -150,15 +143,6 @@ impl Backend {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn softmax_sums_to_one_and_keeps_order() {
-        let p = softmax(&[1.0, 3.0, 2.0, -1000.0, 1000.0]);
-        assert!((p.iter().map(|&x| f64::from(x)).sum::<f64>() - 1.0).abs() < 1e-6);
-        assert!(p[4] > 0.999 && p[3] == 0.0);
-        let p = softmax(&[0.0, 1.0]);
-        assert!((p[1] - 1.0 / (1.0 + (-1.0f32).exp())).abs() < 1e-6);
-    }
 
     #[test]
     fn top_orders_by_probability_then_index() {

@@ -17,7 +17,11 @@ use crate::backend::{Backend, BackendKind, Ranked};
 use crate::image::load_preprocessed;
 
 #[derive(Debug, Parser)]
-#[command(name = "sqz-host", version, about = "Run SqueezeNet v1.0 (Deep Compression) on images")]
+#[command(
+    name = "sqz-host",
+    version,
+    about = "Run SqueezeNet v1.0 (Deep Compression) on images"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -82,7 +86,10 @@ pub struct BenchArgs {
 pub fn default_bench_images() -> Result<Vec<PathBuf>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/images");
     let entries = std::fs::read_dir(&dir).with_context(|| {
-        format!("no --images given and the shared test images {} are unreadable", dir.display())
+        format!(
+            "no --images given and the shared test images {} are unreadable",
+            dir.display()
+        )
     })?;
     let mut images: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -112,7 +119,10 @@ impl Labels {
         self.0.as_ref().map(|n| n.short_name(class))
     }
     pub fn wnid(&self, class: usize) -> Option<&str> {
-        self.0.as_ref().and_then(|n| n.wnids.get(class)).map(String::as_str)
+        self.0
+            .as_ref()
+            .and_then(|n| n.wnids.get(class))
+            .map(String::as_str)
     }
 }
 
@@ -189,9 +199,13 @@ fn json_classes<'a>(labels: &'a Labels, top: &[Ranked]) -> Vec<JsonClass<'a>> {
 /// Classify one image: decode, preprocess, run.
 fn classify_file(backend: &Backend, path: &Path, n: usize) -> Result<Vec<Ranked>> {
     let input = load_preprocessed(path)?;
-    let scores = backend
-        .classify(&input)
-        .with_context(|| format!("running the {} backend on {}", backend.kind(), path.display()))?;
+    let scores = backend.classify(&input).with_context(|| {
+        format!(
+            "running the {} backend on {}",
+            backend.kind(),
+            path.display()
+        )
+    })?;
     Ok(scores.top(n))
 }
 
@@ -367,15 +381,38 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<bool> {
 fn print_bench(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
     let s = |s: &Stats| format!("{:9.2} {:9.2} {:9.2}", s.median_ms, s.min_ms, s.max_ms);
     writeln!(out, "backend {}, model {}", r.backend, r.model)?;
-    writeln!(out, "model load (read + decode{}): {:.1} ms", if r.backend == BackendKind::Reference { " + quantize" } else { "" }, r.model_load_ms)?;
-    writeln!(out, "{} timed runs per image after one warm-up; milliseconds as median / min / max", r.runs)?;
-    writeln!(out, "{:<24} {:>29} {:>29} {:>29}", "image", "preprocess", "inference", "total")?;
+    writeln!(
+        out,
+        "model load (read + decode{}): {:.1} ms",
+        if r.backend == BackendKind::Reference {
+            " + quantize"
+        } else {
+            ""
+        },
+        r.model_load_ms
+    )?;
+    writeln!(
+        out,
+        "{} timed runs per image after one warm-up; milliseconds as median / min / max",
+        r.runs
+    )?;
+    writeln!(
+        out,
+        "{:<24} {:>29} {:>29} {:>29}",
+        "image", "preprocess", "inference", "total"
+    )?;
     for i in &r.images {
         let name = Path::new(&i.image)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| i.image.clone());
-        writeln!(out, "{name:<24} {} {} {}", s(&i.preprocess), s(&i.inference), s(&i.total))?;
+        writeln!(
+            out,
+            "{name:<24} {} {} {}",
+            s(&i.preprocess),
+            s(&i.inference),
+            s(&i.total)
+        )?;
     }
     writeln!(
         out,
@@ -449,12 +486,23 @@ mod tests {
 
     #[test]
     fn parses_infer_and_bench() {
-        let c = Cli::try_parse_from(["sqz-host", "infer", "a.png", "b.jpg", "--top", "3", "--json"]).unwrap();
-        let Command::Infer(a) = c.command else { panic!("not infer") };
+        let c = Cli::try_parse_from([
+            "sqz-host", "infer", "a.png", "b.jpg", "--top", "3", "--json",
+        ])
+        .unwrap();
+        let Command::Infer(a) = c.command else {
+            panic!("not infer")
+        };
         assert_eq!(a.images.len(), 2);
-        assert_eq!((a.top, a.json, a.model.backend), (3, true, BackendKind::Reference));
-        let c = Cli::try_parse_from(["sqz-host", "bench", "--backend", "float", "--runs", "2"]).unwrap();
-        let Command::Bench(b) = c.command else { panic!("not bench") };
+        assert_eq!(
+            (a.top, a.json, a.model.backend),
+            (3, true, BackendKind::Reference)
+        );
+        let c = Cli::try_parse_from(["sqz-host", "bench", "--backend", "float", "--runs", "2"])
+            .unwrap();
+        let Command::Bench(b) = c.command else {
+            panic!("not bench")
+        };
         assert_eq!((b.runs, b.model.backend), (2, BackendKind::Float));
         assert!(b.images.is_empty());
         // Bad usage is rejected by the parser, not discovered later.
@@ -471,8 +519,11 @@ mod tests {
     #[test]
     fn describe_does_not_repeat_causes() {
         let io = io::Error::new(io::ErrorKind::UnexpectedEof, "unexpected end of file");
-        let e = anyhow::Error::new(crate::image::ImageError::Read { path: "x.png".into(), source: io })
-            .context("classifying x.png");
+        let e = anyhow::Error::new(crate::image::ImageError::Read {
+            path: "x.png".into(),
+            source: io,
+        })
+        .context("classifying x.png");
         assert_eq!(
             describe(&e),
             "classifying x.png: cannot read image x.png: unexpected end of file"
@@ -483,7 +534,11 @@ mod tests {
 
     #[test]
     fn stats_median_min_max() {
-        let ms = |v: &[u64]| v.iter().map(|&m| Duration::from_millis(m)).collect::<Vec<_>>();
+        let ms = |v: &[u64]| {
+            v.iter()
+                .map(|&m| Duration::from_millis(m))
+                .collect::<Vec<_>>()
+        };
         let s = Stats::of(&ms(&[5, 1, 9])).unwrap();
         assert_eq!((s.median_ms, s.min_ms, s.max_ms), (5.0, 1.0, 9.0));
         assert_eq!(Stats::of(&ms(&[4, 2, 8, 6])).unwrap().median_ms, 5.0);

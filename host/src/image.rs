@@ -134,7 +134,11 @@ mod tests {
         });
         let rgb16 = ImageBuffer::from_fn(31, 17, |x, y| {
             let p = rgb.get_pixel(x, y).0;
-            Rgb([u16::from(p[0]) * 257, u16::from(p[1]) * 257, u16::from(p[2]) * 257])
+            Rgb([
+                u16::from(p[0]) * 257,
+                u16::from(p[1]) * 257,
+                u16::from(p[2]) * 257,
+            ])
         });
         for img in [
             DynamicImage::ImageRgb8(rgb.clone()),
@@ -154,8 +158,9 @@ mod tests {
             Rgb([v, v, v])
         });
         let gray_a = ImageBuffer::from_fn(9, 5, |x, y| LumaA([gray.get_pixel(x, y).0[0], 10]));
-        let gray16 =
-            ImageBuffer::from_fn(9, 5, |x, y| Luma([u16::from(gray.get_pixel(x, y).0[0]) * 257]));
+        let gray16 = ImageBuffer::from_fn(9, 5, |x, y| {
+            Luma([u16::from(gray.get_pixel(x, y).0[0]) * 257])
+        });
         for img in [
             DynamicImage::ImageLuma8(gray),
             DynamicImage::ImageLumaA8(gray_a),

@@ -47,9 +47,11 @@ impl Drop for TempDir {
     }
 }
 
-/// `(path, [(class, probability, name)])` blocks of the text output.
-fn parse_text(stdout: &str) -> Vec<(String, Vec<(usize, f64, String)>)> {
-    let mut blocks: Vec<(String, Vec<(usize, f64, String)>)> = Vec::new();
+/// One image of the text output: its path and `(class, probability, name)` per rank.
+type Block = (String, Vec<(usize, f64, String)>);
+
+fn parse_text(stdout: &str) -> Vec<Block> {
+    let mut blocks: Vec<Block> = Vec::new();
     for line in stdout.lines() {
         if !line.starts_with(' ') {
             blocks.push((line.to_string(), Vec::new()));
@@ -61,17 +63,30 @@ fn parse_text(stdout: &str) -> Vec<(String, Vec<(usize, f64, String)>)> {
         let class = f.next().expect("class").parse().expect("class index");
         let prob = f.next().expect("probability").parse().expect("probability");
         let name = f.collect::<Vec<_>>().join(" ");
-        blocks.last_mut().expect("image line first").1.push((class, prob, name));
+        blocks
+            .last_mut()
+            .expect("image line first")
+            .1
+            .push((class, prob, name));
     }
     blocks
 }
 
 fn check_cat_and_espresso(backend: &str) {
-    let out = sqz(&["infer", &image("chelsea"), &image("coffee"), "--backend", backend]);
+    let out = sqz(&[
+        "infer",
+        &image("chelsea"),
+        &image("coffee"),
+        "--backend",
+        backend,
+    ]);
     assert!(out.status.success(), "{backend}: {}", text(&out.stderr));
     let blocks = parse_text(&text(&out.stdout));
     assert_eq!(blocks.len(), 2, "{}", text(&out.stdout));
-    for ((path, top), (want, name)) in blocks.iter().zip([(285, "Egyptian cat"), (967, "espresso")]) {
+    for ((path, top), (want, name)) in blocks
+        .iter()
+        .zip([(285, "Egyptian cat"), (967, "espresso")])
+    {
         assert_eq!(top.len(), 5, "default --top is 5");
         assert_eq!(top[0].0, want, "{backend}: {path} top-1 {:?}", top[0]);
         assert_eq!(top[0].2, name);
@@ -110,7 +125,10 @@ fn json_output_parses_and_is_consistent() {
         let top = r["top"].as_array().expect("top");
         assert_eq!(top.len(), 3);
         assert_eq!(top[0]["class"], want, "{path}");
-        let probs: Vec<f64> = top.iter().map(|c| c["probability"].as_f64().unwrap()).collect();
+        let probs: Vec<f64> = top
+            .iter()
+            .map(|c| c["probability"].as_f64().unwrap())
+            .collect();
         assert!(probs.windows(2).all(|w| w[0] >= w[1]) && probs.iter().sum::<f64>() <= 1.0 + 1e-5);
         for (i, c) in top.iter().enumerate() {
             assert_eq!(c["rank"], i + 1);
@@ -139,7 +157,11 @@ fn corrupt_png_fails_naming_the_file_but_other_images_still_run() {
     assert_eq!(out.status.code(), Some(1));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
     let r = doc["results"].as_array().unwrap();
-    assert!(r[0]["error"].as_str().is_some_and(|e| e.contains(t)), "{}", r[0]);
+    assert!(
+        r[0]["error"].as_str().is_some_and(|e| e.contains(t)),
+        "{}",
+        r[0]
+    );
     assert!(r[0].get("top").is_none());
     assert_eq!(r[1]["top"][0]["class"], 967);
 }
@@ -152,7 +174,10 @@ fn text_file_and_missing_file_fail_with_a_message() {
     let out = sqz(&["infer", n, "--backend", "float"]);
     assert!(!out.status.success());
     let err = text(&out.stderr);
-    assert!(err.contains(n) && err.contains("not a PNG or JPEG"), "{err}");
+    assert!(
+        err.contains(n) && err.contains("not a PNG or JPEG"),
+        "{err}"
+    );
 
     let missing = dir.0.join("absent.jpg");
     let m = missing.to_str().unwrap();
@@ -192,20 +217,41 @@ fn corrupt_model_file_is_an_error() {
     let out = sqz(&["infer", &image("chelsea"), "--model", bad.to_str().unwrap()]);
     assert!(!out.status.success());
     let err = text(&out.stderr);
-    assert!(err.contains(bad.to_str().unwrap()) && !err.contains("panicked"), "{err}");
+    assert!(
+        err.contains(bad.to_str().unwrap()) && !err.contains("panicked"),
+        "{err}"
+    );
 }
 
 #[test]
 fn usage_errors_exit_2() {
-    for args in [&["infer"][..], &["infer", "x.png", "--backend", "gpu"], &["bench", "--runs", "0"]] {
+    for args in [
+        &["infer"][..],
+        &["infer", "x.png", "--backend", "gpu"],
+        &["bench", "--runs", "0"],
+    ] {
         let out = sqz(args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
     }
 }
 
 #[test]
 fn bench_reports_median_min_max_per_image() {
-    let out = sqz(&["bench", "--backend", "float", "--runs", "3", "--json", "--images", &image("chelsea")]);
+    let out = sqz(&[
+        "bench",
+        "--backend",
+        "float",
+        "--runs",
+        "3",
+        "--json",
+        "--images",
+        &image("chelsea"),
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
     assert_eq!(doc["runs"], 3);
@@ -220,4 +266,43 @@ fn bench_reports_median_min_max_per_image() {
         assert!(mn > 0.0 && mn <= md && md <= mx, "{key}: {row}");
     }
     assert!(doc["per_image"]["median_ms"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn jpeg_and_rgba16_inputs_classify_like_the_png() {
+    let dir = TempDir::new("formats");
+    let rgb = image::open(image("chelsea"))
+        .expect("decode chelsea.png")
+        .to_rgb8();
+    let jpg = dir.0.join("chelsea.jpg");
+    image::DynamicImage::ImageRgb8(rgb.clone())
+        .save_with_format(&jpg, image::ImageFormat::Jpeg)
+        .expect("write jpeg");
+    // 16-bit RGBA with an opaque alpha: decodes to the same 8-bit RGB as the original.
+    let rgba16 = image::ImageBuffer::from_fn(rgb.width(), rgb.height(), |x, y| {
+        let p = rgb.get_pixel(x, y).0;
+        image::Rgba([
+            p[0] as u16 * 257,
+            p[1] as u16 * 257,
+            p[2] as u16 * 257,
+            u16::MAX,
+        ])
+    });
+    let png16 = dir.0.join("chelsea16.png");
+    image::DynamicImage::ImageRgba16(rgba16)
+        .save(&png16)
+        .expect("write png");
+    let out = sqz(&[
+        "infer",
+        "--json",
+        "--backend",
+        "float",
+        jpg.to_str().unwrap(),
+        png16.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    for r in doc["results"].as_array().unwrap() {
+        assert_eq!(r["top"][0]["class"], 285, "{r}");
+    }
 }

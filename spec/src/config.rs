@@ -3,7 +3,7 @@
 //! driver can refuse a card built from another configuration (Gemmini's `GemminiArrayConfig` style).
 //!
 //! Variants are built from a preset with struct update syntax:
-//! `AccelConfig { pixel_lanes: 8, ..AccelConfig::tiny() }`.
+//! `AccelConfig { pixel_lanes: 32, ..AccelConfig::tiny() }`.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -35,6 +35,11 @@ pub struct AccelConfig {
     pub act_in_bytes: u32,
     /// Capacity of the on-chip Fire squeeze buffer in bytes (squeeze output never leaves the chip).
     pub act_mid_bytes: u32,
+    /// Capacity of the output-position mask memory in bits (one bit per grid position of the
+    /// jobs loaded at once; a Fire module needs three planes).
+    pub mask_bits: u32,
+    /// Capacity of the max-pool plane buffer in bytes (one conv output channel plane, banked).
+    pub pool_bytes: u32,
     /// AXI4-Lite address width in bits (byte addresses).
     pub axil_addr_bits: u32,
     /// Clock the design is constrained for, in MHz.
@@ -63,13 +68,15 @@ impl AccelConfig {
     pub fn nitefury() -> Self {
         AccelConfig {
             name: "nitefury".into(),
-            pe_groups: 4,
-            pixel_lanes: 64,
+            pe_groups: 1,
+            pixel_lanes: 256,
             weight_entries: 448 * 1024,
             codebook_slots: 32,
             bias_words: 4096,
             act_in_bytes: 512 * 1024,
             act_mid_bytes: 128 * 1024,
+            mask_bits: 32 * 1024,
+            pool_bytes: 16 * 1024,
             axil_addr_bits: 12,
             target_mhz: 150,
         }
@@ -79,13 +86,15 @@ impl AccelConfig {
     pub fn ecp5() -> Self {
         AccelConfig {
             name: "ecp5".into(),
-            pe_groups: 2,
-            pixel_lanes: 16,
+            pe_groups: 1,
+            pixel_lanes: 32,
             weight_entries: 64 * 1024,
             codebook_slots: 4,
             bias_words: 1024,
             act_in_bytes: 96 * 1024,
             act_mid_bytes: 32 * 1024,
+            mask_bits: 16 * 1024,
+            pool_bytes: 16 * 1024,
             axil_addr_bits: 12,
             target_mhz: 150,
         }
@@ -96,13 +105,15 @@ impl AccelConfig {
     pub fn tiny() -> Self {
         AccelConfig {
             name: "tiny".into(),
-            pe_groups: 2,
-            pixel_lanes: 4,
+            pe_groups: 1,
+            pixel_lanes: 16,
             weight_entries: 128 * 1024,
             codebook_slots: 4,
             bias_words: 1024,
             act_in_bytes: 512 * 1024,
             act_mid_bytes: 128 * 1024,
+            mask_bits: 32 * 1024,
+            pool_bytes: 16 * 1024,
             axil_addr_bits: 12,
             target_mhz: 150,
         }
@@ -160,11 +171,18 @@ impl AccelConfig {
             })
         };
         let pow2 = |v: u32| v != 0 && v.is_power_of_two();
-        if !pow2(self.pe_groups) || self.pe_groups > 16 {
-            return err(format!("pe_groups = {} must be a power of two in 1..=16", self.pe_groups));
+        // The engine is one weight-broadcast group today (docs/ARCHITECTURE.md explains why and
+        // how a second group would use the second BRAM port).
+        if self.pe_groups != 1 {
+            return err(format!("pe_groups = {} must be 1 (one weight-broadcast group)", self.pe_groups));
         }
-        if !pow2(self.pixel_lanes) || !(2..=256).contains(&self.pixel_lanes) {
-            return err(format!("pixel_lanes = {} must be a power of two in 2..=256", self.pixel_lanes));
+        if !pow2(self.pixel_lanes) || !(16..=256).contains(&self.pixel_lanes) {
+            return err(format!("pixel_lanes = {} must be a power of two in 16..=256", self.pixel_lanes));
+        }
+        for (what, v) in [("mask_bits", self.mask_bits), ("pool_bytes", self.pool_bytes)] {
+            if !pow2(v) || v < 64 * self.pixel_lanes || v > (1 << 20) {
+                return err(format!("{what} = {v} must be a power of two in 64*pixel_lanes..=1M"));
+            }
         }
         if self.mac_lanes() > 1024 {
             return err(format!("{} MAC lanes is more than 1024", self.mac_lanes()));
@@ -202,7 +220,7 @@ impl AccelConfig {
     /// The preset name is not part of it: two presets with equal hardware are the same bitstream.
     pub fn canonical(&self) -> String {
         format!(
-            "sqz-config-v1;pe_groups={};pixel_lanes={};weight_entries={};codebook_slots={};bias_words={};act_in_bytes={};act_mid_bytes={};axil_addr_bits={};stream_bits={}",
+            "sqz-config-v1;pe_groups={};pixel_lanes={};weight_entries={};codebook_slots={};bias_words={};act_in_bytes={};act_mid_bytes={};mask_bits={};pool_bytes={};axil_addr_bits={};stream_bits={}",
             self.pe_groups,
             self.pixel_lanes,
             self.weight_entries,
@@ -210,6 +228,8 @@ impl AccelConfig {
             self.bias_words,
             self.act_in_bytes,
             self.act_mid_bytes,
+            self.mask_bits,
+            self.pool_bytes,
             self.axil_addr_bits,
             STREAM_BITS
         )
@@ -298,7 +318,7 @@ mod tests {
     fn hash_changes_with_hardware_not_name() {
         let a = AccelConfig::tiny();
         let b = AccelConfig { name: "renamed".into(), ..AccelConfig::tiny() };
-        let c = AccelConfig { pixel_lanes: 8, ..AccelConfig::tiny() };
+        let c = AccelConfig { pixel_lanes: 32, ..AccelConfig::tiny() };
         assert_eq!(a.config_hash(), b.config_hash());
         assert_ne!(a.config_hash(), c.config_hash());
         // FNV-1a test vector.

@@ -4,6 +4,8 @@
 
 pub mod config;
 pub mod descriptor;
+pub mod job;
+pub mod packet;
 pub mod regs;
 
 pub use config::{AccelConfig, ConfigError, PRESETS, STREAM_BITS, STREAM_BYTES};

@@ -497,6 +497,6 @@ mod tests {
             assert!(h.contains(&format!("SQZ_{}_OFFSET 0x{:03X}u", r.name, r.offset)));
         }
         assert!(h.contains(&format!("0x{:08X}", cfg.config_hash())));
-        assert_eq!(fixed_value(&CAPS, &cfg), 4 | (64 << 8));
+        assert_eq!(fixed_value(&CAPS, &cfg), cfg.pe_groups | (cfg.pixel_lanes << 8));
     }
 }

@@ -148,7 +148,10 @@ mod tests {
             for t in coefficients(i, o) {
                 let sum: i64 = t.weights.iter().map(|&k| i64::from(k)).sum();
                 // Each weight is rounded on its own, so the sum can be off by half a unit per tap.
-                assert!((sum - (1 << PRECISION_BITS)).abs() <= t.weights.len() as i64, "{i}->{o}");
+                assert!(
+                    (sum - (1 << PRECISION_BITS)).abs() <= t.weights.len() as i64,
+                    "{i}->{o}"
+                );
                 assert!(t.start + t.weights.len() <= i);
             }
         }
@@ -156,7 +159,9 @@ mod tests {
 
     #[test]
     fn same_size_is_identity_and_constant_stays_constant() {
-        let img = RgbImage::from_fn(37, 23, |x, y| ::image::Rgb([x as u8, y as u8, (x * y) as u8]));
+        let img = RgbImage::from_fn(37, 23, |x, y| {
+            ::image::Rgb([x as u8, y as u8, (x * y) as u8])
+        });
         assert_eq!(resize_bilinear_pil(&img, 37, 23), img);
         let flat = RgbImage::from_pixel(451, 300, ::image::Rgb([200, 17, 3]));
         let out = resize_bilinear_pil(&flat, 256, 256);

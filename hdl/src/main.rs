@@ -1,0 +1,61 @@
+//! The `hdl` command line: `emit` writes the RTL and register map, `lint` runs Verilator's
+//! linter on it, `synth` runs Yosys and prints the resources.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use spec::AccelConfig;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(about = "sqz RTL generator")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Write sqz_top.v, regmap.md/.json, sqz_regs.h and filelist.f.
+    Emit {
+        #[arg(long, default_value = "nitefury")]
+        preset: String,
+        #[arg(long, default_value = "build/rtl")]
+        out: PathBuf,
+    },
+    /// verilator --lint-only -Wall on the emitted Verilog.
+    Lint {
+        #[arg(long, default_value = "tiny")]
+        preset: String,
+    },
+    /// Yosys synthesis; prints LUT/FF/DSP/BRAM.
+    Synth {
+        #[arg(long, default_value = "nitefury")]
+        preset: String,
+        #[arg(long, default_value = "xc7a200t")]
+        target: String,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Emit { preset, out } => {
+            let cfg = AccelConfig::preset(&preset)?;
+            let r = hdl::emit(&cfg, &out).context("emit")?;
+            println!("{cfg}");
+            for f in &r.files {
+                println!("wrote {}", f.display());
+            }
+            println!("sqz_top.v: {} lines", r.verilog_lines);
+        }
+        Cmd::Lint { preset } => {
+            let cfg = AccelConfig::preset(&preset)?;
+            hdl::tools::lint(&cfg)?;
+        }
+        Cmd::Synth { preset, target } => {
+            let cfg = AccelConfig::preset(&preset)?;
+            hdl::tools::synth(&cfg, &target)?;
+        }
+    }
+    Ok(())
+}

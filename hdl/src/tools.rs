@@ -1,0 +1,99 @@
+//! Drivers for the external tools: `verilator --lint-only -Wall` and Yosys synthesis with a
+//! resource table (LUT/FF/DSP/BRAM) for XC7 and ECP5.
+
+use anyhow::{bail, Context};
+use spec::AccelConfig;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn build_dir(cfg: &AccelConfig, what: &str) -> anyhow::Result<PathBuf> {
+    let d = std::env::temp_dir().join(format!("sqz-{}-{}-{}", what, cfg.name, std::process::id()));
+    crate::emit(cfg, &d)?;
+    Ok(d)
+}
+
+/// Run Verilator's linter with every warning enabled; fails if it reports anything.
+pub fn lint(cfg: &AccelConfig) -> anyhow::Result<()> {
+    let d = build_dir(cfg, "lint")?;
+    let out = Command::new("verilator")
+        .args(["--lint-only", "-Wall", "--top-module", "sqz_top", "sqz_top.v"])
+        .current_dir(&d)
+        .output()
+        .context("running verilator (is it installed?)")?;
+    let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    print!("{text}");
+    if !out.status.success() || text.contains("%Warning") || text.contains("%Error") {
+        bail!("verilator lint failed for preset {} (files in {})", cfg.name, d.display());
+    }
+    println!("lint clean: preset {} ({})", cfg.name, d.join("sqz_top.v").display());
+    Ok(())
+}
+
+/// Resource counts from a Yosys `stat` report.
+#[derive(Debug, Default, Clone)]
+pub struct Resources {
+    pub luts: u64,
+    pub ffs: u64,
+    pub dsps: u64,
+    pub brams: u64,
+    pub lutram: u64,
+}
+
+fn count(stat: &str, prefixes: &[&str]) -> u64 {
+    // Use the last (top-level, flattened) stat block.
+    let block = stat.rsplit("=== design hierarchy ===").next().unwrap_or(stat);
+    let block = if block.len() < stat.len() { block } else { stat.rsplit("Number of cells").next().unwrap_or(stat) };
+    let _ = block;
+    let tail = stat.rsplit("=== sqz_top ===").next().unwrap_or(stat);
+    tail.lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let name = it.next()?;
+            let n: u64 = it.next()?.parse().ok()?;
+            prefixes.iter().any(|p| name.starts_with(p)).then_some(n)
+        })
+        .sum()
+}
+
+/// Synthesize with Yosys for `target` (`xc7a200t` or `ecp5`) and print the resource table.
+pub fn synth(cfg: &AccelConfig, target: &str) -> anyhow::Result<Resources> {
+    let d = build_dir(cfg, "synth")?;
+    let script = match target {
+        "xc7a200t" | "xc7" => "read_verilog sqz_top.v; synth_xilinx -family xc7 -top sqz_top -flatten; stat",
+        "ecp5" => "read_verilog sqz_top.v; synth_ecp5 -top sqz_top -json sqz_top.json; stat",
+        other => bail!("unknown synthesis target {other}; use xc7a200t or ecp5"),
+    };
+    let out = Command::new("yosys")
+        .args(["-q", "-l", "yosys.log", "-p", script])
+        .current_dir(&d)
+        .output()
+        .context("running yosys (is it installed?)")?;
+    if !out.status.success() {
+        bail!("yosys failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let log = std::fs::read_to_string(d.join("yosys.log"))?;
+    let r = if target == "ecp5" {
+        Resources {
+            luts: count(&log, &["LUT4", "CCU2C"]),
+            ffs: count(&log, &["TRELLIS_FF"]),
+            dsps: count(&log, &["MULT18X18D", "ALU54B"]),
+            brams: count(&log, &["DP16KD", "PDPW16KD"]),
+            lutram: count(&log, &["TRELLIS_DPR16X4"]),
+        }
+    } else {
+        Resources {
+            luts: count(&log, &["LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6"]),
+            ffs: count(&log, &["FDRE", "FDSE", "FDCE", "FDPE"]),
+            dsps: count(&log, &["DSP48E1"]),
+            brams: count(&log, &["RAMB36E1"]) * 2 + count(&log, &["RAMB18E1"]),
+            lutram: count(&log, &["RAM32M", "RAM64M", "RAM32X1D", "RAM64X1D", "RAM128X1D", "RAM256X1D"]),
+        }
+    };
+    println!("| preset | target | LUT | FF | DSP | BRAM18 | LUTRAM cells |\n|---|---|---|---|---|---|---|");
+    println!(
+        "| {} | {} | {} | {} | {} | {} | {} |",
+        cfg.name, target, r.luts, r.ffs, r.dsps, r.brams, r.lutram
+    );
+    println!("(log: {})", d.join("yosys.log").display());
+    Ok(r)
+}

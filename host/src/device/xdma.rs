@@ -1,0 +1,441 @@
+//! The `xdma` backend: the card through the Xilinx XDMA driver's character devices.
+//!
+//! `<prefix>_user` (default prefix `/dev/xdma0`) is the AXI4-Lite register window: it is mapped
+//! once with memmap2 (`MAP_SHARED`) and accessed with volatile 32-bit loads and stores, the only
+//! `unsafe` of the driver. `<prefix>_h2c_0` is written and `<prefix>_c2h_0` read for the two
+//! AXI4-Stream directions. The same code runs against the emulated card of `host::emulate`, whose
+//! files are a regular register file and two named pipes.
+//!
+//! Blocking reads and writes of the stream files happen on one worker thread per direction, so the
+//! caller waits on a channel with a deadline and a stuck DMA becomes [`DeviceError::DmaTimeout`]
+//! instead of a hang. A stream whose transfer timed out is marked broken (its worker may still be
+//! blocked in the kernel); registers stay usable so `info` and error decoding still work.
+//!
+//! Read semantics follow the file type: on the XDMA character device one `read(2)` is one C2H
+//! transfer, which ends early at `tlast` (a short count is a [`DeviceError::ShortRead`]); on a
+//! pipe the bytes are accumulated until the request is filled, and end-of-file (the emulated card
+//! closed the stream) is the short read.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{fence, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use memmap2::{MmapMut, MmapOptions};
+use spec::regs;
+
+use super::{Device, DeviceError, Dir, Result, Timeouts};
+
+/// Default device prefix of the first XDMA card.
+pub const DEFAULT_PREFIX: &str = "/dev/xdma0";
+
+/// Bytes of the register window the driver maps: the register map rounded up to a page.
+pub fn window_bytes() -> usize {
+    let end = regs::REGISTERS.iter().map(|r| r.end()).max().unwrap_or(4) as usize;
+    end.div_ceil(4096) * 4096
+}
+
+/// The three files of a device prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct XdmaPaths {
+    pub user: PathBuf,
+    pub h2c: PathBuf,
+    pub c2h: PathBuf,
+}
+
+impl XdmaPaths {
+    /// `<prefix>_user`, `<prefix>_h2c_0`, `<prefix>_c2h_0`.
+    pub fn new(prefix: &str) -> XdmaPaths {
+        XdmaPaths {
+            user: PathBuf::from(format!("{prefix}_user")),
+            h2c: PathBuf::from(format!("{prefix}_h2c_0")),
+            c2h: PathBuf::from(format!("{prefix}_c2h_0")),
+        }
+    }
+}
+
+/// How one stream file transfers data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// XDMA character device: one read or write call is one DMA transfer.
+    CharDevice,
+    /// A pipe or anything else: accumulate until the request is filled.
+    Pipe,
+}
+
+enum Job {
+    Write(Vec<u8>),
+    Read(usize),
+}
+
+enum Reply {
+    Opened(io::Result<()>),
+    Wrote(io::Result<()>),
+    Read(io::Result<Vec<u8>>),
+}
+
+/// One stream direction served by its worker thread.
+struct Stream {
+    dir: Dir,
+    path: PathBuf,
+    kind: Kind,
+    jobs: mpsc::Sender<Job>,
+    replies: mpsc::Receiver<Reply>,
+    /// Bytes moved by the current job so far (for timeout messages and progress-based deadlines).
+    progress: Arc<AtomicUsize>,
+    broken: Option<String>,
+}
+
+impl Stream {
+    fn open(dir: Dir, path: &Path, timeout: Duration) -> Result<Stream> {
+        let kind = match std::fs::metadata(path) {
+            Ok(m) if m.file_type().is_char_device() => Kind::CharDevice,
+            Ok(_) => Kind::Pipe,
+            Err(e) => return Err(open_error(path, e)),
+        };
+        let (jobs, job_rx) = mpsc::channel::<Job>();
+        let (reply_tx, replies) = mpsc::channel::<Reply>();
+        let progress = Arc::new(AtomicUsize::new(0));
+        let worker_path = path.to_path_buf();
+        let worker_progress = progress.clone();
+        thread::Builder::new()
+            .name(format!("sqz-{dir}"))
+            .spawn(move || worker(dir, kind, worker_path, job_rx, reply_tx, worker_progress))
+            .map_err(|e| DeviceError::Open {
+                path: path.to_path_buf(),
+                hint: "",
+                source: e,
+            })?;
+        match replies.recv_timeout(timeout) {
+            Ok(Reply::Opened(Ok(()))) => {}
+            Ok(Reply::Opened(Err(e))) => return Err(open_error(path, e)),
+            Ok(_) => unreachable!("the worker answers the open first"),
+            Err(_) => {
+                return Err(DeviceError::OpenTimeout {
+                    path: path.to_path_buf(),
+                    waited: timeout,
+                })
+            }
+        }
+        Ok(Stream {
+            dir,
+            path: path.to_path_buf(),
+            kind,
+            jobs,
+            replies,
+            progress,
+            broken: None,
+        })
+    }
+
+    fn check(&self) -> Result<()> {
+        match &self.broken {
+            Some(why) => Err(DeviceError::Broken(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Wait for the worker's reply: the deadline restarts whenever bytes move, so a long transfer
+    /// that keeps going is not cut, and one that stops for `timeout` is.
+    fn wait(&mut self, bytes: usize, timeout: Duration) -> Result<Reply> {
+        let t0 = Instant::now();
+        let mut last = 0usize;
+        let mut since = Instant::now();
+        loop {
+            let slice = timeout.min(Duration::from_millis(50));
+            match self.replies.recv_timeout(slice) {
+                Ok(r) => return Ok(r),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    self.broken = Some(format!("the {} worker thread ended", self.dir));
+                    return Err(DeviceError::Broken(self.broken.clone().unwrap_or_default()));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let now = self.progress.load(Ordering::Relaxed);
+                    if now != last {
+                        last = now;
+                        since = Instant::now();
+                    } else if since.elapsed() >= timeout {
+                        let e = DeviceError::DmaTimeout {
+                            dir: self.dir,
+                            path: self.path.clone(),
+                            bytes,
+                            done: now,
+                            waited: t0.elapsed(),
+                        };
+                        self.broken = Some(e.to_string());
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+
+    fn write(&mut self, data: &[u8], timeout: Duration) -> Result<()> {
+        self.check()?;
+        self.progress.store(0, Ordering::Relaxed);
+        if self.jobs.send(Job::Write(data.to_vec())).is_err() {
+            self.broken = Some("the H2C worker thread ended".into());
+            return self.check();
+        }
+        match self.wait(data.len(), timeout)? {
+            Reply::Wrote(Ok(())) => Ok(()),
+            Reply::Wrote(Err(e)) => Err(self.io_error(e)),
+            _ => unreachable!("a write job gets a write reply"),
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8], timeout: Duration) -> Result<()> {
+        self.check()?;
+        self.progress.store(0, Ordering::Relaxed);
+        if self.jobs.send(Job::Read(buf.len())).is_err() {
+            self.broken = Some("the C2H worker thread ended".into());
+            return self.check();
+        }
+        match self.wait(buf.len(), timeout)? {
+            Reply::Read(Ok(data)) if data.len() == buf.len() => {
+                buf.copy_from_slice(&data);
+                Ok(())
+            }
+            Reply::Read(Ok(data)) => {
+                let e = DeviceError::ShortRead {
+                    path: self.path.clone(),
+                    expected: buf.len(),
+                    got: data.len(),
+                };
+                // The stream position is lost: later jobs would read misaligned output.
+                self.broken = Some(e.to_string());
+                Err(e)
+            }
+            Reply::Read(Err(e)) => Err(self.io_error(e)),
+            _ => unreachable!("a read job gets a read reply"),
+        }
+    }
+
+    fn io_error(&mut self, e: io::Error) -> DeviceError {
+        let e = DeviceError::Io {
+            dir: self.dir,
+            path: self.path.clone(),
+            source: e,
+        };
+        self.broken = Some(e.to_string());
+        e
+    }
+}
+
+/// The worker: opens the file (which may block on a pipe without a peer), then serves jobs.
+fn worker(
+    dir: Dir,
+    kind: Kind,
+    path: PathBuf,
+    jobs: mpsc::Receiver<Job>,
+    replies: mpsc::Sender<Reply>,
+    progress: Arc<AtomicUsize>,
+) {
+    let opened = match dir {
+        Dir::H2c => OpenOptions::new().write(true).open(&path),
+        Dir::C2h => OpenOptions::new().read(true).open(&path),
+    };
+    let mut file: File = match opened {
+        Ok(f) => {
+            if replies.send(Reply::Opened(Ok(()))).is_err() {
+                return;
+            }
+            f
+        }
+        Err(e) => {
+            let _ = replies.send(Reply::Opened(Err(e)));
+            return;
+        }
+    };
+    for job in jobs {
+        let reply = match job {
+            Job::Write(data) => Reply::Wrote(write_all(&mut file, kind, &data, &progress)),
+            Job::Read(n) => Reply::Read(read_n(&mut file, kind, n, &progress)),
+        };
+        if replies.send(reply).is_err() {
+            return;
+        }
+    }
+}
+
+/// Pipes take the data in pieces so progress is visible; the XDMA device takes one transfer.
+fn write_all(file: &mut File, kind: Kind, data: &[u8], progress: &AtomicUsize) -> io::Result<()> {
+    let piece = match kind {
+        Kind::CharDevice => data.len().max(1),
+        Kind::Pipe => 64 * 1024,
+    };
+    for chunk in data.chunks(piece) {
+        file.write_all(chunk)?;
+        progress.fetch_add(chunk.len(), Ordering::Relaxed);
+    }
+    file.flush()
+}
+
+fn read_n(file: &mut File, kind: Kind, n: usize, progress: &AtomicUsize) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; n];
+    let mut got = 0;
+    while got < n {
+        let k = match file.read(&mut buf[got..]) {
+            Ok(k) => k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        got += k;
+        progress.fetch_add(k, Ordering::Relaxed);
+        // XDMA: a transfer ends at tlast; a pipe: 0 is end-of-file.
+        if k == 0 || kind == Kind::CharDevice {
+            break;
+        }
+    }
+    buf.truncate(got);
+    Ok(buf)
+}
+
+fn open_error(path: &Path, e: io::Error) -> DeviceError {
+    let path = path.to_path_buf();
+    match e.kind() {
+        io::ErrorKind::NotFound => {
+            let s = path.to_string_lossy();
+            let prefix = ["_user", "_h2c_0", "_c2h_0"]
+                .iter()
+                .find_map(|suf| s.strip_suffix(suf))
+                .unwrap_or(&s)
+                .to_string();
+            DeviceError::NoDevice { path, prefix }
+        }
+        io::ErrorKind::PermissionDenied => DeviceError::Open {
+            path,
+            hint: " (run as root, or add a udev rule giving your user access to /dev/xdma*)",
+            source: e,
+        },
+        _ => DeviceError::Open {
+            path,
+            hint: "",
+            source: e,
+        },
+    }
+}
+
+/// A card behind XDMA device files (real or emulated).
+pub struct XdmaDevice {
+    prefix: String,
+    paths: XdmaPaths,
+    map: MmapMut,
+    h2c: Option<Stream>,
+    c2h: Option<Stream>,
+    timeouts: Timeouts,
+}
+
+impl XdmaDevice {
+    /// Map `<prefix>_user`; the stream files are checked now and opened at first use (so `info`
+    /// needs only the register window).
+    pub fn open(prefix: &str, timeouts: Timeouts) -> Result<XdmaDevice> {
+        let paths = XdmaPaths::new(prefix);
+        for p in [&paths.user, &paths.h2c, &paths.c2h] {
+            if let Err(e) = std::fs::metadata(p) {
+                return Err(open_error(p, e));
+            }
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&paths.user)
+            .map_err(|e| open_error(&paths.user, e))?;
+        let len = window_bytes();
+        let meta = file.metadata().map_err(|e| open_error(&paths.user, e))?;
+        // A regular file (the emulated card) must cover the window; the XDMA device reports 0.
+        if meta.file_type().is_file() && (meta.len() as usize) < len {
+            return Err(DeviceError::Map {
+                path: paths.user.clone(),
+                reason: format!("the file holds {} bytes, the register map needs {len}", meta.len()),
+            });
+        }
+        // SAFETY: the mapping is MAP_SHARED on the card's register window (or the emulator's
+        // register file). Other parties (the card, the emulator) change it underneath us, which is
+        // why every access goes through `read_volatile`/`write_volatile` on aligned u32 slots
+        // inside `len` (checked by `slot`) and no Rust reference into it is ever handed out.
+        let map = unsafe { MmapOptions::new().len(len).map_mut(&file) }.map_err(|e| DeviceError::Map {
+            path: paths.user.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(XdmaDevice {
+            prefix: prefix.to_string(),
+            paths,
+            map,
+            h2c: None,
+            c2h: None,
+            timeouts,
+        })
+    }
+
+    pub fn paths(&self) -> &XdmaPaths {
+        &self.paths
+    }
+
+    pub fn set_timeouts(&mut self, t: Timeouts) {
+        self.timeouts = t;
+    }
+
+    fn slot(&self, off: u32) -> Result<usize> {
+        let o = off as usize;
+        if off % 4 != 0 || o + 4 > self.map.len() {
+            return Err(DeviceError::BadOffset {
+                off,
+                len: self.map.len(),
+            });
+        }
+        Ok(o)
+    }
+
+    fn stream(&mut self, dir: Dir) -> Result<&mut Stream> {
+        let (slot, path) = match dir {
+            Dir::H2c => (&mut self.h2c, &self.paths.h2c),
+            Dir::C2h => (&mut self.c2h, &self.paths.c2h),
+        };
+        if slot.is_none() {
+            *slot = Some(Stream::open(dir, path, self.timeouts.open)?);
+        }
+        Ok(slot.as_mut().expect("just opened"))
+    }
+}
+
+impl Device for XdmaDevice {
+    fn name(&self) -> String {
+        format!("xdma {}", self.prefix)
+    }
+
+    fn read_reg(&mut self, off: u32) -> Result<u32> {
+        let o = self.slot(off)?;
+        fence(Ordering::SeqCst);
+        // SAFETY: `o` is 4-byte aligned and `o + 4 <= len` (checked by `slot`); the mapping is
+        // page aligned and lives as long as `self`.
+        Ok(unsafe { std::ptr::read_volatile(self.map.as_ptr().add(o) as *const u32) })
+    }
+
+    fn write_reg(&mut self, off: u32, value: u32) -> Result<()> {
+        let o = self.slot(off)?;
+        // SAFETY: as in `read_reg`; we hold `&mut self`, so no other access of ours overlaps.
+        unsafe { std::ptr::write_volatile(self.map.as_mut_ptr().add(o) as *mut u32, value) };
+        // Stores reach the card (or the emulator watching the file) in program order.
+        fence(Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn write_h2c(&mut self, data: &[u8]) -> Result<()> {
+        let t = self.timeouts.dma;
+        self.stream(Dir::H2c)?.write(data, t)
+    }
+
+    fn read_c2h(&mut self, buf: &mut [u8]) -> Result<()> {
+        let t = self.timeouts.dma;
+        self.stream(Dir::C2h)?.read(buf, t)
+    }
+
+    fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+}

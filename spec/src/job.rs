@@ -1,0 +1,1 @@
+//! The job planner (filled in below).

@@ -1,0 +1,244 @@
+//! H2C stream packets and the C2H output format.
+//!
+//! Every H2C packet is one 64-bit header beat followed by `len` payload beats:
+//! header bits [7:0] = packet type, [31:8] = destination address (its unit depends on the type),
+//! [63:32] = number of payload beats. `tlast` is not required (the XDMA may cut or merge
+//! transfers); the engine follows the lengths. An unknown type sets `ERR.BAD_PACKET`, a write
+//! past a memory sets `ERR.WEIGHT_OVERFLOW` / `ERR.ACT_OVERFLOW`; in both cases the rest of
+//! the packet is consumed and dropped, so the stream never hangs.
+//!
+//! C2H: a job that sends output emits exactly [`Descriptor::output_bytes`](crate::descriptor::Descriptor::output_bytes)
+//! bytes, as raw little-endian beats, with `tlast` on the job's final beat. `spec::job` parses them.
+
+use crate::STREAM_BYTES;
+
+/// Packet types (header bits [7:0]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum PacketType {
+    /// Weight entries, 4 per beat in 16-bit slots (bits [7:0] code, [11:8] relative index,
+    /// [15:12] zero); address = first weight-memory entry.
+    Weights = 1,
+    /// One 256-entry int8 codebook LUT in exactly 32 beats (byte i = LUT[i]); address = slot.
+    Codebook = 2,
+    /// Per-output-channel words, one beat each: [31:0] int32 bias, [47:32] number of weight
+    /// entries of the channel (>= 1); address = first channel index.
+    Bias = 3,
+    /// Input activation bytes (8 per beat, byte 0 first); address = byte address in the input
+    /// buffer, a multiple of 8.
+    ActIn = 4,
+    /// Mask bits, 64 per beat (bit j of beat i = grid position (address + i) * 64 + j of the
+    /// mask memory); address = 64-bit word index.
+    Mask = 5,
+    /// Like `ActIn` but into the mid (squeeze) buffer: lets a test run an expand layer alone.
+    ActMid = 6,
+}
+
+impl PacketType {
+    pub const ALL: [PacketType; 6] = [
+        PacketType::Weights,
+        PacketType::Codebook,
+        PacketType::Bias,
+        PacketType::ActIn,
+        PacketType::Mask,
+        PacketType::ActMid,
+    ];
+    pub fn from_u8(v: u8) -> Option<PacketType> {
+        Self::ALL.iter().copied().find(|t| *t as u8 == v)
+    }
+}
+
+/// Beats of a codebook packet.
+pub const CODEBOOK_BEATS: u32 = 256 / STREAM_BYTES;
+/// Weight entries per beat.
+pub const WEIGHTS_PER_BEAT: usize = 4;
+/// Largest header address (24 bits).
+pub const MAX_ADDR: u32 = (1 << 24) - 1;
+
+/// Header fields as bit positions, for the RTL generator.
+pub const HDR_TYPE_LSB: u32 = 0;
+pub const HDR_TYPE_BITS: u32 = 8;
+pub const HDR_ADDR_LSB: u32 = 8;
+pub const HDR_ADDR_BITS: u32 = 24;
+pub const HDR_LEN_LSB: u32 = 32;
+pub const HDR_LEN_BITS: u32 = 32;
+
+/// A packet problem found on the host side.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PacketError {
+    #[error("packet address {0} does not fit in 24 bits")]
+    Addr(u32),
+    #[error("weight entry {index}: code {code} / relative index {rel} out of range")]
+    Entry { index: usize, code: u16, rel: u8 },
+    #[error("codebook packet needs exactly 256 bytes")]
+    Codebook,
+    #[error("activation address {0} is not a multiple of 8")]
+    Align(u32),
+    #[error("stream ended inside a packet or header is malformed: {0}")]
+    Malformed(String),
+}
+
+/// One packet, header + payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Packet {
+    pub ty: PacketType,
+    pub addr: u32,
+    pub payload: Vec<u64>,
+}
+
+/// Encode a header beat.
+pub fn header(ty: PacketType, addr: u32, beats: u32) -> u64 {
+    (ty as u64) | ((addr as u64 & MAX_ADDR as u64) << HDR_ADDR_LSB) | ((beats as u64) << HDR_LEN_LSB)
+}
+
+/// Decode a header beat: (raw type, addr, beats).
+pub fn parse_header(h: u64) -> (u8, u32, u32) {
+    ((h & 0xFF) as u8, ((h >> HDR_ADDR_LSB) & MAX_ADDR as u64) as u32, (h >> HDR_LEN_LSB) as u32)
+}
+
+/// Little-endian packing of bytes into beats (zero padded at the end).
+pub fn bytes_to_beats(bytes: &[u8]) -> Vec<u64> {
+    bytes
+        .chunks(8)
+        .map(|c| {
+            let mut b = [0u8; 8];
+            b[..c.len()].copy_from_slice(c);
+            u64::from_le_bytes(b)
+        })
+        .collect()
+}
+
+/// Inverse of [`bytes_to_beats`].
+pub fn beats_to_bytes(beats: &[u64]) -> Vec<u8> {
+    beats.iter().flat_map(|b| b.to_le_bytes()).collect()
+}
+
+impl Packet {
+    fn new(ty: PacketType, addr: u32, payload: Vec<u64>) -> Result<Packet, PacketError> {
+        if addr > MAX_ADDR {
+            return Err(PacketError::Addr(addr));
+        }
+        Ok(Packet { ty, addr, payload })
+    }
+
+    /// Weight entries `(code, rel)` starting at entry `addr`.
+    pub fn weights(addr: u32, entries: &[(u8, u8)]) -> Result<Packet, PacketError> {
+        let mut beats = Vec::with_capacity(entries.len().div_ceil(WEIGHTS_PER_BEAT));
+        for (ci, chunk) in entries.chunks(WEIGHTS_PER_BEAT).enumerate() {
+            let mut b = 0u64;
+            for (j, &(code, rel)) in chunk.iter().enumerate() {
+                if rel > 15 {
+                    return Err(PacketError::Entry { index: ci * 4 + j, code: code as u16, rel });
+                }
+                b |= ((code as u64) | ((rel as u64) << 8)) << (16 * j);
+            }
+            beats.push(b);
+        }
+        Packet::new(PacketType::Weights, addr, beats)
+    }
+
+    /// A codebook LUT for `slot`.
+    pub fn codebook(slot: u32, lut: &[i8]) -> Result<Packet, PacketError> {
+        if lut.len() != 256 {
+            return Err(PacketError::Codebook);
+        }
+        let bytes: Vec<u8> = lut.iter().map(|&v| v as u8).collect();
+        Packet::new(PacketType::Codebook, slot, bytes_to_beats(&bytes))
+    }
+
+    /// Bias and entry count per channel, from channel `addr`.
+    pub fn bias(addr: u32, chans: &[(i32, u16)]) -> Result<Packet, PacketError> {
+        let beats = chans.iter().map(|&(b, n)| (b as u32 as u64) | ((n as u64) << 32)).collect();
+        Packet::new(PacketType::Bias, addr, beats)
+    }
+
+    /// Activation bytes at byte address `addr` of the input (or mid) buffer.
+    pub fn act(mid: bool, addr: u32, bytes: &[u8]) -> Result<Packet, PacketError> {
+        if addr % 8 != 0 {
+            return Err(PacketError::Align(addr));
+        }
+        let ty = if mid { PacketType::ActMid } else { PacketType::ActIn };
+        Packet::new(ty, addr, bytes_to_beats(bytes))
+    }
+
+    /// Mask bits starting at 64-bit word `addr`.
+    pub fn mask(addr: u32, bits: &[bool]) -> Result<Packet, PacketError> {
+        let beats = bits
+            .chunks(64)
+            .map(|c| c.iter().enumerate().fold(0u64, |a, (j, &b)| a | ((b as u64) << j)))
+            .collect();
+        Packet::new(PacketType::Mask, addr, beats)
+    }
+
+    /// Header + payload beats.
+    pub fn to_beats(&self) -> Vec<u64> {
+        let mut v = Vec::with_capacity(1 + self.payload.len());
+        v.push(header(self.ty, self.addr, self.payload.len() as u32));
+        v.extend_from_slice(&self.payload);
+        v
+    }
+
+    /// Parse a stream of packets (the inverse of concatenated [`to_beats`](Self::to_beats)).
+    pub fn parse_stream(mut beats: &[u64]) -> Result<Vec<Packet>, PacketError> {
+        let mut out = Vec::new();
+        while let Some((&h, rest)) = beats.split_first() {
+            let (ty, addr, len) = parse_header(h);
+            let ty = PacketType::from_u8(ty).ok_or_else(|| PacketError::Malformed(format!("type {ty}")))?;
+            if rest.len() < len as usize {
+                return Err(PacketError::Malformed(format!("{} beats left, header says {len}", rest.len())));
+            }
+            out.push(Packet { ty, addr, payload: rest[..len as usize].to_vec() });
+            beats = &rest[len as usize..];
+        }
+        Ok(out)
+    }
+
+    /// Decode a weights packet back into entries.
+    pub fn weight_entries(&self) -> Vec<(u8, u8)> {
+        self.payload
+            .iter()
+            .flat_map(|b| (0..4).map(move |j| ((b >> (16 * j)) as u8, ((b >> (16 * j + 8)) & 0xF) as u8)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_round_trip() {
+        let h = header(PacketType::Mask, 0xABCDEF, 77);
+        assert_eq!(parse_header(h), (5, 0xABCDEF, 77));
+    }
+
+    #[test]
+    fn stream_round_trip() {
+        let lut: Vec<i8> = (0..256).map(|i| (i as i32 - 128) as i8).collect();
+        let ps = vec![
+            Packet::weights(12, &[(1, 2), (255, 15), (0, 0), (7, 1), (9, 9)]).unwrap(),
+            Packet::codebook(3, &lut).unwrap(),
+            Packet::bias(5, &[(-7, 3), (i32::MAX, 65535)]).unwrap(),
+            Packet::act(false, 16, &[1, 2, 3, 4, 5, 6, 7, 8, 9]).unwrap(),
+            Packet::mask(2, &[true, false, true]).unwrap(),
+        ];
+        let beats: Vec<u64> = ps.iter().flat_map(|p| p.to_beats()).collect();
+        let back = Packet::parse_stream(&beats).unwrap();
+        assert_eq!(back, ps);
+        assert_eq!(back[0].weight_entries()[..5], [(1, 2), (255, 15), (0, 0), (7, 1), (9, 9)]);
+        assert_eq!(back[1].payload.len() as u32, CODEBOOK_BEATS);
+        assert_eq!(back[2].payload[0], (-7i32 as u32 as u64) | (3 << 32));
+        assert_eq!(back[4].payload, vec![0b101]);
+        assert_eq!(beats_to_bytes(&back[3].payload)[..9], [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        assert!(Packet::weights(0, &[(1, 16)]).is_err());
+        assert!(Packet::codebook(0, &[0; 10]).is_err());
+        assert!(Packet::act(false, 3, &[0]).is_err());
+        assert!(Packet::act(false, 1 << 24, &[0]).is_err());
+        assert!(Packet::parse_stream(&[header(PacketType::Bias, 0, 5), 1]).is_err());
+        assert!(Packet::parse_stream(&[0x99]).is_err());
+    }
+}
