@@ -1,11 +1,38 @@
-//! The engine (placeholder while the data path is built): accepts and drops H2C beats, sends
-//! nothing on C2H, never busy.
+//! The engine: job control, the weight walk, the address pipeline, the memories, the lane
+//! array and the output controller. One job = `out_c` output channels x `ntiles` tiles of `S`
+//! grid positions; for each (channel, tile) the walker issues the channel's weight entries
+//! (code + relative index) one per cycle, so zero weights cost no cycles.
+//!
+//! Pipeline (cycle of an entry, T0 = issue):
+//! T0 weight-memory read (entry `e`), mask read (tile), tokens into pipes;
+//! T1 entry arrives: position recurrence (c, t) += rel + 1 with wraps at K*K (registered),
+//!    codebook read for the code;
+//! T2 tap offset kh*Wg + kw and c*plane (registered), weight byte from the LUT word;
+//! T3 address = src_base + c*plane + tap + q0 (registered); T4..T6 banked activation read with
+//!    rotation (2 cycles); T6 lanes multiply, T7 accumulate; T8 hold; T9..T15 the shared
+//!    requantizers (4 chunks, 3 stages); T16 the tile's `S` bytes (masked) enter the output FIFO.
+//! Credits (one per output FIFO entry) are taken when a tile's first entry issues, so the
+//! pipeline never needs to stall: only the issue stage waits.
+//!
+//! Registered: the control FSM (state, channel, tile, entry pointers, counts, bias, tile base,
+//! credits, destination base), the T1/T2/T3 stage registers, and everything inside the children.
+//! Combinational: read addresses, the recurrence's next values, the tokens, stream handshakes.
+//!
+//! Ports: `clk`, `resetn`; from the register file `desc`, `start`, `soft_reset`, `halted`; to it
+//! `busy`, `done_set`, `err_set`, `inc_*`; the H2C slave and C2H master streams.
 
+use crate::array::LaneArray;
+use crate::loader::Loader;
+use crate::mem::{BankedMem, DescDecode, MaskMem, Pipe, Ram};
+use crate::outctl::OutCtl;
 use rust_hdl::prelude::*;
 use spec::AccelConfig;
 
-#[derive(LogicBlock, Default)]
-pub struct Engine {
+/// Entries of the output FIFO (= credits).
+pub const OUT_FIFO_DEPTH: usize = 8;
+
+#[derive(LogicBlock)]
+pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     pub clk: Signal<In, Clock>,
     pub resetn: Signal<In, Bit>,
     pub desc: Signal<In, Bits<{ crate::regfile::DESC_BITS }>>,
@@ -30,29 +57,572 @@ pub struct Engine {
     pub m_axis_tlast: Signal<Out, Bit>,
     pub m_axis_tvalid: Signal<Out, Bit>,
     pub m_axis_tready: Signal<In, Bit>,
+    dd: DescDecode,
+    loader: Loader,
+    wmem: Ram<12>,
+    cbmem: Ram<64>,
+    chanmem: Ram<48>,
+    maskmem: MaskMem<S>,
+    actmem: BankedMem<S, S8>,
+    midmem: BankedMem<S, S8>,
+    array: LaneArray<S, S8, R>,
+    outctl: OutCtl<S, S8>,
+    p_tok: Pipe<3>,
+    p_bias: Pipe<32>,
+    p_w: Pipe<8>,
+    p_q0: Pipe<24>,
+    p_mask: Pipe<S>,
+    p_meta: Pipe<51>,
+    // Control registers.
+    st: DFF<Bits<3>>,
+    o: DFF<Bits<16>>,
+    t: DFF<Bits<16>>,
+    e: DFF<Bits<24>>,
+    e_chan: DFF<Bits<24>>,
+    n_left: DFF<Bits<16>>,
+    cnt: DFF<Bits<16>>,
+    bias_r: DFF<Bits<32>>,
+    q0: DFF<Bits<24>>,
+    rel0: DFF<Bits<24>>,
+    credits: DFF<Bits<5>>,
+    since_last: DFF<Bits<3>>,
+    dst_chan: DFF<Bits<24>>,
+    // Pipeline registers.
+    v1: DFF<Bit>,
+    first1: DFF<Bit>,
+    code_lo: DFF<Bits<3>>,
+    c_reg: DFF<Bits<16>>,
+    t_reg: DFF<Bits<8>>,
+    tap_r: DFF<Bits<24>>,
+    cpl_r: DFF<Bits<32>>,
+    addr_r: DFF<Bits<24>>,
+    // Combinational helpers.
+    rst: DFF<Bit>,
+    bad_desc: Signal<Local, Bit>,
+    first0: Signal<Local, Bit>,
+    last0: Signal<Local, Bit>,
+    issue: Signal<Local, Bit>,
+    chan_last: Signal<Local, Bit>,
+    job_last: Signal<Local, Bit>,
+    code: Signal<Local, Bits<8>>,
+    rel: Signal<Local, Bits<8>>,
+    base_t: Signal<Local, Bits<8>>,
+    t1: Signal<Local, Bits<8>>,
+    kk: Signal<Local, Bits<8>>,
+    wraps: Signal<Local, Bits<8>>,
+    tn: Signal<Local, Bits<8>>,
+    kh: Signal<Local, Bits<2>>,
+    kw: Signal<Local, Bits<2>>,
+    wg24: Signal<Local, Bits<24>>,
+    dst_ch: Signal<Local, Bits<16>>,
+    dst_prod: Signal<Local, Bits<32>>,
+    cpl: Signal<Local, Bits<32>>,
+    rnd: Signal<Local, Bits<48>>,
+    credit_take: Signal<Local, Bit>,
+    tok6: Signal<Local, Bits<3>>,
+    st_idle: Constant<Bits<3>>,
+    st_chan: Constant<Bits<3>>,
+    st_chanw: Constant<Bits<3>>,
+    st_run: Constant<Bits<3>>,
+    st_drain: Constant<Bits<3>>,
+    s24: Constant<Bits<24>>,
+    s16: Constant<Bits<16>>,
+    fifo_depth: Constant<Bits<5>>,
+    one48: Constant<Bits<48>>,
+    lanes8: Constant<Bits<S>>,
 }
 
-impl Engine {
-    pub fn new(_cfg: &AccelConfig) -> anyhow::Result<Self> {
-        Ok(Engine::default())
+const ST_IDLE: u64 = 0;
+const ST_CHAN: u64 = 1;
+const ST_CHANW: u64 = 2;
+const ST_RUN: u64 = 3;
+const ST_DRAIN: u64 = 4;
+
+impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
+    pub fn new(cfg: &AccelConfig) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            cfg.pixel_lanes as usize == S,
+            "engine built for {S} lanes, config has {}",
+            cfg.pixel_lanes
+        );
+        Ok(Engine {
+            clk: Default::default(),
+            resetn: Default::default(),
+            desc: Default::default(),
+            start: Default::default(),
+            soft_reset: Default::default(),
+            halted: Default::default(),
+            busy: Default::default(),
+            done_set: Default::default(),
+            err_set: Default::default(),
+            inc_busy: Default::default(),
+            inc_macs: Default::default(),
+            inc_stall: Default::default(),
+            inc_stall_in: Default::default(),
+            inc_stall_out: Default::default(),
+            s_axis_tdata: Default::default(),
+            s_axis_tkeep: Default::default(),
+            s_axis_tlast: Default::default(),
+            s_axis_tvalid: Default::default(),
+            s_axis_tready: Default::default(),
+            m_axis_tdata: Default::default(),
+            m_axis_tkeep: Default::default(),
+            m_axis_tlast: Default::default(),
+            m_axis_tvalid: Default::default(),
+            m_axis_tready: Default::default(),
+            dd: DescDecode::new(),
+            loader: Loader::new(cfg),
+            wmem: Ram::new(cfg.weight_entries as usize),
+            cbmem: Ram::new(cfg.codebook_slots as usize * 32),
+            chanmem: Ram::new(cfg.bias_words as usize),
+            maskmem: MaskMem::new(cfg.mask_bits as usize),
+            actmem: BankedMem::new(cfg.act_in_bytes as usize),
+            midmem: BankedMem::new(cfg.act_mid_bytes as usize),
+            array: LaneArray::new(),
+            outctl: OutCtl::new(cfg),
+            p_tok: Pipe::new(6),
+            p_bias: Pipe::new(6),
+            p_w: Pipe::new(4),
+            p_q0: Pipe::new(3),
+            p_mask: Pipe::new(15),
+            p_meta: Pipe::new(16),
+            st: Default::default(),
+            o: Default::default(),
+            t: Default::default(),
+            e: Default::default(),
+            e_chan: Default::default(),
+            n_left: Default::default(),
+            cnt: Default::default(),
+            bias_r: Default::default(),
+            q0: Default::default(),
+            rel0: Default::default(),
+            credits: Default::default(),
+            since_last: Default::default(),
+            dst_chan: Default::default(),
+            v1: Default::default(),
+            first1: Default::default(),
+            code_lo: Default::default(),
+            c_reg: Default::default(),
+            t_reg: Default::default(),
+            tap_r: Default::default(),
+            cpl_r: Default::default(),
+            addr_r: Default::default(),
+            rst: Default::default(),
+            bad_desc: Default::default(),
+            first0: Default::default(),
+            last0: Default::default(),
+            issue: Default::default(),
+            chan_last: Default::default(),
+            job_last: Default::default(),
+            code: Default::default(),
+            rel: Default::default(),
+            base_t: Default::default(),
+            t1: Default::default(),
+            kk: Default::default(),
+            wraps: Default::default(),
+            tn: Default::default(),
+            kh: Default::default(),
+            kw: Default::default(),
+            wg24: Default::default(),
+            dst_ch: Default::default(),
+            dst_prod: Default::default(),
+            cpl: Default::default(),
+            rnd: Default::default(),
+            credit_take: Default::default(),
+            tok6: Default::default(),
+            st_idle: Constant::new(ST_IDLE.to_bits()),
+            st_chan: Constant::new(ST_CHAN.to_bits()),
+            st_chanw: Constant::new(ST_CHANW.to_bits()),
+            st_run: Constant::new(ST_RUN.to_bits()),
+            st_drain: Constant::new(ST_DRAIN.to_bits()),
+            s24: Constant::new((S as u64).to_bits()),
+            s16: Constant::new((S as u64).to_bits()),
+            fifo_depth: Constant::new((OUT_FIFO_DEPTH as u64).to_bits()),
+            one48: Constant::new(1u64.to_bits()),
+            lanes8: Constant::new(0xFFu64.to_bits()),
+        })
     }
 }
 
-impl Logic for Engine {
+impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R> {
     #[hdl_gen]
     fn update(&mut self) {
-        self.busy.next = false;
+        dff_setup!(
+            self, clk, rst, st, o, t, e, e_chan, n_left, cnt, bias_r, q0, rel0, credits,
+            since_last, dst_chan, v1, first1, code_lo, c_reg, t_reg, tap_r, cpl_r, addr_r
+        );
+        self.dd.desc.next = self.desc.val();
+        // Reset (and SOFT_RESET) reach the children one cycle later, from a register.
+        self.rst.d.next = !self.resetn.val() | self.soft_reset.val();
+        // Clocks of the children.
+        self.loader.clk.next = self.clk.val();
+        self.wmem.clk.next = self.clk.val();
+        self.cbmem.clk.next = self.clk.val();
+        self.chanmem.clk.next = self.clk.val();
+        self.maskmem.clk.next = self.clk.val();
+        self.actmem.clk.next = self.clk.val();
+        self.midmem.clk.next = self.clk.val();
+        self.array.clk.next = self.clk.val();
+        self.outctl.clk.next = self.clk.val();
+        self.p_tok.clk.next = self.clk.val();
+        self.p_bias.clk.next = self.clk.val();
+        self.p_w.clk.next = self.clk.val();
+        self.p_q0.clk.next = self.clk.val();
+        self.p_mask.clk.next = self.clk.val();
+        self.p_meta.clk.next = self.clk.val();
+
+        // ---- loader and memory write ports ----
+        self.loader.rst.next = self.rst.q.val();
+        self.loader.enable.next = self.st.q.val() == self.st_idle.val();
+        self.loader.halted.next = self.halted.val();
+        self.loader.tdata.next = self.s_axis_tdata.val();
+        self.loader.tvalid.next = self.s_axis_tvalid.val();
+        self.s_axis_tready.next = self.loader.tready.val();
+        self.wmem.we.next = self.loader.w_we.val();
+        self.wmem.waddr.next = self.loader.w_addr.val();
+        self.wmem.wdata.next = self.loader.w_data.val();
+        self.cbmem.we.next = self.loader.cb_we.val();
+        self.cbmem.waddr.next = self.loader.cb_addr.val();
+        self.cbmem.wdata.next = self.loader.data.val();
+        self.chanmem.we.next = self.loader.bias_we.val();
+        self.chanmem.waddr.next = self.loader.addr.val();
+        self.chanmem.wdata.next = self.loader.data.val().get_bits::<48>(0);
+        self.maskmem.we.next = self.loader.mask_we.val();
+        self.maskmem.waddr.next = self.loader.addr.val();
+        self.maskmem.wdata.next = self.loader.data.val();
+        self.actmem.we.next = self.loader.act_we.val();
+        self.actmem.waddr.next = self.loader.addr.val();
+        self.actmem.wdata.next = bit_cast::<S8, 64>(self.loader.data.val());
+        self.actmem.wlanes.next = self.lanes8.val();
+        // The mid buffer is written by the loader (ACT_MID) or by a squeeze job's output.
+        if self.outctl.mid_we.val() {
+            self.midmem.we.next = true;
+            self.midmem.waddr.next = self.outctl.mid_waddr.val();
+            self.midmem.wdata.next = self.outctl.mid_wdata.val();
+            self.midmem.wlanes.next = self.outctl.mid_wlanes.val();
+        } else {
+            self.midmem.we.next = self.loader.mid_we.val();
+            self.midmem.waddr.next = self.loader.addr.val();
+            self.midmem.wdata.next = bit_cast::<S8, 64>(self.loader.data.val());
+            self.midmem.wlanes.next = self.lanes8.val();
+        }
+
+        // ---- control FSM (T0) ----
+        self.bad_desc.next = (self.dd.k.val() == 0)
+            | (self.dd.k.val() > 4)
+            | (self.dd.out_c.val() == 0)
+            | (self.dd.ntiles.val() == 0)
+            | (self.dd.m.val() == 0)
+            | (self.dd.shift.val() == 0)
+            | (self.dd.shift.val() > 46)
+            | (self.dd.pool.val() & self.dd.dst_mid.val());
+        self.first0.next = self.n_left.q.val() == self.cnt.q.val();
+        self.last0.next = self.n_left.q.val() == 1;
+        // A tile's first entry needs an output credit; its last entry must come >= 4 cycles after
+        // the previous tile's (the shared requantizers take 4 cycles per tile).
+        self.issue.next = (self.st.q.val() == self.st_run.val())
+            & (!self.first0.val() | self.credits.q.val().any())
+            & (!self.last0.val() | (self.since_last.q.val() >= 3));
+        if self.issue.val() & self.last0.val() {
+            self.since_last.d.next = 0.into();
+        } else if self.since_last.q.val() != 7 {
+            self.since_last.d.next = self.since_last.q.val() + 1;
+        }
+        self.chan_last.next = (self.t.q.val() + 1) == self.dd.ntiles.val();
+        self.job_last.next = self.chan_last.val() & ((self.o.q.val() + 1) == self.dd.out_c.val());
+        self.credit_take.next = self.issue.val() & self.first0.val();
         self.done_set.next = false;
         self.err_set.next = 0.into();
-        self.inc_busy.next = false;
+        self.chanmem.raddr.next = bit_cast::<24, 16>(self.dd.bias_base.val() + self.o.q.val());
+        self.dst_ch.next = self.dd.out_ch_offset.val() + self.o.q.val();
+        self.dst_prod.next = self.dst_ch.val() * self.dd.plane_out.val();
+        self.wmem.raddr.next = self.e.q.val();
+        self.maskmem.rtile.next = self.dd.mask_base.val() + self.t.q.val();
+
+        if self.st.q.val() == self.st_idle.val() {
+            if self.start.val() & !self.halted.val() {
+                if self.bad_desc.val() {
+                    self.err_set.next = 2.into();
+                } else {
+                    self.st.d.next = self.st_chan.val();
+                    self.o.d.next = 0.into();
+                    self.t.d.next = 0.into();
+                    self.e.d.next = bit_cast::<24, 23>(self.dd.weight_base.val());
+                    self.e_chan.d.next = bit_cast::<24, 23>(self.dd.weight_base.val());
+                    self.q0.d.next = self.dd.q_start.val();
+                    self.rel0.d.next = 0.into();
+                    self.credits.d.next = self.fifo_depth.val();
+                }
+            }
+        } else if self.st.q.val() == self.st_chan.val() {
+            self.st.d.next = self.st_chanw.val();
+        } else if self.st.q.val() == self.st_chanw.val() {
+            self.cnt.d.next = self.chanmem.rdata.val().get_bits::<16>(32);
+            self.n_left.d.next = self.chanmem.rdata.val().get_bits::<16>(32);
+            self.bias_r.d.next = self.chanmem.rdata.val().get_bits::<32>(0);
+            self.dst_chan.d.next = self.dd.dst_base.val() + bit_cast::<24, 32>(self.dst_prod.val());
+            if self.chanmem.rdata.val().get_bits::<16>(32) == 0 {
+                // A channel needs >= 1 entry (spec::job guarantees it): refuse, never hang.
+                self.err_set.next = 2.into();
+                self.st.d.next = self.st_idle.val();
+            } else {
+                self.st.d.next = self.st_run.val();
+            }
+        } else if self.st.q.val() == self.st_run.val() {
+            if self.issue.val() {
+                self.e.d.next = self.e.q.val() + 1;
+                self.n_left.d.next = self.n_left.q.val() - 1;
+                if self.last0.val() {
+                    if self.chan_last.val() {
+                        self.o.d.next = self.o.q.val() + 1;
+                        self.t.d.next = 0.into();
+                        self.q0.d.next = self.dd.q_start.val();
+                        self.rel0.d.next = 0.into();
+                        self.e_chan.d.next = self.e.q.val() + 1;
+                        if (self.o.q.val() + 1) == self.dd.out_c.val() {
+                            self.st.d.next = self.st_drain.val();
+                        } else {
+                            self.st.d.next = self.st_chan.val();
+                        }
+                    } else {
+                        self.t.d.next = self.t.q.val() + 1;
+                        self.q0.d.next = self.q0.q.val() + self.s24.val();
+                        self.rel0.d.next = self.rel0.q.val() + self.s24.val();
+                        self.e.d.next = self.e_chan.q.val();
+                        self.n_left.d.next = self.cnt.q.val();
+                    }
+                }
+            }
+        } else if self.st.q.val() == self.st_drain.val() {
+            if (self.credits.q.val() == self.fifo_depth.val()) & self.outctl.idle.val() {
+                self.done_set.next = true;
+                self.st.d.next = self.st_idle.val();
+            }
+        } else {
+            self.st.d.next = self.st_idle.val();
+        }
+        // Credits: one per output FIFO entry.
+        if self.credit_take.val() & !self.outctl.pop.val() {
+            self.credits.d.next = self.credits.q.val() - 1;
+        }
+        if !self.credit_take.val() & self.outctl.pop.val() {
+            self.credits.d.next = self.credits.q.val() + 1;
+        }
+        if self.rst.q.val() {
+            self.st.d.next = self.st_idle.val();
+        }
+        self.err_set.next = self.err_set.val()
+            | bit_cast::<4, 1>(self.loader.err_bad_packet.val().into())
+            | (bit_cast::<4, 1>(self.loader.err_w_overflow.val().into()) << 2)
+            | (bit_cast::<4, 1>(self.loader.err_act_overflow.val().into()) << 3);
+
+        // Tokens from T0.
+        self.p_tok.din.next = bit_cast::<3, 1>(self.issue.val().into())
+            | (bit_cast::<3, 1>(self.first0.val().into()) << 1)
+            | (bit_cast::<3, 1>(self.last0.val().into()) << 2);
+        self.p_bias.din.next = self.bias_r.q.val();
+        self.p_q0.din.next = self.q0.q.val();
+        self.p_meta.din.next = bit_cast::<51, 24>(self.dst_chan.q.val() + self.rel0.q.val())
+            | (bit_cast::<51, 24>(self.rel0.q.val()) << 24)
+            | (bit_cast::<51, 1>((self.issue.val() & self.last0.val()).into()) << 48)
+            | (bit_cast::<51, 1>(self.chan_last.val().into()) << 49)
+            | (bit_cast::<51, 1>(self.job_last.val().into()) << 50);
+        self.v1.d.next = self.issue.val();
+        self.first1.d.next = self.first0.val();
+
+        // ---- T1: entry arrives; position recurrence ----
+        self.code.next = self.wmem.rdata.val().get_bits::<8>(0);
+        self.rel.next = bit_cast::<8, 4>(self.wmem.rdata.val().get_bits::<4>(8));
+        self.code_lo.d.next = self.code.val().get_bits::<3>(0);
+        self.cbmem.raddr.next = (bit_cast::<24, 6>(self.dd.lut_slot.val()) << 5)
+            | bit_cast::<24, 5>(self.code.val().get_bits::<5>(3));
+        if self.first1.q.val() {
+            self.base_t.next = 0.into();
+        } else {
+            self.base_t.next = self.t_reg.q.val() + 1;
+        }
+        self.t1.next = self.base_t.val() + self.rel.val();
+        self.kk.next = 16.into();
+        if self.dd.k.val() == 2 {
+            self.kk.next = 4.into();
+        }
+        if self.dd.k.val() == 3 {
+            self.kk.next = 9.into();
+        }
+        // Wraps of the tap index into the next input channel (d <= 16 so at most 4; 8-bit compares
+        // because 4 * K*K reaches 64).
+        self.wraps.next = 0.into();
+        self.tn.next = self.t1.val();
+        if self.dd.k.val() == 1 {
+            self.wraps.next = self.t1.val();
+            self.tn.next = 0.into();
+        } else if self.t1.val() >= (self.kk.val() << 2) {
+            self.wraps.next = 4.into();
+            self.tn.next = self.t1.val() - (self.kk.val() << 2);
+        } else if self.t1.val() >= (self.kk.val() + (self.kk.val() << 1)) {
+            self.wraps.next = 3.into();
+            self.tn.next = self.t1.val() - (self.kk.val() + (self.kk.val() << 1));
+        } else if self.t1.val() >= (self.kk.val() << 1) {
+            self.wraps.next = 2.into();
+            self.tn.next = self.t1.val() - (self.kk.val() << 1);
+        } else if self.t1.val() >= self.kk.val() {
+            self.wraps.next = 1.into();
+            self.tn.next = self.t1.val() - self.kk.val();
+        }
+        if self.v1.q.val() {
+            self.t_reg.d.next = self.tn.val();
+            if self.first1.q.val() {
+                self.c_reg.d.next = bit_cast::<16, 8>(self.wraps.val());
+            } else {
+                self.c_reg.d.next = self.c_reg.q.val() + bit_cast::<16, 8>(self.wraps.val());
+            }
+        }
+
+        // ---- T2: tap offset, channel plane offset, weight byte ----
+        self.kh.next = 0.into();
+        self.kw.next = 0.into();
+        if self.dd.k.val() == 2 {
+            self.kh.next = self.t_reg.q.val().get_bits::<2>(1);
+            self.kw.next = bit_cast::<2, 1>(self.t_reg.q.val().get_bit(0).into());
+        }
+        if self.dd.k.val() == 4 {
+            self.kh.next = self.t_reg.q.val().get_bits::<2>(2);
+            self.kw.next = self.t_reg.q.val().get_bits::<2>(0);
+        }
+        if self.dd.k.val() == 3 {
+            match self.t_reg.q.val().get_bits::<4>(0).index() {
+                1 => {
+                    self.kw.next = 1.into();
+                }
+                2 => {
+                    self.kw.next = 2.into();
+                }
+                3 => {
+                    self.kh.next = 1.into();
+                }
+                4 => {
+                    self.kh.next = 1.into();
+                    self.kw.next = 1.into();
+                }
+                5 => {
+                    self.kh.next = 1.into();
+                    self.kw.next = 2.into();
+                }
+                6 => {
+                    self.kh.next = 2.into();
+                }
+                7 => {
+                    self.kh.next = 2.into();
+                    self.kw.next = 1.into();
+                }
+                8 => {
+                    self.kh.next = 2.into();
+                    self.kw.next = 2.into();
+                }
+                _ => {}
+            }
+        }
+        self.wg24.next = bit_cast::<24, 16>(self.dd.grid_w.val());
+        self.tap_r.d.next = bit_cast::<24, 2>(self.kw.val());
+        if self.kh.val() == 1 {
+            self.tap_r.d.next = self.wg24.val() + bit_cast::<24, 2>(self.kw.val());
+        }
+        if self.kh.val() == 2 {
+            self.tap_r.d.next = (self.wg24.val() << 1) + bit_cast::<24, 2>(self.kw.val());
+        }
+        if self.kh.val() == 3 {
+            self.tap_r.d.next =
+                self.wg24.val() + (self.wg24.val() << 1) + bit_cast::<24, 2>(self.kw.val());
+        }
+        self.cpl.next = self.c_reg.q.val() * self.dd.plane_in.val();
+        self.cpl_r.d.next = self.cpl.val();
+        // The LUT word holds 8 codebook bytes; the code's low 3 bits pick one.
+        match self.code_lo.q.val().index() {
+            0 => {
+                self.p_w.din.next = self.cbmem.rdata.val().get_bits::<8>(0);
+            }
+            1 => {
+                self.p_w.din.next = self.cbmem.rdata.val().get_bits::<8>(8);
+            }
+            2 => {
+                self.p_w.din.next = self.cbmem.rdata.val().get_bits::<8>(16);
+            }
+            3 => {
+                self.p_w.din.next = self.cbmem.rdata.val().get_bits::<8>(24);
+            }
+            4 => {
+                self.p_w.din.next = self.cbmem.rdata.val().get_bits::<8>(32);
+            }
+            5 => {
+                self.p_w.din.next = self.cbmem.rdata.val().get_bits::<8>(40);
+            }
+            6 => {
+                self.p_w.din.next = self.cbmem.rdata.val().get_bits::<8>(48);
+            }
+            _ => {
+                self.p_w.din.next = self.cbmem.rdata.val().get_bits::<8>(56);
+            }
+        }
+
+        // ---- T3: address ----
+        self.addr_r.d.next = self.dd.src_base.val()
+            + bit_cast::<24, 32>(self.cpl_r.q.val())
+            + self.tap_r.q.val()
+            + self.p_q0.dout.val();
+        // ---- T4..T6: banked read ----
+        self.actmem.raddr.next = self.addr_r.q.val();
+        self.midmem.raddr.next = self.addr_r.q.val();
+
+        // ---- T6: lanes ----
+        self.tok6.next = self.p_tok.dout.val();
+        if self.dd.src_mid.val() {
+            self.array.act_bus.next = self.midmem.rdata.val();
+        } else {
+            self.array.act_bus.next = self.actmem.rdata.val();
+        }
+        self.array.weight.next = self.p_w.dout.val();
+        self.array.in_signed.next = self.dd.in_signed.val();
+        self.array.valid.next = self.tok6.val().get_bit(0);
+        self.array.first.next = self.tok6.val().get_bit(1);
+        self.array.last.next = self.tok6.val().get_bit(2);
+        self.array.bias.next = self.p_bias.dout.val();
+        self.array.m.next = self.dd.m.val();
+        self.rnd.next = self.one48.val() << (self.dd.shift.val() - 1);
+        self.array.rnd.next = self.rnd.val();
+        self.array.shift.next = self.dd.shift.val();
+        self.p_mask.din.next = self.maskmem.rdata.val();
+        self.array.keep.next = self.p_mask.dout.val();
         self.inc_macs.next = 0.into();
-        self.inc_stall.next = false;
+        if self.tok6.val().get_bit(0) & self.p_w.dout.val().any() {
+            self.inc_macs.next = self.s16.val();
+        }
+
+        // ---- T16: finished tiles to the output controller ----
+        self.outctl.rst.next = self.rst.q.val();
+        self.outctl.dst_mid.next = self.dd.dst_mid.val();
+        self.outctl.pool.next = self.dd.pool.val();
+        self.outctl.wr_count.next = self.dd.wr_count.val();
+        self.outctl.grid_w.next = self.dd.grid_w.val();
+        self.outctl.pool_oh.next = self.dd.pool_oh.val();
+        self.outctl.pool_chunks.next = self.dd.pool_chunks.val();
+        self.outctl.pool_col0.next = self.dd.pool_col0.val();
+        self.outctl.push.next = self.p_meta.dout.val().get_bit(48);
+        self.outctl.pdata.next = self.array.y_bus.val();
+        self.outctl.pdst.next = self.p_meta.dout.val().get_bits::<24>(0);
+        self.outctl.prel.next = self.p_meta.dout.val().get_bits::<24>(24);
+        self.outctl.pchan_last.next = self.p_meta.dout.val().get_bit(49);
+        self.outctl.pjob_last.next = self.p_meta.dout.val().get_bit(50);
+        self.m_axis_tdata.next = self.outctl.tdata.val();
+        self.m_axis_tkeep.next = self.outctl.tkeep.val();
+        self.m_axis_tlast.next = self.outctl.tlast.val();
+        self.m_axis_tvalid.next = self.outctl.tvalid.val();
+        self.outctl.tready.next = self.m_axis_tready.val();
+
+        // ---- status and performance ----
+        self.busy.next = self.st.q.val() != self.st_idle.val();
+        self.inc_busy.next = self.st.q.val() != self.st_idle.val();
+        self.inc_stall.next = (self.st.q.val() != self.st_idle.val()) & !self.issue.val();
         self.inc_stall_in.next = false;
-        self.inc_stall_out.next = false;
-        self.s_axis_tready.next = true;
-        self.m_axis_tdata.next = 0.into();
-        self.m_axis_tkeep.next = 0.into();
-        self.m_axis_tlast.next = false;
-        self.m_axis_tvalid.next = false;
+        self.inc_stall_out.next = self.outctl.stall_out.val();
     }
 }

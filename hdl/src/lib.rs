@@ -4,10 +4,16 @@
 //! ([`lane`]), the lane array ([`array`]), the engine ([`engine`]), the register file
 //! ([`regfile`]) and the top ([`top`]). docs/ARCHITECTURE.md describes the data path.
 
+pub mod array;
 pub mod emit;
 pub mod engine;
+pub mod lane;
+pub mod loader;
+pub mod mem;
+pub mod outctl;
 pub mod post;
 pub mod regfile;
+pub mod requant;
 pub mod tools;
 pub mod top;
 

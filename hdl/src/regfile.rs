@@ -150,9 +150,15 @@ fn generate(cfg: &AccelConfig) -> anyhow::Result<String> {
                 comb.push_str(&format!(
                     "    start = ctrl_we & wdata_q[{sb}];\n    soft_reset = ctrl_we & wdata_q[{rb}];\n    clear_perf = ctrl_we & wdata_q[{clear_perf_bit}];\n"
                 ));
-                decls.push_str("reg [31:0] wdata_q;\nreg clear_perf;\n");
-                writes.push_str(&format!("            {}: begin wr_ok = 1'b1; ctrl_hit = 1'b1; end\n", word(0)));
-                reads.push_str(&format!("            {}: begin rd_val = 32'd0; rd_ok = 1'b1; end\n", word(0)));
+                decls.push_str("reg [31:0] wdata_q;\nreg clear_perf;\n/* verilator lint_off UNUSEDSIGNAL */\n// Only the CTRL field bits of the held write data are used.\nwire [31:0] unused_wdata_q = wdata_q;\n/* verilator lint_on UNUSEDSIGNAL */\n");
+                writes.push_str(&format!(
+                    "            {}: begin wr_ok = 1'b1; ctrl_hit = 1'b1; end\n",
+                    word(0)
+                ));
+                reads.push_str(&format!(
+                    "            {}: begin rd_val = 32'd0; rd_ok = 1'b1; end\n",
+                    word(0)
+                ));
             }
             ("STATUS", Access::RO) => {
                 let b = field_bit(r, "BUSY")?;
@@ -160,7 +166,9 @@ fn generate(cfg: &AccelConfig) -> anyhow::Result<String> {
                 let e = field_bit(r, "ERROR")?;
                 decls.push_str("reg done_q;\n");
                 reset.push_str("        done_q <= 1'b0;\n");
-                seq.push_str("        if (start) done_q <= 1'b0; else if (done_set) done_q <= 1'b1;\n");
+                seq.push_str(
+                    "        if (start) done_q <= 1'b0; else if (done_set) done_q <= 1'b1;\n",
+                );
                 reads.push_str(&format!(
                     "            {}: begin rd_val = 32'd0; rd_val[{b}] = busy; rd_val[{d}] = done_q; rd_val[{e}] = |err_q; rd_ok = 1'b1; end\n",
                     word(0)
@@ -174,13 +182,21 @@ fn generate(cfg: &AccelConfig) -> anyhow::Result<String> {
                     word(0)
                 ));
                 writes.push_str(&format!("            {}: wr_ok = 1'b1;\n", word(0)));
-                reads.push_str(&format!("            {}: begin rd_val = {{28'd0, err_q}}; rd_ok = 1'b1; end\n", word(0)));
+                reads.push_str(&format!(
+                    "            {}: begin rd_val = {{28'd0, err_q}}; rd_ok = 1'b1; end\n",
+                    word(0)
+                ));
             }
             (_, Access::RW) => {
                 let bits = r.count * 32;
                 decls.push_str(&format!("reg [{}:0] {n}_q;\n", bits - 1));
                 for i in 0..r.count {
-                    reset.push_str(&format!("        {n}_q[{}:{}] <= 32'h{:08X};\n", i * 32 + 31, i * 32, r.reset));
+                    reset.push_str(&format!(
+                        "        {n}_q[{}:{}] <= 32'h{:08X};\n",
+                        i * 32 + 31,
+                        i * 32,
+                        r.reset
+                    ));
                     writes.push_str(&format!("            {}: wr_ok = 1'b1;\n", word(i)));
                     writes_seq.push_str(&format!(
                         "            {}: {n}_q[{}:{}] <= wmerge({n}_q[{}:{}]);\n",
@@ -203,20 +219,43 @@ fn generate(cfg: &AccelConfig) -> anyhow::Result<String> {
             }
             (name, Access::RO) if perf_src(name).is_some() => {
                 let inc = perf_src(name).unwrap();
-                decls.push_str(&format!("reg [63:0] {n}_q;\nreg [31:0] {n}_hi;\n"));
-                reset.push_str(&format!("        {n}_q <= 64'd0;\n        {n}_hi <= 32'd0;\n"));
-                seq.push_str(&format!(
-                    "        if (clear_perf) {n}_q <= 64'd0; else {n}_q <= {n}_q + {inc};\n"
-                ));
-                reads.push_str(&format!(
-                    "            {}: begin rd_val = {n}_q[31:0]; rd_ok = 1'b1; rd_latch_{n} = 1'b1; end\n",
-                    word(0)
-                ));
-                decls.push_str(&format!("reg rd_latch_{n};\n"));
-                comb.push_str(&format!("    rd_latch_{n} = 1'b0;\n"));
-                seq.push_str(&format!("        if (rd_fire && rd_latch_{n}) {n}_hi <= {n}_q[63:32];\n"));
+                // Single-word counters keep 32 bits; two-word ones 64 with a HI shadow.
+                let bits = if r.count == 2 { 64 } else { 32 };
+                decls.push_str(&format!("reg [{}:0] {n}_q;\n", bits - 1));
+                reset.push_str(&format!("        {n}_q <= {bits}'d0;\n"));
                 if r.count == 2 {
-                    reads.push_str(&format!("            {}: begin rd_val = {n}_hi; rd_ok = 1'b1; end\n", word(1)));
+                    decls.push_str(&format!("reg [31:0] {n}_hi;\n"));
+                    reset.push_str(&format!("        {n}_hi <= 32'd0;\n"));
+                }
+                let inc = if bits == 32 {
+                    inc.replace("{63'd0,", "{31'd0,")
+                } else {
+                    inc.to_string()
+                };
+                seq.push_str(&format!(
+                    "        if (clear_perf) {n}_q <= {bits}'d0; else {n}_q <= {n}_q + {inc};\n"
+                ));
+                if r.count == 2 {
+                    reads.push_str(&format!(
+                        "            {}: begin rd_val = {n}_q[31:0]; rd_ok = 1'b1; rd_latch_{n} = 1'b1; end\n",
+                        word(0)
+                    ));
+                    decls.push_str(&format!("reg rd_latch_{n};\n"));
+                    comb.push_str(&format!("    rd_latch_{n} = 1'b0;\n"));
+                } else {
+                    reads.push_str(&format!(
+                        "            {}: begin rd_val = {n}_q; rd_ok = 1'b1; end\n",
+                        word(0)
+                    ));
+                }
+                if r.count == 2 {
+                    seq.push_str(&format!(
+                        "        if (rd_fire && rd_latch_{n}) {n}_hi <= {n}_q[63:32];\n"
+                    ));
+                    reads.push_str(&format!(
+                        "            {}: begin rd_val = {n}_hi; rd_ok = 1'b1; end\n",
+                        word(1)
+                    ));
                 } else {
                     anyhow::ensure!(r.count == 1, "{}: perf registers have 1 or 2 words", r.name);
                 }
@@ -228,12 +267,22 @@ fn generate(cfg: &AccelConfig) -> anyhow::Result<String> {
                     regs::fixed_value(r, cfg)
                 ));
             }
-            (name, access) => anyhow::bail!("register {name} ({access:?}) has no hardware behaviour in regfile.rs"),
+            (name, access) => anyhow::bail!(
+                "register {name} ({access:?}) has no hardware behaviour in regfile.rs"
+            ),
         }
     }
     // The perf latch flags are assigned inside the read decode; move their defaults first.
-    let read_defaults = comb.lines().filter(|l| l.contains("rd_latch_")).collect::<Vec<_>>().join("\n");
-    let comb_other = comb.lines().filter(|l| !l.contains("rd_latch_")).collect::<Vec<_>>().join("\n");
+    let read_defaults = comb
+        .lines()
+        .filter(|l| l.contains("rd_latch_"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let comb_other = comb
+        .lines()
+        .filter(|l| !l.contains("rd_latch_"))
+        .collect::<Vec<_>>()
+        .join("\n");
     let wa = aw - 2;
     Ok(format!(
         r#"

@@ -16,16 +16,31 @@ fn build_dir(cfg: &AccelConfig, what: &str) -> anyhow::Result<PathBuf> {
 pub fn lint(cfg: &AccelConfig) -> anyhow::Result<()> {
     let d = build_dir(cfg, "lint")?;
     let out = Command::new("verilator")
-        .args(["--lint-only", "-Wall", "--top-module", "sqz_top", "sqz_top.v"])
+        .args([
+            "--lint-only",
+            "-Wall",
+            "--top-module",
+            "sqz_top",
+            "sqz_top.v",
+        ])
         .current_dir(&d)
         .output()
         .context("running verilator (is it installed?)")?;
-    let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     print!("{text}");
     if !out.status.success() || text.contains("%Warning") || text.contains("%Error") {
-        bail!("verilator lint failed for preset {} (files in {})", cfg.name, d.display());
+        bail!(
+            "verilator lint failed for preset {} (files in {})",
+            cfg.name,
+            d.display()
+        );
     }
-    println!("lint clean: preset {} ({})", cfg.name, d.join("sqz_top.v").display());
+    println!(
+        "lint clean: preset {} ({})",
+        cfg.name,
+        d.join("sqz_top.v").display()
+    );
     Ok(())
 }
 
@@ -40,10 +55,7 @@ pub struct Resources {
 }
 
 fn count(stat: &str, prefixes: &[&str]) -> u64 {
-    // Use the last (top-level, flattened) stat block.
-    let block = stat.rsplit("=== design hierarchy ===").next().unwrap_or(stat);
-    let block = if block.len() < stat.len() { block } else { stat.rsplit("Number of cells").next().unwrap_or(stat) };
-    let _ = block;
+    // The flattened top's cell list is the last stat block in the log.
     let tail = stat.rsplit("=== sqz_top ===").next().unwrap_or(stat);
     tail.lines()
         .filter_map(|l| {
@@ -59,7 +71,9 @@ fn count(stat: &str, prefixes: &[&str]) -> u64 {
 pub fn synth(cfg: &AccelConfig, target: &str) -> anyhow::Result<Resources> {
     let d = build_dir(cfg, "synth")?;
     let script = match target {
-        "xc7a200t" | "xc7" => "read_verilog sqz_top.v; synth_xilinx -family xc7 -top sqz_top -flatten; stat",
+        "xc7a200t" | "xc7" => {
+            "read_verilog sqz_top.v; synth_xilinx -family xc7 -top sqz_top -flatten; stat"
+        }
         "ecp5" => "read_verilog sqz_top.v; synth_ecp5 -top sqz_top -json sqz_top.json; stat",
         other => bail!("unknown synthesis target {other}; use xc7a200t or ecp5"),
     };
@@ -86,7 +100,17 @@ pub fn synth(cfg: &AccelConfig, target: &str) -> anyhow::Result<Resources> {
             ffs: count(&log, &["FDRE", "FDSE", "FDCE", "FDPE"]),
             dsps: count(&log, &["DSP48E1"]),
             brams: count(&log, &["RAMB36E1"]) * 2 + count(&log, &["RAMB18E1"]),
-            lutram: count(&log, &["RAM32M", "RAM64M", "RAM32X1D", "RAM64X1D", "RAM128X1D", "RAM256X1D"]),
+            lutram: count(
+                &log,
+                &[
+                    "RAM32M",
+                    "RAM64M",
+                    "RAM32X1D",
+                    "RAM64X1D",
+                    "RAM128X1D",
+                    "RAM256X1D",
+                ],
+            ),
         }
     };
     println!("| preset | target | LUT | FF | DSP | BRAM18 | LUTRAM cells |\n|---|---|---|---|---|---|---|");
@@ -95,5 +119,37 @@ pub fn synth(cfg: &AccelConfig, target: &str) -> anyhow::Result<Resources> {
         cfg.name, target, r.luts, r.ffs, r.dsps, r.brams, r.lutram
     );
     println!("(log: {})", d.join("yosys.log").display());
+    match model_entries() {
+        Ok(n) => println!(
+            "weights: {} entries on chip; the model needs {n} ({})",
+            cfg.weight_entries,
+            if cfg.weights_fit(n) { "all fit at once" } else { "reloaded per layer" }
+        ),
+        Err(e) => println!("weights: {} entries on chip (model not found: {e})", cfg.weight_entries),
+    }
     Ok(r)
+}
+
+/// Entries the engine stores for the whole real model (planner encoding, fillers included).
+pub fn model_entries() -> anyhow::Result<u64> {
+    let model = weights::Model::load_default()?;
+    let qm = weights::QuantModel::from_model_committed(&model)?;
+    let mut n = 0;
+    for q in &qm.layers {
+        let s = q.spec;
+        let l = spec::job::ConvLayer {
+            in_c: s.in_c as u32,
+            out_c: s.out_c as u32,
+            k: s.k as u32,
+            stride: s.stride as u32,
+            pad: s.pad as u32,
+            pool: false,
+            weights: spec::job::LayerWeights::Dense(q.weights.clone()),
+            bias: q.bias.clone(),
+            m: q.m,
+            shift: q.shift,
+        };
+        n += spec::job::layer_entries(&l)?;
+    }
+    Ok(n)
 }

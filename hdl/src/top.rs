@@ -8,7 +8,7 @@ use rust_hdl::prelude::*;
 use spec::AccelConfig;
 
 #[derive(LogicBlock)]
-pub struct SqzTop {
+pub struct SqzTop<const S: usize, const S8: usize, const R: usize> {
     pub clk: Signal<In, Clock>,
     pub resetn: Signal<In, Bit>,
     pub s_axil_awaddr: Signal<In, Bits<AXIL_AW>>,
@@ -40,10 +40,10 @@ pub struct SqzTop {
     pub m_axis_tready: Signal<In, Bit>,
     pub irq: Signal<Out, Bit>,
     regs: RegFile,
-    engine: Engine,
+    engine: Engine<S, S8, R>,
 }
 
-impl SqzTop {
+impl<const S: usize, const S8: usize, const R: usize> SqzTop<S, S8, R> {
     pub fn new(cfg: &AccelConfig) -> anyhow::Result<Self> {
         Ok(SqzTop {
             clk: Default::default(),
@@ -82,7 +82,7 @@ impl SqzTop {
     }
 }
 
-impl Logic for SqzTop {
+impl<const S: usize, const S8: usize, const R: usize> Logic for SqzTop<S, S8, R> {
     #[hdl_gen]
     fn update(&mut self) {
         self.regs.clk.next = self.clk.val();

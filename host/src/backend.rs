@@ -24,6 +24,10 @@ pub enum BackendKind {
     Reference,
     /// The float model (the Deep Compression weights decoded to f32).
     Float,
+    /// The Verilated RTL of the engine, in process (`--preset`, default tiny).
+    Sim,
+    /// The card through the XDMA driver's files (`--device PREFIX`; a board or `sqz-host emulate`).
+    Xdma,
 }
 
 impl fmt::Display for BackendKind {
@@ -31,6 +35,8 @@ impl fmt::Display for BackendKind {
         f.write_str(match self {
             BackendKind::Reference => "reference",
             BackendKind::Float => "float",
+            BackendKind::Sim => "sim",
+            BackendKind::Xdma => "xdma",
         })
     }
 }
@@ -39,6 +45,8 @@ impl fmt::Display for BackendKind {
 pub enum Backend {
     Reference(Box<QuantModel>),
     Float(Box<Model>),
+    /// A card (sim, xdma) run by the network sequencer (`host::device::card`).
+    Card(BackendKind, Box<std::sync::Mutex<crate::device::card::CardBackend>>),
 }
 
 /// What one forward pass produced.
@@ -86,13 +94,28 @@ impl Backend {
                     .context("quantizing the model for the int8 reference")?,
             )),
             BackendKind::Float => Backend::Float(Box::new(model)),
+            other => anyhow::bail!("the {other} backend needs card options (Backend::with_card)"),
         })
+    }
+
+    /// Like [`Backend::new`], with the device options the card backends need.
+    pub fn with_card(kind: BackendKind, model: Model, card: &crate::device::card::CardArgs) -> Result<Backend> {
+        crate::device::card::backend(kind, model, card)
+    }
+
+    /// Cycle counters of the last image, for backends with a card.
+    pub fn cycle_report(&self) -> Option<crate::device::card::CycleReport> {
+        match self {
+            Backend::Card(_, c) => c.lock().ok().and_then(|c| c.cycle_report()),
+            _ => None,
+        }
     }
 
     pub fn kind(&self) -> BackendKind {
         match self {
             Backend::Reference(_) => BackendKind::Reference,
             Backend::Float(_) => BackendKind::Float,
+            Backend::Card(k, _) => *k,
         }
     }
 
@@ -110,6 +133,14 @@ impl Backend {
                 Scores {
                     logits: out.logits,
                     probabilities: out.probs,
+                }
+            }
+            Backend::Card(_, card) => {
+                let mut card = card.lock().map_err(|_| anyhow::anyhow!("card backend poisoned by an earlier panic"))?;
+                let (logits, probabilities) = card.classify(input)?;
+                Scores {
+                    logits,
+                    probabilities,
                 }
             }
             Backend::Float(m) => {

@@ -33,6 +33,10 @@ pub enum Command {
     Infer(InferArgs),
     /// Time preprocessing and inference per image.
     Bench(BenchArgs),
+    /// Identify the card behind --device: ID, version, config hash and its preset, state, counters.
+    Info(crate::device::card::InfoArgs),
+    /// Serve an emulated card (XDMA-like files in --dir) for `--backend xdma --device DIR/xdma0`.
+    Emulate(crate::emulate::cli::EmulateArgs),
 }
 
 /// Options shared by every command that runs the network.
@@ -48,6 +52,9 @@ pub struct ModelArgs {
     /// Class names file (synset_words.txt). Default: the one next to the model file.
     #[arg(long, value_name = "PATH")]
     pub labels: Option<PathBuf>,
+    /// Card options (sim and xdma backends).
+    #[command(flatten)]
+    pub card: crate::device::card::CardArgs,
 }
 
 #[derive(Debug, Args)]
@@ -133,7 +140,7 @@ impl ModelArgs {
         let model_path = std::fs::canonicalize(&model_path).unwrap_or(model_path);
         let t = Instant::now();
         let model = weights::Model::load(&model_path)?;
-        let backend = Backend::new(self.backend, model)?;
+        let backend = Backend::with_card(self.backend, model, &self.card)?;
         let load_time = t.elapsed();
         let labels = match &self.labels {
             // Asked for explicitly: failing to read it is an error.
@@ -314,6 +321,9 @@ pub struct BenchReport {
     pub images: Vec<BenchImage>,
     /// Milliseconds per image over all images, per run (end to end).
     pub per_image: Stats,
+    /// Card backends: the card's counters for the last image, per layer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card: Option<crate::device::card::CycleReport>,
 }
 
 /// `sqz-host bench`.
@@ -368,6 +378,7 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<bool> {
         model_load_ms: loaded.load_time.as_secs_f64() * 1e3,
         images: rows,
         per_image: stats(&per_run)?,
+        card: backend.cycle_report(),
     };
     if args.json {
         serde_json::to_writer_pretty(&mut *out, &report)?;
@@ -418,7 +429,11 @@ fn print_bench(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
         out,
         "ms/image (all images, per run): median {:.2}, min {:.2}, max {:.2}",
         r.per_image.median_ms, r.per_image.min_ms, r.per_image.max_ms
-    )
+    )?;
+    if let Some(c) = &r.card {
+        c.print(out)?;
+    }
+    Ok(())
 }
 
 /// One line for an error and its causes. Many error types (ours and the `weights` crate's) both
@@ -454,6 +469,8 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool> {
     match &cli.command {
         Command::Infer(a) => infer(a, out),
         Command::Bench(a) => bench(a, out),
+        Command::Info(a) => crate::device::card::info(a, out),
+        Command::Emulate(a) => crate::emulate::cli::emulate(a, out),
     }
 }
 

@@ -4,3 +4,6 @@
 pub mod backend;
 pub mod cli;
 pub mod image;
+pub mod device;
+pub mod emulate;
+pub mod sequencer;

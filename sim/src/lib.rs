@@ -1,3 +1,4 @@
 //! sim
 
 pub mod reference;
+pub mod rtl;

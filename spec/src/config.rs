@@ -88,7 +88,8 @@ impl AccelConfig {
             name: "ecp5".into(),
             pe_groups: 1,
             pixel_lanes: 32,
-            weight_entries: 64 * 1024,
+            // Holds the largest single layer (conv10: 105,669 entries); weights reload per layer.
+            weight_entries: 128 * 1024,
             codebook_slots: 4,
             bias_words: 1024,
             act_in_bytes: 96 * 1024,

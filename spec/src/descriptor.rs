@@ -48,7 +48,12 @@ impl DescField {
 
 macro_rules! df {
     ($id:ident, $name:literal, $w:expr, $lsb:expr, $width:expr) => {
-        pub const $id: DescField = DescField { name: $name, word: $w, lsb: $lsb, width: $width };
+        pub const $id: DescField = DescField {
+            name: $name,
+            word: $w,
+            lsb: $lsb,
+            width: $width,
+        };
     };
 }
 
@@ -60,7 +65,7 @@ df!(D_POOL, "pool", 0, 7, 1);
 df!(D_LUT_SLOT, "lut_slot", 0, 8, 6);
 df!(D_OUT_C, "out_c", 1, 0, 16);
 df!(D_GRID_W, "grid_w", 2, 0, 16);
-df!(D_PLANE_IN, "plane_in", 3, 0, 24);
+df!(D_PLANE_IN, "plane_in", 3, 0, 16);
 df!(D_Q_START, "q_start", 4, 0, 24);
 df!(D_NTILES, "ntiles", 5, 0, 16);
 df!(D_SRC_BASE, "src_base", 6, 0, 24);
@@ -79,9 +84,30 @@ df!(D_POOL_COL0, "pool_col0", 15, 20, 4);
 
 /// Every field, for docs and for the RTL generator.
 pub const FIELDS: &[DescField] = &[
-    D_K, D_SRC_MID, D_DST_MID, D_IN_SIGNED, D_POOL, D_LUT_SLOT, D_OUT_C, D_GRID_W, D_PLANE_IN,
-    D_Q_START, D_NTILES, D_SRC_BASE, D_WEIGHT_BASE, D_BIAS_BASE, D_M, D_SHIFT, D_DST_BASE,
-    D_PLANE_OUT, D_OUT_CH_OFFSET, D_MASK_BASE, D_WR_COUNT, D_POOL_OH, D_POOL_CHUNKS, D_POOL_COL0,
+    D_K,
+    D_SRC_MID,
+    D_DST_MID,
+    D_IN_SIGNED,
+    D_POOL,
+    D_LUT_SLOT,
+    D_OUT_C,
+    D_GRID_W,
+    D_PLANE_IN,
+    D_Q_START,
+    D_NTILES,
+    D_SRC_BASE,
+    D_WEIGHT_BASE,
+    D_BIAS_BASE,
+    D_M,
+    D_SHIFT,
+    D_DST_BASE,
+    D_PLANE_OUT,
+    D_OUT_CH_OFFSET,
+    D_MASK_BASE,
+    D_WR_COUNT,
+    D_POOL_OH,
+    D_POOL_CHUNKS,
+    D_POOL_COL0,
 ];
 
 /// A layer job, unpacked. See the module doc for the addressing it describes.
@@ -179,7 +205,11 @@ impl Descriptor {
         let mut w = [0u32; DESC_WORDS];
         for (f, v) in self.values() {
             if f.width < 32 && v >> f.width != 0 {
-                return Err(DescError { field: f.name, value: v, width: f.width });
+                return Err(DescError {
+                    field: f.name,
+                    value: v,
+                    width: f.width,
+                });
             }
             f.put(&mut w, v);
         }
@@ -286,7 +316,10 @@ mod tests {
         let d = Descriptor { k: 9, ..sample() };
         let e = d.pack().unwrap_err();
         assert_eq!(e.field, "k");
-        let d = Descriptor { plane_out: 70_000, ..sample() };
+        let d = Descriptor {
+            plane_out: 70_000,
+            ..sample()
+        };
         assert_eq!(d.pack().unwrap_err().field, "plane_out");
     }
 
@@ -294,9 +327,15 @@ mod tests {
     fn output_bytes_follow_mode() {
         let d = sample();
         assert_eq!(d.output_bytes(16), 1000 * 55 * 3 * 8);
-        let d = Descriptor { pool: false, ..sample() };
+        let d = Descriptor {
+            pool: false,
+            ..sample()
+        };
         assert_eq!(d.output_bytes(16), 1000 * 200 * 16);
-        let d = Descriptor { dst_mid: true, ..sample() };
+        let d = Descriptor {
+            dst_mid: true,
+            ..sample()
+        };
         assert_eq!(d.output_bytes(16), 0);
     }
 }

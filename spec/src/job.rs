@@ -1,1 +1,913 @@
-//! The job planner (filled in below).
+//! The job planner: turns plain layer data (shapes, int8 weights or codes + LUT, int32 bias,
+//! m/shift, uint8/int8 input bytes) into what the engine needs — the H2C packets (weights in the
+//! engine's own tap order, codebook, bias+counts, output masks, the input activations on the
+//! padded grid), the descriptor words of each job — and parses the C2H bytes back into CHW.
+//! The tests, the Verilator harness and the driver all use it, so the layout lives here once.
+//!
+//! Geometry (docs/ARCHITECTURE.md has the picture): every map is stored channel-major on a
+//! grid of width `grid_w`; output grid position `q` of a KxK window reads
+//! `c * plane + q + kh * grid_w + kw`. A stride-2 layer is rewritten as a stride-1 layer over the
+//! four polyphase images (channel `4c + 2py + px`), with a `ceil(K/2)` tap window.
+//! A Fire module is three jobs: squeeze (input buffer -> mid buffer, written on a grid with a
+//! one-pixel zero border), expand1x1 and expand3x3 (mid buffer -> C2H); the squeeze output never
+//! leaves the chip.
+
+use crate::descriptor::{Descriptor, MAX_K};
+use crate::packet::{Packet, PacketError};
+use crate::AccelConfig;
+
+/// Weights of one layer, (O, I, K, K) row-major.
+#[derive(Clone, Debug)]
+pub enum LayerWeights {
+    /// Dense int8 weights (the planner uses the identity LUT: code = the weight's byte).
+    Dense(Vec<i8>),
+    /// One code per dense position plus the layer's int8 codebook (LUT[0] must be 0).
+    Coded { codes: Vec<u8>, lut: Vec<i8> },
+}
+
+/// One convolution layer with fused requant + ReLU (and optional 3x3/2 max-pool).
+#[derive(Clone, Debug)]
+pub struct ConvLayer {
+    pub in_c: u32,
+    pub out_c: u32,
+    pub k: u32,
+    pub stride: u32,
+    pub pad: u32,
+    pub pool: bool,
+    pub weights: LayerWeights,
+    pub bias: Vec<i32>,
+    pub m: u16,
+    pub shift: u8,
+}
+
+/// A CHW activation tensor (bytes are i8 when `signed`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tensor {
+    pub c: u32,
+    pub h: u32,
+    pub w: u32,
+    pub signed: bool,
+    pub data: Vec<u8>,
+}
+
+/// Why a layer cannot be planned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JobError {
+    #[error("layer shape problem: {0}")]
+    Shape(String),
+    #[error("does not fit the engine: {0}")]
+    Capacity(String),
+    #[error(transparent)]
+    Packet(#[from] PacketError),
+    #[error(transparent)]
+    Desc(#[from] crate::descriptor::DescError),
+    #[error("C2H output has {got} bytes, the plan expects {want}")]
+    OutputLength { got: usize, want: usize },
+}
+
+/// One job: its descriptor and the number of C2H bytes it sends.
+#[derive(Clone, Debug)]
+pub struct JobStep {
+    pub descriptor: Descriptor,
+    pub desc: [u32; crate::descriptor::DESC_WORDS],
+    pub out_bytes: u64,
+    /// Where this job's output lands in the final tensor (C2H jobs only).
+    out: Option<OutMap>,
+}
+
+/// How a job's C2H bytes map to CHW output.
+#[derive(Clone, Debug)]
+struct OutMap {
+    ch_offset: u32,
+    out_c: u32,
+    oh: u32,
+    ow: u32,
+    /// Pooled: (chunks, lanes/2); plain: (grid_w, col0, bytes per channel).
+    pool: bool,
+    grid_w: u32,
+    col0: u32,
+    chan_bytes: u64,
+    chunks: u32,
+    half: u32,
+}
+
+/// Everything to run one layer (or Fire module) on the engine.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// H2C beats to stream before the first job (weights, codebooks, bias, masks, input).
+    pub load: Vec<u64>,
+    pub jobs: Vec<JobStep>,
+    /// Shape of the final output.
+    pub out_c: u32,
+    pub out_h: u32,
+    pub out_w: u32,
+    /// Weight entries the plan stores (fillers included).
+    pub weight_entries: u64,
+    /// Dense-equivalent MACs of the layer(s) (for efficiency figures).
+    pub dense_macs: u64,
+}
+
+impl Plan {
+    /// Total C2H bytes over all jobs.
+    pub fn out_bytes(&self) -> u64 {
+        self.jobs.iter().map(|j| j.out_bytes).sum()
+    }
+
+    /// Parse the concatenated C2H bytes of all jobs into CHW bytes.
+    pub fn parse_output(&self, c2h: &[u8]) -> Result<Vec<u8>, JobError> {
+        let want = self.out_bytes() as usize;
+        if c2h.len() != want {
+            return Err(JobError::OutputLength {
+                got: c2h.len(),
+                want,
+            });
+        }
+        let (oh, ow) = (self.out_h as usize, self.out_w as usize);
+        let mut out = vec![0u8; self.out_c as usize * oh * ow];
+        let mut at = 0usize;
+        for j in &self.jobs {
+            let bytes = &c2h[at..at + j.out_bytes as usize];
+            at += j.out_bytes as usize;
+            let Some(m) = &j.out else { continue };
+            for o in 0..m.out_c as usize {
+                let ch = &bytes[o * m.chan_bytes as usize..][..m.chan_bytes as usize];
+                let dst = &mut out[(m.ch_offset as usize + o) * oh * ow..][..oh * ow];
+                for y in 0..m.oh as usize {
+                    for x in 0..m.ow as usize {
+                        dst[y * ow + x] = if m.pool {
+                            let per = m.half as usize - 1;
+                            ch[(y * m.chunks as usize + x / per) * m.half as usize + x % per]
+                        } else {
+                            ch[y * m.grid_w as usize + x + m.col0 as usize]
+                        };
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Entries of one output channel in the engine's order: (code, relative index) with 15-gap fillers.
+fn encode_channel(positions_codes: impl Iterator<Item = (u32, u8)>) -> Vec<(u8, u8)> {
+    let mut v = Vec::new();
+    let mut prev: i64 = -1;
+    for (p, code) in positions_codes {
+        let mut gap = p as i64 - prev - 1;
+        while gap > 15 {
+            v.push((0u8, 15u8));
+            gap -= 16;
+        }
+        v.push((code, gap as u8));
+        prev = p as i64;
+    }
+    if v.is_empty() {
+        // The engine needs >= 1 entry per channel; code 0 is the zero weight.
+        v.push((0, 0));
+    }
+    v
+}
+
+/// Weight-memory entries (fillers included) the engine stores for a layer.
+pub fn layer_entries(l: &ConvLayer) -> Result<u64, JobError> {
+    Ok(engine_layer(l)?.chans.iter().map(|c| c.len() as u64).sum())
+}
+
+/// A layer rewritten for the engine: stride 1 on a grid, tap window `k` (<= 4), weights as
+/// per-output-channel entry lists.
+struct EngineLayer {
+    k: u32,
+    lut: Vec<i8>,
+    chans: Vec<Vec<(u8, u8)>>,
+    bias: Vec<i32>,
+    m: u16,
+    shift: u8,
+    pool: bool,
+}
+
+fn layer_codes(l: &ConvLayer) -> Result<(Vec<u8>, Vec<i8>), JobError> {
+    let n = (l.out_c * l.in_c * l.k * l.k) as usize;
+    let (codes, lut) = match &l.weights {
+        LayerWeights::Dense(w) => (
+            w.iter().map(|&v| v as u8).collect::<Vec<u8>>(),
+            (0..256).map(|c| c as u8 as i8).collect(),
+        ),
+        LayerWeights::Coded { codes, lut } => (codes.clone(), lut.clone()),
+    };
+    if codes.len() != n {
+        return Err(JobError::Shape(format!(
+            "{} weights, expected {n} (O,I,K,K)",
+            codes.len()
+        )));
+    }
+    if lut.len() != 256 || lut[0] != 0 {
+        return Err(JobError::Shape(
+            "the LUT needs 256 entries with LUT[0] = 0".into(),
+        ));
+    }
+    if l.bias.len() != l.out_c as usize {
+        return Err(JobError::Shape(format!(
+            "{} biases for {} outputs",
+            l.bias.len(),
+            l.out_c
+        )));
+    }
+    if l.m == 0 || l.m > 32767 || !(1..=46).contains(&l.shift) {
+        return Err(JobError::Shape(format!(
+            "m = {} / shift = {} out of range",
+            l.m, l.shift
+        )));
+    }
+    Ok((codes, lut))
+}
+
+/// Rewrite a layer (stride 1 or 2) into engine form. Stride 2 uses the polyphase channel order.
+fn engine_layer(l: &ConvLayer) -> Result<EngineLayer, JobError> {
+    let (codes, lut) = layer_codes(l)?;
+    let (k, ic) = (l.k as usize, l.in_c as usize);
+    let chans = match l.stride {
+        1 => {
+            if l.k > MAX_K && l.k != 1 {
+                return Err(JobError::Shape(format!(
+                    "K = {} with stride 1 is not supported (K <= {MAX_K})",
+                    l.k
+                )));
+            }
+            (0..l.out_c as usize)
+                .map(|o| {
+                    let base = o * ic * k * k;
+                    encode_channel(
+                        (0..ic * k * k)
+                            .filter(|&p| lut[codes[base + p] as usize] != 0)
+                            .map(|p| (p as u32, codes[base + p])),
+                    )
+                })
+                .collect()
+        }
+        2 => {
+            let k2 = k.div_ceil(2);
+            if k2 as u32 > MAX_K {
+                return Err(JobError::Shape(format!(
+                    "K = {} with stride 2 is not supported",
+                    l.k
+                )));
+            }
+            (0..l.out_c as usize)
+                .map(|o| {
+                    let mut ents = Vec::new();
+                    // Engine order: channel 4c + 2py + px, then (a, b) taps of the k2 x k2 window.
+                    for c in 0..ic {
+                        for ph in 0..4 {
+                            let (py, px) = (ph / 2, ph % 2);
+                            for a in 0..k2 {
+                                for b in 0..k2 {
+                                    let (kh, kw) = (2 * a + py, 2 * b + px);
+                                    if kh >= k || kw >= k {
+                                        continue;
+                                    }
+                                    let code = codes[((o * ic + c) * k + kh) * k + kw];
+                                    if lut[code as usize] != 0 {
+                                        let p = ((c * 4 + ph) * k2 + a) * k2 + b;
+                                        ents.push((p as u32, code));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    encode_channel(ents.into_iter())
+                })
+                .collect()
+        }
+        s => return Err(JobError::Shape(format!("stride {s} is not supported"))),
+    };
+    Ok(EngineLayer {
+        k: if l.stride == 2 { l.k.div_ceil(2) } else { l.k },
+        lut,
+        chans,
+        bias: l.bias.clone(),
+        m: l.m,
+        shift: l.shift,
+        pool: l.pool,
+    })
+}
+
+/// Builder of the packets and descriptors of one plan.
+struct Builder<'a> {
+    cfg: &'a AccelConfig,
+    packets: Vec<Packet>,
+    weight_next: u32,
+    bias_next: u32,
+    slot_next: u32,
+    mask: Vec<bool>,
+    entries: u64,
+}
+
+impl<'a> Builder<'a> {
+    fn new(cfg: &'a AccelConfig) -> Self {
+        Builder {
+            cfg,
+            packets: Vec::new(),
+            weight_next: 0,
+            bias_next: 0,
+            slot_next: 0,
+            mask: Vec::new(),
+            entries: 0,
+        }
+    }
+
+    /// Load a layer's weights/codebook/bias; returns (weight_base, bias_base, slot).
+    fn load_layer(&mut self, l: &EngineLayer) -> Result<(u32, u32, u32), JobError> {
+        let flat: Vec<(u8, u8)> = l.chans.iter().flatten().copied().collect();
+        let wb = self.weight_next;
+        if wb as u64 + flat.len() as u64 > self.cfg.weight_entries as u64 {
+            return Err(JobError::Capacity(format!(
+                "{} weight entries from entry {wb} exceed weight_entries = {}",
+                flat.len(),
+                self.cfg.weight_entries
+            )));
+        }
+        // Keep each layer's block 4-aligned so packets never overwrite a neighbour's entries.
+        self.weight_next = wb + (flat.len() as u32).div_ceil(4) * 4;
+        self.entries += flat.len() as u64;
+        let bb = self.bias_next;
+        if bb + l.bias.len() as u32 > self.cfg.bias_words {
+            return Err(JobError::Capacity(format!(
+                "bias words exceed bias_words = {}",
+                self.cfg.bias_words
+            )));
+        }
+        self.bias_next += l.bias.len() as u32;
+        let slot = self.slot_next;
+        if slot >= self.cfg.codebook_slots {
+            return Err(JobError::Capacity(
+                "more codebooks than codebook_slots".into(),
+            ));
+        }
+        self.slot_next += 1;
+        let counts: Vec<(i32, u16)> = l
+            .chans
+            .iter()
+            .zip(&l.bias)
+            .map(|(c, &b)| {
+                u16::try_from(c.len()).map(|n| (b, n)).map_err(|_| {
+                    JobError::Capacity(format!("{} entries in one channel (max 65535)", c.len()))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        self.packets.push(Packet::weights(wb, &flat)?);
+        self.packets.push(Packet::codebook(slot, &l.lut)?);
+        self.packets.push(Packet::bias(bb, &counts)?);
+        Ok((wb, bb, slot))
+    }
+
+    /// Append the mask of one job (bit per position from `q_start`); returns mask_base in tiles.
+    fn add_mask(&mut self, ntiles: u32, valid: impl Fn(u32) -> bool) -> Result<u32, JobError> {
+        let s = self.cfg.pixel_lanes;
+        let base = self.mask.len() as u32 / s;
+        for r in 0..ntiles * s {
+            self.mask.push(valid(r));
+        }
+        if self.mask.len() as u64 > self.cfg.mask_bits as u64 {
+            return Err(JobError::Capacity(format!(
+                "{} mask bits exceed mask_bits = {}",
+                self.mask.len(),
+                self.cfg.mask_bits
+            )));
+        }
+        Ok(base)
+    }
+
+    fn finish(mut self, act: Packet) -> Result<(Vec<u64>, u64), JobError> {
+        self.packets.push(Packet::mask(0, &self.mask)?);
+        self.packets.push(act);
+        Ok((
+            self.packets.iter().flat_map(|p| p.to_beats()).collect(),
+            self.entries,
+        ))
+    }
+}
+
+/// Put `t` on a grid of width `gw`, `gh` rows, with the map at (border_y, border_x); `phase`
+/// = Some(()) splits each channel into its 4 polyphase images first (stride 2).
+fn grid_bytes(t: &Tensor, pad: u32, stride: u32) -> (Vec<u8>, u32, u32, u32) {
+    let (h, w) = (t.h as usize, t.w as usize);
+    let (hp, wp) = (h + 2 * pad as usize, w + 2 * pad as usize);
+    let padded = |c: usize, y: usize, x: usize| -> u8 {
+        if y < pad as usize || x < pad as usize || y >= h + pad as usize || x >= w + pad as usize {
+            0
+        } else {
+            t.data[(c * h + y - pad as usize) * w + x - pad as usize]
+        }
+    };
+    if stride == 1 {
+        let plane = hp * wp;
+        let mut v = vec![0u8; t.c as usize * plane];
+        for c in 0..t.c as usize {
+            for y in 0..hp {
+                for x in 0..wp {
+                    v[c * plane + y * wp + x] = padded(c, y, x);
+                }
+            }
+        }
+        (v, wp as u32, hp as u32, t.c)
+    } else {
+        let (hh, wh) = (hp.div_ceil(2), wp.div_ceil(2));
+        let plane = hh * wh;
+        let mut v = vec![0u8; 4 * t.c as usize * plane];
+        for c in 0..t.c as usize {
+            for ph in 0..4 {
+                let (py, px) = (ph / 2, ph % 2);
+                for y in 0..hh {
+                    for x in 0..wh {
+                        let (sy, sx) = (2 * y + py, 2 * x + px);
+                        if sy < hp && sx < wp {
+                            v[(c * 4 + ph) * plane + y * wh + x] = padded(c, sy, sx);
+                        }
+                    }
+                }
+            }
+        }
+        (v, wh as u32, hh as u32, 4 * t.c)
+    }
+}
+
+fn pooled(n: u32) -> u32 {
+    (n - 3) / 2 + 1
+}
+
+/// Common descriptor fields of a C2H job, and its output map.
+#[allow(clippy::too_many_arguments)]
+fn c2h_job(
+    b: &mut Builder,
+    l: &EngineLayer,
+    wb: u32,
+    bb: u32,
+    slot: u32,
+    src_mid: bool,
+    in_signed: bool,
+    gw: u32,
+    plane_in: u32,
+    oh: u32,
+    ow: u32,
+    row0: u32,
+    col0: u32,
+    ch_offset: u32,
+) -> Result<JobStep, JobError> {
+    let s = b.cfg.pixel_lanes;
+    let q_start = row0 * gw;
+    let ntiles = (oh * gw).div_ceil(s);
+    let mask_base = b.add_mask(ntiles, |r| {
+        r / gw < oh && r % gw >= col0 && r % gw < col0 + ow
+    })?;
+    let mut d = Descriptor {
+        k: l.k,
+        src_mid,
+        dst_mid: false,
+        in_signed,
+        pool: l.pool,
+        lut_slot: slot,
+        out_c: l.chans.len() as u32,
+        grid_w: gw,
+        plane_in,
+        q_start,
+        ntiles,
+        src_base: 0,
+        weight_base: wb,
+        bias_base: bb,
+        m: l.m as u32,
+        shift: l.shift as u32,
+        out_ch_offset: ch_offset,
+        mask_base,
+        ..Default::default()
+    };
+    let out = if l.pool {
+        if oh < 3 || ow < 3 {
+            return Err(JobError::Shape(format!("cannot pool a {oh}x{ow} map")));
+        }
+        if (ntiles * s) as u64 > b.cfg.pool_bytes as u64 {
+            return Err(JobError::Capacity(format!(
+                "a {} byte output plane exceeds pool_bytes = {}",
+                ntiles * s,
+                b.cfg.pool_bytes
+            )));
+        }
+        let (poh, pow) = (pooled(oh), pooled(ow));
+        let per = s / 2 - 1;
+        d.pool_oh = poh;
+        d.pool_chunks = pow.div_ceil(per);
+        d.pool_col0 = col0;
+        OutMap {
+            ch_offset,
+            out_c: d.out_c,
+            oh: poh,
+            ow: pow,
+            pool: true,
+            grid_w: gw,
+            col0,
+            chan_bytes: (poh * d.pool_chunks * s / 2) as u64,
+            chunks: d.pool_chunks,
+            half: s / 2,
+        }
+    } else {
+        OutMap {
+            ch_offset,
+            out_c: d.out_c,
+            oh,
+            ow,
+            pool: false,
+            grid_w: gw,
+            col0,
+            chan_bytes: (ntiles * s) as u64,
+            chunks: 0,
+            half: 0,
+        }
+    };
+    let desc = d.pack()?;
+    let out_bytes = d.output_bytes(s);
+    Ok(JobStep {
+        descriptor: d,
+        desc,
+        out_bytes,
+        out: Some(out),
+    })
+}
+
+fn check_input(cfg: &AccelConfig, x: &Tensor, in_c: u32) -> Result<(), JobError> {
+    cfg.validate().map_err(|e| JobError::Shape(e.to_string()))?;
+    if x.c != in_c || x.data.len() != (x.c * x.h * x.w) as usize {
+        return Err(JobError::Shape(format!(
+            "input {}x{}x{} ({} bytes) for a layer with {in_c} inputs",
+            x.c,
+            x.h,
+            x.w,
+            x.data.len()
+        )));
+    }
+    Ok(())
+}
+
+fn act_packet(cfg: &AccelConfig, mid: bool, bytes: &[u8]) -> Result<Packet, JobError> {
+    let cap = if mid {
+        cfg.act_mid_bytes
+    } else {
+        cfg.act_in_bytes
+    };
+    if bytes.len() as u64 > cap as u64 {
+        return Err(JobError::Capacity(format!(
+            "{} activation bytes exceed the {} byte buffer",
+            bytes.len(),
+            cap
+        )));
+    }
+    if bytes.len() > 1 << 24 {
+        return Err(JobError::Capacity("activation image over 16 MiB".into()));
+    }
+    Ok(Packet::act(mid, 0, bytes)?)
+}
+
+/// Plan one convolution layer (any stride 1 or 2 layer, output on C2H).
+pub fn plan_conv(cfg: &AccelConfig, l: &ConvLayer, x: &Tensor) -> Result<Plan, JobError> {
+    check_input(cfg, x, l.in_c)?;
+    let el = engine_layer(l)?;
+    let (hp, wp) = (x.h + 2 * l.pad, x.w + 2 * l.pad);
+    if hp < l.k || wp < l.k {
+        return Err(JobError::Shape(
+            "kernel larger than the padded input".into(),
+        ));
+    }
+    let (oh, ow) = ((hp - l.k) / l.stride + 1, (wp - l.k) / l.stride + 1);
+    let (bytes, gw, gh, _gc) = grid_bytes(x, l.pad, l.stride);
+    if gw * gh > 0xFFFF {
+        return Err(JobError::Capacity(format!(
+            "input plane of {} bytes exceeds 65535",
+            gw * gh
+        )));
+    }
+    let mut b = Builder::new(cfg);
+    let (wb, bb, slot) = b.load_layer(&el)?;
+    let job = c2h_job(
+        &mut b,
+        &el,
+        wb,
+        bb,
+        slot,
+        false,
+        x.signed,
+        gw,
+        gw * gh,
+        oh,
+        ow,
+        0,
+        0,
+        0,
+    )?;
+    let act = act_packet(cfg, false, &bytes)?;
+    let (load, entries) = b.finish(act)?;
+    let (out_h, out_w) = if l.pool {
+        (pooled(oh), pooled(ow))
+    } else {
+        (oh, ow)
+    };
+    Ok(Plan {
+        load,
+        jobs: vec![job],
+        out_c: l.out_c,
+        out_h,
+        out_w,
+        weight_entries: entries,
+        dense_macs: (l.out_c * l.in_c * l.k * l.k) as u64 * (oh * ow) as u64,
+    })
+}
+
+/// Plan a Fire module: squeeze (1x1) -> mid buffer -> expand1x1 and expand3x3 (pad 1), whose
+/// outputs are concatenated (expand1x1 first). `pool` on the expands fuses a following max-pool.
+pub fn plan_fire(
+    cfg: &AccelConfig,
+    sq: &ConvLayer,
+    e1: &ConvLayer,
+    e3: &ConvLayer,
+    x: &Tensor,
+) -> Result<Plan, JobError> {
+    check_input(cfg, x, sq.in_c)?;
+    let shapes_ok = sq.k == 1
+        && sq.stride == 1
+        && sq.pad == 0
+        && !sq.pool
+        && e1.k == 1
+        && e1.stride == 1
+        && e1.pad == 0
+        && e3.k == 3
+        && e3.stride == 1
+        && e3.pad == 1
+        && e1.in_c == sq.out_c
+        && e3.in_c == sq.out_c
+        && e1.pool == e3.pool;
+    if !shapes_ok {
+        return Err(JobError::Shape(
+            "not a Fire module (1x1 squeeze, 1x1 + 3x3/pad 1 expands)".into(),
+        ));
+    }
+    let (esq, ee1, ee3) = (engine_layer(sq)?, engine_layer(e1)?, engine_layer(e3)?);
+    let s = cfg.pixel_lanes;
+    let (h, w) = (x.h, x.w);
+    // Input and mid grids: one-pixel zero border, width w + 2.
+    let (bytes, gw, gh, _) = grid_bytes(x, 1, 1);
+    let plane = gw * gh;
+    if plane > 0xFFFF {
+        return Err(JobError::Capacity(format!(
+            "plane of {plane} bytes exceeds 65535"
+        )));
+    }
+    if sq.out_c as u64 * plane as u64 > cfg.act_mid_bytes as u64 {
+        return Err(JobError::Capacity(format!(
+            "squeeze output {}x{plane} exceeds act_mid_bytes = {}",
+            sq.out_c, cfg.act_mid_bytes
+        )));
+    }
+    let mut b = Builder::new(cfg);
+    let (wbs, bbs, ss) = b.load_layer(&esq)?;
+    let (wb1, bb1, s1) = b.load_layer(&ee1)?;
+    let (wb3, bb3, s3) = b.load_layer(&ee3)?;
+    // Squeeze: every grid position of the plane, border positions written as 0.
+    let ntiles = plane.div_ceil(s);
+    let mask_base = b.add_mask(ntiles, |r| {
+        let (y, xx) = (r / gw, r % gw);
+        r < plane && y >= 1 && y <= h && xx >= 1 && xx <= w
+    })?;
+    let dsq = Descriptor {
+        k: 1,
+        src_mid: false,
+        dst_mid: true,
+        in_signed: x.signed,
+        pool: false,
+        lut_slot: ss,
+        out_c: sq.out_c,
+        grid_w: gw,
+        plane_in: plane,
+        q_start: 0,
+        ntiles,
+        src_base: 0,
+        weight_base: wbs,
+        bias_base: bbs,
+        m: sq.m as u32,
+        shift: sq.shift as u32,
+        dst_base: 0,
+        plane_out: plane,
+        out_ch_offset: 0,
+        mask_base,
+        wr_count: plane,
+        ..Default::default()
+    };
+    let jsq = JobStep {
+        desc: dsq.pack()?,
+        out_bytes: 0,
+        descriptor: dsq,
+        out: None,
+    };
+    // expand1x1: output (y, x) sits at grid (y + 1, x + 1) of the mid grid.
+    let j1 = c2h_job(
+        &mut b, &ee1, wb1, bb1, s1, true, false, gw, plane, h, w, 1, 1, 0,
+    )?;
+    // expand3x3 (pad 1): output (y, x) sits at grid (y, x).
+    let j3 = c2h_job(
+        &mut b, &ee3, wb3, bb3, s3, true, false, gw, plane, h, w, 0, 0, e1.out_c,
+    )?;
+    let act = act_packet(cfg, false, &bytes)?;
+    let (load, entries) = b.finish(act)?;
+    let (out_h, out_w) = if e1.pool {
+        (pooled(h), pooled(w))
+    } else {
+        (h, w)
+    };
+    Ok(Plan {
+        load,
+        jobs: vec![jsq, j1, j3],
+        out_c: e1.out_c + e3.out_c,
+        out_h,
+        out_w,
+        weight_entries: entries,
+        dense_macs: (h * w) as u64
+            * (sq.out_c * sq.in_c + e1.out_c * e1.in_c + e3.out_c * e3.in_c * 9) as u64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::PacketType;
+
+    fn layer(
+        in_c: u32,
+        out_c: u32,
+        k: u32,
+        stride: u32,
+        pad: u32,
+        pool: bool,
+        seed: u32,
+    ) -> ConvLayer {
+        let n = (in_c * out_c * k * k) as usize;
+        let w = (0..n)
+            .map(|i| {
+                let h = (i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 7;
+                if h % 3 == 0 {
+                    ((h >> 8) % 255) as i32 as i8
+                } else {
+                    0
+                }
+            })
+            .collect();
+        ConvLayer {
+            in_c,
+            out_c,
+            k,
+            stride,
+            pad,
+            pool,
+            weights: LayerWeights::Dense(w),
+            bias: vec![5; out_c as usize],
+            m: 20000,
+            shift: 20,
+        }
+    }
+
+    fn tensor(c: u32, h: u32, w: u32) -> Tensor {
+        Tensor {
+            c,
+            h,
+            w,
+            signed: false,
+            data: (0..c * h * w).map(|i| (i * 7 % 251) as u8).collect(),
+        }
+    }
+
+    /// Decode entries back into dense positions: the engine's walk.
+    fn walk(entries: &[(u8, u8)]) -> Vec<(u32, u8)> {
+        let mut p: i64 = -1;
+        let mut v = Vec::new();
+        for &(c, r) in entries {
+            p += r as i64 + 1;
+            if c != 0 {
+                v.push((p as u32, c));
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn channel_encoding_round_trips_with_fillers() {
+        let pos = vec![(0u32, 3u8), (1, 4), (40, 9), (41, 1), (200, 7)];
+        let e = encode_channel(pos.clone().into_iter());
+        assert!(e.iter().all(|&(_, r)| r <= 15));
+        assert!(
+            e.iter().any(|&(c, r)| c == 0 && r == 15),
+            "a gap of 38 needs fillers"
+        );
+        assert_eq!(walk(&e), pos);
+        assert_eq!(encode_channel(std::iter::empty()), vec![(0, 0)]);
+    }
+
+    #[test]
+    fn stride2_weights_follow_polyphase_order() {
+        let l = layer(3, 4, 7, 2, 0, false, 1);
+        let el = engine_layer(&l).unwrap();
+        assert_eq!(el.k, 4);
+        let LayerWeights::Dense(w) = &l.weights else {
+            unreachable!()
+        };
+        for (o, ch) in el.chans.iter().enumerate() {
+            for (p, code) in walk(ch) {
+                let (c4, a, b) = (p / 16, (p / 4) % 4, p % 4);
+                let (c, ph) = (c4 / 4, c4 % 4);
+                let (kh, kw) = (2 * a + ph / 2, 2 * b + ph % 2);
+                assert_eq!(
+                    w[(((o as u32 * 3 + c) * 7 + kh) * 7 + kw) as usize] as u8,
+                    code
+                );
+            }
+            let nz = (0..3 * 49).filter(|&i| w[o * 147 + i] != 0).count();
+            assert_eq!(walk(ch).len(), nz);
+        }
+    }
+
+    #[test]
+    fn conv_plan_packets_and_output_parse() {
+        let cfg = AccelConfig::tiny();
+        let l = layer(5, 3, 3, 1, 1, false, 2);
+        let x = tensor(5, 9, 7);
+        let p = plan_conv(&cfg, &l, &x).unwrap();
+        let pk = Packet::parse_stream(&p.load).unwrap();
+        let types: Vec<PacketType> = pk.iter().map(|p| p.ty).collect();
+        assert_eq!(
+            types,
+            [
+                PacketType::Weights,
+                PacketType::Codebook,
+                PacketType::Bias,
+                PacketType::Mask,
+                PacketType::ActIn
+            ]
+        );
+        let d = &p.jobs[0].descriptor;
+        assert_eq!((d.grid_w, d.k, d.out_c), (9, 3, 3));
+        assert_eq!(Descriptor::unpack(&p.jobs[0].desc), *d);
+        // Input grid: border of zeros, data inside.
+        let act = crate::packet::beats_to_bytes(&pk[4].payload);
+        assert_eq!(act[0], 0);
+        assert_eq!(act[9 + 1], x.data[0]);
+        // Parse: fabricate C2H bytes whose value encodes (channel, grid position).
+        let mut c2h = vec![0u8; p.out_bytes() as usize];
+        let per = (d.ntiles * cfg.pixel_lanes) as usize;
+        for o in 0..3 {
+            for q in 0..per {
+                c2h[o * per + q] = (o * 50 + q) as u8;
+            }
+        }
+        let out = p.parse_output(&c2h).unwrap();
+        assert_eq!((p.out_h, p.out_w), (9, 7));
+        assert_eq!(out[(2 * 9 + 3) * 7 + 4], (2 * 50 + 3 * 9 + 4) as u8);
+        assert!(p.parse_output(&c2h[1..]).is_err());
+    }
+
+    #[test]
+    fn fire_plan_has_three_jobs_and_concat_offsets() {
+        let cfg = AccelConfig::tiny();
+        let (sq, e1, e3) = (
+            layer(8, 4, 1, 1, 0, false, 3),
+            layer(4, 6, 1, 1, 0, true, 4),
+            layer(4, 5, 3, 1, 1, true, 5),
+        );
+        let p = plan_fire(&cfg, &sq, &e1, &e3, &tensor(8, 11, 11)).unwrap();
+        assert_eq!(p.jobs.len(), 3);
+        assert!(p.jobs[0].descriptor.dst_mid && p.jobs[0].out_bytes == 0);
+        assert!(p.jobs[1].descriptor.src_mid && p.jobs[2].descriptor.src_mid);
+        assert_eq!(p.jobs[2].descriptor.out_ch_offset, 6);
+        assert_eq!((p.out_c, p.out_h, p.out_w), (11, 5, 5));
+        let per = (cfg.pixel_lanes / 2 - 1) as usize;
+        assert_eq!(
+            p.jobs[1].descriptor.pool_chunks as usize,
+            5usize.div_ceil(per)
+        );
+        // Mask of the squeeze marks exactly the interior of the 13x13 grid.
+        let pk = Packet::parse_stream(&p.load).unwrap();
+        let mask = pk.iter().find(|p| p.ty == PacketType::Mask).unwrap();
+        let ones: u32 = mask.payload.iter().map(|b| b.count_ones()).sum();
+        assert_eq!(ones, 121 + 2 * 121);
+    }
+
+    #[test]
+    fn capacity_and_shape_errors() {
+        let cfg = AccelConfig::tiny();
+        let l = layer(4, 2, 3, 1, 1, false, 6);
+        assert!(matches!(
+            plan_conv(&cfg, &l, &tensor(3, 5, 5)),
+            Err(JobError::Shape(_))
+        ));
+        let big = tensor(4, 400, 400);
+        assert!(matches!(
+            plan_conv(&cfg, &l, &big),
+            Err(JobError::Capacity(_))
+        ));
+        let bad = ConvLayer { m: 0, ..l.clone() };
+        assert!(plan_conv(&cfg, &bad, &tensor(4, 5, 5)).is_err());
+    }
+}

@@ -88,12 +88,18 @@ pub struct Packet {
 
 /// Encode a header beat.
 pub fn header(ty: PacketType, addr: u32, beats: u32) -> u64 {
-    (ty as u64) | ((addr as u64 & MAX_ADDR as u64) << HDR_ADDR_LSB) | ((beats as u64) << HDR_LEN_LSB)
+    (ty as u64)
+        | ((addr as u64 & MAX_ADDR as u64) << HDR_ADDR_LSB)
+        | ((beats as u64) << HDR_LEN_LSB)
 }
 
 /// Decode a header beat: (raw type, addr, beats).
 pub fn parse_header(h: u64) -> (u8, u32, u32) {
-    ((h & 0xFF) as u8, ((h >> HDR_ADDR_LSB) & MAX_ADDR as u64) as u32, (h >> HDR_LEN_LSB) as u32)
+    (
+        (h & 0xFF) as u8,
+        ((h >> HDR_ADDR_LSB) & MAX_ADDR as u64) as u32,
+        (h >> HDR_LEN_LSB) as u32,
+    )
 }
 
 /// Little-endian packing of bytes into beats (zero padded at the end).
@@ -128,7 +134,11 @@ impl Packet {
             let mut b = 0u64;
             for (j, &(code, rel)) in chunk.iter().enumerate() {
                 if rel > 15 {
-                    return Err(PacketError::Entry { index: ci * 4 + j, code: code as u16, rel });
+                    return Err(PacketError::Entry {
+                        index: ci * 4 + j,
+                        code: code as u16,
+                        rel,
+                    });
                 }
                 b |= ((code as u64) | ((rel as u64) << 8)) << (16 * j);
             }
@@ -148,7 +158,10 @@ impl Packet {
 
     /// Bias and entry count per channel, from channel `addr`.
     pub fn bias(addr: u32, chans: &[(i32, u16)]) -> Result<Packet, PacketError> {
-        let beats = chans.iter().map(|&(b, n)| (b as u32 as u64) | ((n as u64) << 32)).collect();
+        let beats = chans
+            .iter()
+            .map(|&(b, n)| (b as u32 as u64) | ((n as u64) << 32))
+            .collect();
         Packet::new(PacketType::Bias, addr, beats)
     }
 
@@ -157,7 +170,11 @@ impl Packet {
         if addr % 8 != 0 {
             return Err(PacketError::Align(addr));
         }
-        let ty = if mid { PacketType::ActMid } else { PacketType::ActIn };
+        let ty = if mid {
+            PacketType::ActMid
+        } else {
+            PacketType::ActIn
+        };
         Packet::new(ty, addr, bytes_to_beats(bytes))
     }
 
@@ -165,7 +182,11 @@ impl Packet {
     pub fn mask(addr: u32, bits: &[bool]) -> Result<Packet, PacketError> {
         let beats = bits
             .chunks(64)
-            .map(|c| c.iter().enumerate().fold(0u64, |a, (j, &b)| a | ((b as u64) << j)))
+            .map(|c| {
+                c.iter()
+                    .enumerate()
+                    .fold(0u64, |a, (j, &b)| a | ((b as u64) << j))
+            })
             .collect();
         Packet::new(PacketType::Mask, addr, beats)
     }
@@ -183,11 +204,19 @@ impl Packet {
         let mut out = Vec::new();
         while let Some((&h, rest)) = beats.split_first() {
             let (ty, addr, len) = parse_header(h);
-            let ty = PacketType::from_u8(ty).ok_or_else(|| PacketError::Malformed(format!("type {ty}")))?;
+            let ty = PacketType::from_u8(ty)
+                .ok_or_else(|| PacketError::Malformed(format!("type {ty}")))?;
             if rest.len() < len as usize {
-                return Err(PacketError::Malformed(format!("{} beats left, header says {len}", rest.len())));
+                return Err(PacketError::Malformed(format!(
+                    "{} beats left, header says {len}",
+                    rest.len()
+                )));
             }
-            out.push(Packet { ty, addr, payload: rest[..len as usize].to_vec() });
+            out.push(Packet {
+                ty,
+                addr,
+                payload: rest[..len as usize].to_vec(),
+            });
             beats = &rest[len as usize..];
         }
         Ok(out)
@@ -197,7 +226,9 @@ impl Packet {
     pub fn weight_entries(&self) -> Vec<(u8, u8)> {
         self.payload
             .iter()
-            .flat_map(|b| (0..4).map(move |j| ((b >> (16 * j)) as u8, ((b >> (16 * j + 8)) & 0xF) as u8)))
+            .flat_map(|b| {
+                (0..4).map(move |j| ((b >> (16 * j)) as u8, ((b >> (16 * j + 8)) & 0xF) as u8))
+            })
             .collect()
     }
 }
@@ -225,11 +256,17 @@ mod tests {
         let beats: Vec<u64> = ps.iter().flat_map(|p| p.to_beats()).collect();
         let back = Packet::parse_stream(&beats).unwrap();
         assert_eq!(back, ps);
-        assert_eq!(back[0].weight_entries()[..5], [(1, 2), (255, 15), (0, 0), (7, 1), (9, 9)]);
+        assert_eq!(
+            back[0].weight_entries()[..5],
+            [(1, 2), (255, 15), (0, 0), (7, 1), (9, 9)]
+        );
         assert_eq!(back[1].payload.len() as u32, CODEBOOK_BEATS);
         assert_eq!(back[2].payload[0], (-7i32 as u32 as u64) | (3 << 32));
         assert_eq!(back[4].payload, vec![0b101]);
-        assert_eq!(beats_to_bytes(&back[3].payload)[..9], [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        assert_eq!(
+            beats_to_bytes(&back[3].payload)[..9],
+            [1, 2, 3, 4, 5, 6, 7, 8, 9]
+        );
     }
 
     #[test]

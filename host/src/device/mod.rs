@@ -10,6 +10,7 @@
 //! Every wait is bounded: each stream transfer and each wait for `DONE` has a deadline from
 //! [`Timeouts`], and running past it is an error, never a hang.
 
+pub mod card;
 pub mod model;
 pub mod xdma;
 
@@ -132,7 +133,9 @@ pub enum DeviceError {
     OpenTimeout { path: PathBuf, waited: Duration },
     #[error("cannot map the register file {}: {reason}", path.display())]
     Map { path: PathBuf, reason: String },
-    #[error("register offset 0x{off:X} is outside the {len}-byte register window or not 32-bit aligned")]
+    #[error(
+        "register offset 0x{off:X} is outside the {len}-byte register window or not 32-bit aligned"
+    )]
     BadOffset { off: u32, len: usize },
     #[error(
         "the card's ID register reads 0x{found:08X}, expected 0x{expected:08X} (\"SQZ1\"): the FPGA is not \
@@ -187,7 +190,10 @@ pub enum DeviceError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the card reports an error (STATUS = 0x{status:08X}, ERR = 0x{err:08X}): {}", fmt_err_bits(bits))]
+    #[error(
+        "the card reports an error (STATUS = 0x{status:08X}, ERR = 0x{err:08X}): {}",
+        fmt_err_bits(bits)
+    )]
     CardError {
         status: u32,
         err: u32,
@@ -356,7 +362,8 @@ pub fn pulse<D: Device + ?Sized>(dev: &mut D, fields: &[Field]) -> Result<()> {
         }
         if t0.elapsed() >= limit {
             return Err(DeviceError::Model(format!(
-                "CTRL still reads 0x{r:08X} {:?} after the write: the card does not take control pulses",
+                "CTRL still reads 0x{r:08X} {:?} after the write: nothing takes control pulses \
+                 (an emulated card that stopped, or a register window that is not the sqz engine's)",
                 t0.elapsed()
             )));
         }
@@ -441,7 +448,10 @@ mod tests {
             bits: err_bits(e),
         }
         .to_string();
-        assert!(msg.contains("BAD_DESC") && msg.contains("ACT_OVERFLOW"), "{msg}");
+        assert!(
+            msg.contains("BAD_DESC") && msg.contains("ACT_OVERFLOW"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -455,12 +465,18 @@ mod tests {
             preset_flag: " (--preset ecp5)".into(),
         }
         .to_string();
-        assert!(e.contains("ecp5") && e.contains("`tiny`") && e.contains("--preset tiny"), "{e}");
+        assert!(
+            e.contains("ecp5") && e.contains("`tiny`") && e.contains("--preset tiny"),
+            "{e}"
+        );
     }
 
     #[test]
     fn status_text() {
         assert_eq!(describe_status(0), "idle, no job finished");
-        assert_eq!(describe_status(regs::STATUS_BUSY.val(1) | regs::STATUS_ERROR.val(1)), "BUSY ERROR");
+        assert_eq!(
+            describe_status(regs::STATUS_BUSY.val(1) | regs::STATUS_ERROR.val(1)),
+            "BUSY ERROR"
+        );
     }
 }

@@ -82,7 +82,6 @@ enum Reply {
 struct Stream {
     dir: Dir,
     path: PathBuf,
-    kind: Kind,
     jobs: mpsc::Sender<Job>,
     replies: mpsc::Receiver<Reply>,
     /// Bytes moved by the current job so far (for timeout messages and progress-based deadlines).
@@ -124,7 +123,6 @@ impl Stream {
         Ok(Stream {
             dir,
             path: path.to_path_buf(),
-            kind,
             jobs,
             replies,
             progress,
@@ -141,7 +139,13 @@ impl Stream {
 
     /// Wait for the worker's reply: the deadline restarts whenever bytes move, so a long transfer
     /// that keeps going is not cut, and one that stops for `timeout` is.
-    fn wait(&mut self, bytes: usize, timeout: Duration) -> Result<Reply> {
+    /// `check` runs between slices (the card's error bit ends the wait early).
+    fn wait(
+        &mut self,
+        bytes: usize,
+        timeout: Duration,
+        check: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Reply> {
         let t0 = Instant::now();
         let mut last = 0usize;
         let mut since = Instant::now();
@@ -154,6 +158,11 @@ impl Stream {
                     return Err(DeviceError::Broken(self.broken.clone().unwrap_or_default()));
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Err(e) = check() {
+                        // The transfer is still outstanding in the worker: the stream is lost.
+                        self.broken = Some(e.to_string());
+                        return Err(e);
+                    }
                     let now = self.progress.load(Ordering::Relaxed);
                     if now != last {
                         last = now;
@@ -174,28 +183,38 @@ impl Stream {
         }
     }
 
-    fn write(&mut self, data: &[u8], timeout: Duration) -> Result<()> {
+    fn write(
+        &mut self,
+        data: &[u8],
+        timeout: Duration,
+        check: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<()> {
         self.check()?;
         self.progress.store(0, Ordering::Relaxed);
         if self.jobs.send(Job::Write(data.to_vec())).is_err() {
             self.broken = Some("the H2C worker thread ended".into());
             return self.check();
         }
-        match self.wait(data.len(), timeout)? {
+        match self.wait(data.len(), timeout, check)? {
             Reply::Wrote(Ok(())) => Ok(()),
             Reply::Wrote(Err(e)) => Err(self.io_error(e)),
             _ => unreachable!("a write job gets a write reply"),
         }
     }
 
-    fn read(&mut self, buf: &mut [u8], timeout: Duration) -> Result<()> {
+    fn read(
+        &mut self,
+        buf: &mut [u8],
+        timeout: Duration,
+        check: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<()> {
         self.check()?;
         self.progress.store(0, Ordering::Relaxed);
         if self.jobs.send(Job::Read(buf.len())).is_err() {
             self.broken = Some("the C2H worker thread ended".into());
             return self.check();
         }
-        match self.wait(buf.len(), timeout)? {
+        match self.wait(buf.len(), timeout, check)? {
             Reply::Read(Ok(data)) if data.len() == buf.len() => {
                 buf.copy_from_slice(&data);
                 Ok(())
@@ -351,16 +370,21 @@ impl XdmaDevice {
         if meta.file_type().is_file() && (meta.len() as usize) < len {
             return Err(DeviceError::Map {
                 path: paths.user.clone(),
-                reason: format!("the file holds {} bytes, the register map needs {len}", meta.len()),
+                reason: format!(
+                    "the file holds {} bytes, the register map needs {len}",
+                    meta.len()
+                ),
             });
         }
         // SAFETY: the mapping is MAP_SHARED on the card's register window (or the emulator's
         // register file). Other parties (the card, the emulator) change it underneath us, which is
         // why every access goes through `read_volatile`/`write_volatile` on aligned u32 slots
         // inside `len` (checked by `slot`) and no Rust reference into it is ever handed out.
-        let map = unsafe { MmapOptions::new().len(len).map_mut(&file) }.map_err(|e| DeviceError::Map {
-            path: paths.user.clone(),
-            reason: e.to_string(),
+        let map = unsafe { MmapOptions::new().len(len).map_mut(&file) }.map_err(|e| {
+            DeviceError::Map {
+                path: paths.user.clone(),
+                reason: e.to_string(),
+            }
         })?;
         Ok(XdmaDevice {
             prefix: prefix.to_string(),
@@ -391,15 +415,35 @@ impl XdmaDevice {
         Ok(o)
     }
 
-    fn stream(&mut self, dir: Dir) -> Result<&mut Stream> {
+    /// Take the stream out of `self` (opening it at first use) so the transfer can read
+    /// registers while it waits; [`XdmaDevice::put`] gives it back.
+    /// Both directions are opened together at the first transfer, so the card's output stream
+    /// is open before any job can produce output.
+    fn take(&mut self, dir: Dir) -> Result<Stream> {
+        if self.h2c.is_none() && self.c2h.is_none() {
+            self.h2c = Some(Stream::open(Dir::H2c, &self.paths.h2c, self.timeouts.open)?);
+            self.c2h = Some(Stream::open(Dir::C2h, &self.paths.c2h, self.timeouts.open)?);
+        }
         let (slot, path) = match dir {
             Dir::H2c => (&mut self.h2c, &self.paths.h2c),
             Dir::C2h => (&mut self.c2h, &self.paths.c2h),
         };
-        if slot.is_none() {
-            *slot = Some(Stream::open(dir, path, self.timeouts.open)?);
+        match slot.take() {
+            Some(s) => Ok(s),
+            None => Stream::open(dir, path, self.timeouts.open),
         }
-        Ok(slot.as_mut().expect("just opened"))
+    }
+
+    fn put(&mut self, s: Stream) {
+        match s.dir {
+            Dir::H2c => self.h2c = Some(s),
+            Dir::C2h => self.c2h = Some(s),
+        }
+    }
+
+    /// `Err(CardError)` when the card's `STATUS.ERROR` is set.
+    fn check_card(&mut self) -> Result<()> {
+        super::check_error(self)
     }
 }
 
@@ -427,12 +471,18 @@ impl Device for XdmaDevice {
 
     fn write_h2c(&mut self, data: &[u8]) -> Result<()> {
         let t = self.timeouts.dma;
-        self.stream(Dir::H2c)?.write(data, t)
+        let mut s = self.take(Dir::H2c)?;
+        let r = s.write(data, t, &mut || self.check_card());
+        self.put(s);
+        r
     }
 
     fn read_c2h(&mut self, buf: &mut [u8]) -> Result<()> {
         let t = self.timeouts.dma;
-        self.stream(Dir::C2h)?.read(buf, t)
+        let mut s = self.take(Dir::C2h)?;
+        let r = s.read(buf, t, &mut || self.check_card());
+        self.put(s);
+        r
     }
 
     fn timeouts(&self) -> Timeouts {

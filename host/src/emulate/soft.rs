@@ -2,10 +2,11 @@
 //! and a pluggable job executor, all in plain Rust. It has no timing (a job finishes as soon as
 //! its output has been taken), so driver tests run in microseconds and are deterministic.
 //!
-//! The executor decides what a job computes. [`Loopback`] sends back the input-buffer bytes the
-//! descriptor points at (`src_base`, `Descriptor::output_bytes` of them): enough to prove that
-//! registers, descriptors and both streams round-trip through a backend. The engine's own
-//! arithmetic is checked against the Verilated RTL (`emulate::rtl`), never against this card.
+//! The executor decides what a job computes: [`super::engine::Engine`] computes it as the
+//! engine does (a functional model written from `spec`), [`Loopback`] sends back the
+//! input-buffer bytes the descriptor points at (`src_base`, `Descriptor::output_bytes` of them),
+//! enough to prove that registers, descriptors and both streams round-trip through a backend.
+//! Neither is evidence about the RTL: that is compared with the Verilated model itself.
 
 use std::collections::VecDeque;
 
@@ -55,7 +56,12 @@ pub struct JobOutput {
 
 /// Computes a job from the descriptor and the memories; `Err` carries `ERR` bits.
 pub trait JobExecutor: Send {
-    fn execute(&mut self, cfg: &AccelConfig, desc: &Descriptor, mem: &mut Memories) -> Result<JobOutput, u32>;
+    fn execute(
+        &mut self,
+        cfg: &AccelConfig,
+        desc: &Descriptor,
+        mem: &mut Memories,
+    ) -> Result<JobOutput, u32>;
 }
 
 /// Sends back `Descriptor::output_bytes` input-buffer bytes from `src_base` (or the mid buffer
@@ -63,7 +69,12 @@ pub trait JobExecutor: Send {
 pub struct Loopback;
 
 impl JobExecutor for Loopback {
-    fn execute(&mut self, cfg: &AccelConfig, d: &Descriptor, mem: &mut Memories) -> Result<JobOutput, u32> {
+    fn execute(
+        &mut self,
+        cfg: &AccelConfig,
+        d: &Descriptor,
+        mem: &mut Memories,
+    ) -> Result<JobOutput, u32> {
         let n = d.output_bytes(cfg.pixel_lanes) as usize;
         let src = if d.src_mid { &mem.act_mid } else { &mem.act_in };
         let start = d.src_base as usize;
@@ -81,7 +92,13 @@ impl JobExecutor for Loopback {
 /// Where the H2C packet parser is.
 enum Rx {
     Header,
-    Payload { ty: Option<PacketType>, addr: u32, left: u32, index: u32, bad: bool },
+    Payload {
+        ty: Option<PacketType>,
+        addr: u32,
+        left: u32,
+        index: u32,
+        bad: bool,
+    },
 }
 
 /// The software card.
@@ -102,8 +119,13 @@ pub struct SoftCard {
     hi_latch: [u32; 5],
 }
 
-const PERF_REGS: [regs::Register; 5] =
-    [regs::PERF_BUSY, regs::PERF_MACS, regs::PERF_STALL, regs::PERF_STALL_IN, regs::PERF_STALL_OUT];
+const PERF_REGS: [regs::Register; 5] = [
+    regs::PERF_BUSY,
+    regs::PERF_MACS,
+    regs::PERF_STALL,
+    regs::PERF_STALL_IN,
+    regs::PERF_STALL_OUT,
+];
 
 impl SoftCard {
     pub fn new(cfg: AccelConfig, exec: Box<dyn JobExecutor>) -> SoftCard {
@@ -123,6 +145,11 @@ impl SoftCard {
             cycles: 0,
             hi_latch: [0; 5],
         }
+    }
+
+    /// A card that computes jobs like the engine (see [`super::engine::Engine`]).
+    pub fn engine(cfg: AccelConfig) -> SoftCard {
+        SoftCard::new(cfg, Box::new(super::engine::Engine))
     }
 
     /// A loopback card (see [`Loopback`]).
@@ -176,7 +203,11 @@ impl SoftCard {
             PacketType::Weights => {
                 for j in 0..WEIGHTS_PER_BEAT {
                     let e = (beat >> (16 * j)) as u16;
-                    let slot = self.mem.weights.get_mut(a + i * WEIGHTS_PER_BEAT + j).ok_or(weight_ovf)?;
+                    let slot = self
+                        .mem
+                        .weights
+                        .get_mut(a + i * WEIGHTS_PER_BEAT + j)
+                        .ok_or(weight_ovf)?;
                     *slot = (e as u8, ((e >> 8) & 0xF) as u8);
                 }
             }
@@ -187,10 +218,15 @@ impl SoftCard {
                 }
             }
             PacketType::Bias => {
-                *self.mem.bias.get_mut(a + i).ok_or(weight_ovf)? = (beat as u32 as i32, (beat >> 32) as u16);
+                *self.mem.bias.get_mut(a + i).ok_or(weight_ovf)? =
+                    (beat as u32 as i32, (beat >> 32) as u16);
             }
             PacketType::ActIn | PacketType::ActMid => {
-                let buf = if ty == PacketType::ActIn { &mut self.mem.act_in } else { &mut self.mem.act_mid };
+                let buf = if ty == PacketType::ActIn {
+                    &mut self.mem.act_in
+                } else {
+                    &mut self.mem.act_mid
+                };
                 let dst = buf.get_mut(a + i * 8..a + i * 8 + 8).ok_or(act_ovf)?;
                 dst.copy_from_slice(&beat.to_le_bytes());
             }
@@ -213,15 +249,29 @@ impl SoftCard {
                     self.err |= regs::ERR_BAD_PACKET.val(1);
                     bad = true;
                 }
-                if ty.is_some_and(|t| matches!(t, PacketType::ActIn | PacketType::ActMid)) && addr % 8 != 0 {
+                if ty.is_some_and(|t| matches!(t, PacketType::ActIn | PacketType::ActMid))
+                    && addr % 8 != 0
+                {
                     self.err |= regs::ERR_BAD_PACKET.val(1);
                     bad = true;
                 }
                 if len > 0 {
-                    self.rx = Rx::Payload { ty, addr, left: len, index: 0, bad };
+                    self.rx = Rx::Payload {
+                        ty,
+                        addr,
+                        left: len,
+                        index: 0,
+                        bad,
+                    };
                 }
             }
-            Rx::Payload { ty, addr, left, index, bad } => {
+            Rx::Payload {
+                ty,
+                addr,
+                left,
+                index,
+                bad,
+            } => {
                 let mut bad = bad;
                 if let (Some(t), false) = (ty, bad) {
                     if let Err(bits) = self.store(t, addr, index, beat) {
@@ -230,7 +280,13 @@ impl SoftCard {
                     }
                 }
                 self.rx = if left > 1 {
-                    Rx::Payload { ty, addr, left: left - 1, index: index + 1, bad }
+                    Rx::Payload {
+                        ty,
+                        addr,
+                        left: left - 1,
+                        index: index + 1,
+                        bad,
+                    }
                 } else {
                     Rx::Header
                 };
@@ -244,8 +300,36 @@ impl CardModel for SoftCard {
         format!("soft {}", self.cfg.name)
     }
 
-    fn write_reg(&mut self, off: u32, value: u32) {
-        let Some((r, _)) = regs::decode(off) else { return };
+    fn write_reg(&mut self, off: u32, value: u32) -> Result<(), String> {
+        self.write(off, value);
+        Ok(())
+    }
+
+    fn read_reg(&mut self, off: u32) -> Result<u32, String> {
+        Ok(self.read(off))
+    }
+
+    fn run(
+        &mut self,
+        cycles: u64,
+        h2c: &mut VecDeque<u64>,
+        c2h: &mut VecDeque<u64>,
+        c2h_room: usize,
+    ) -> u64 {
+        self.step(cycles, h2c, c2h, c2h_room)
+    }
+
+    fn cycles(&mut self) -> u64 {
+        self.cycles
+    }
+}
+
+impl SoftCard {
+    /// One register write (the bus side of [`CardModel::write_reg`]).
+    pub fn write(&mut self, off: u32, value: u32) {
+        let Some((r, _)) = regs::decode(off) else {
+            return;
+        };
         match r.access {
             Access::RO => {}
             Access::RW => self.rw[(off / 4) as usize] = value,
@@ -271,8 +355,11 @@ impl CardModel for SoftCard {
         }
     }
 
-    fn read_reg(&mut self, off: u32) -> u32 {
-        let Some((r, idx)) = regs::decode(off) else { return 0 };
+    /// One register read.
+    pub fn read(&mut self, off: u32) -> u32 {
+        let Some((r, idx)) = regs::decode(off) else {
+            return 0;
+        };
         if let Some(k) = PERF_REGS.iter().position(|p| p.name == r.name) {
             let v = self.perf[k];
             return if idx == 0 {
@@ -292,7 +379,13 @@ impl CardModel for SoftCard {
         }
     }
 
-    fn run(&mut self, cycles: u64, h2c: &mut VecDeque<u64>, c2h: &mut VecDeque<u64>, c2h_room: usize) -> u64 {
+    fn step(
+        &mut self,
+        cycles: u64,
+        h2c: &mut VecDeque<u64>,
+        c2h: &mut VecDeque<u64>,
+        c2h_room: usize,
+    ) -> u64 {
         let mut work = 0u64;
         while let Some(b) = h2c.pop_front() {
             self.accept(b);
@@ -309,10 +402,6 @@ impl CardModel for SoftCard {
         let ran = work.min(cycles);
         self.cycles += ran;
         ran
-    }
-
-    fn cycles(&self) -> u64 {
-        self.cycles
     }
 }
 
@@ -333,14 +422,18 @@ mod tests {
     fn identity_registers_come_from_spec() {
         let cfg = AccelConfig::tiny();
         let mut c = SoftCard::loopback(cfg.clone());
-        assert_eq!(c.read_reg(regs::ID.offset), regs::ID_VALUE);
-        assert_eq!(c.read_reg(regs::CONFIG_HASH.offset), cfg.config_hash());
-        c.write_reg(regs::ID.offset, 7);
-        assert_eq!(c.read_reg(regs::ID.offset), regs::ID_VALUE, "RO ignores writes");
-        c.write_reg(regs::SCRATCH.offset, 0xDEAD_BEEF);
-        assert_eq!(c.read_reg(regs::SCRATCH.offset), 0xDEAD_BEEF);
-        c.write_reg(regs::CTRL.offset, regs::CTRL_CLEAR_PERF.val(1));
-        assert_eq!(c.read_reg(regs::CTRL.offset), 0, "WO reads 0");
+        assert_eq!(c.read(regs::ID.offset), regs::ID_VALUE);
+        assert_eq!(c.read(regs::CONFIG_HASH.offset), cfg.config_hash());
+        c.write(regs::ID.offset, 7);
+        assert_eq!(
+            c.read(regs::ID.offset),
+            regs::ID_VALUE,
+            "RO ignores writes"
+        );
+        c.write(regs::SCRATCH.offset, 0xDEAD_BEEF);
+        assert_eq!(c.read(regs::SCRATCH.offset), 0xDEAD_BEEF);
+        c.write(regs::CTRL.offset, regs::CTRL_CLEAR_PERF.val(1));
+        assert_eq!(c.read(regs::CTRL.offset), 0, "WO reads 0");
     }
 
     #[test]
@@ -349,24 +442,32 @@ mod tests {
         let mut c = SoftCard::loopback(cfg.clone());
         let data: Vec<u8> = (0..64u8).collect();
         run_all(&mut c, Packet::act(false, 8, &data).unwrap().to_beats());
-        let d = Descriptor { out_c: 2, ntiles: 2, src_base: 8, ..Default::default() };
+        let d = Descriptor {
+            out_c: 2,
+            ntiles: 2,
+            src_base: 8,
+            ..Default::default()
+        };
         for (i, w) in d.pack().unwrap().iter().enumerate() {
-            c.write_reg(regs::DESC.at(i as u32), *w);
+            c.write(regs::DESC.at(i as u32), *w);
         }
-        c.write_reg(regs::CTRL.offset, regs::CTRL_START.val(1));
-        assert_eq!(regs::STATUS_BUSY.get(c.read_reg(regs::STATUS.offset)), 1);
+        c.write(regs::CTRL.offset, regs::CTRL_START.val(1));
+        assert_eq!(regs::STATUS_BUSY.get(c.read(regs::STATUS.offset)), 1);
         let out = run_all(&mut c, vec![]);
         assert_eq!(spec::packet::beats_to_bytes(&out), data);
-        assert_eq!(regs::STATUS_DONE.get(c.read_reg(regs::STATUS.offset)), 1);
-        assert_eq!(c.read_reg(regs::PERF_JOBS.offset), 1);
+        assert_eq!(regs::STATUS_DONE.get(c.read(regs::STATUS.offset)), 1);
+        assert_eq!(c.read(regs::PERF_JOBS.offset), 1);
         // An unknown packet type sets BAD_PACKET, and its payload is skipped.
         run_all(&mut c, vec![0x99 | (2u64 << 32), 1, 2]);
-        assert_eq!(c.read_reg(regs::ERR.offset), regs::ERR_BAD_PACKET.val(1));
-        assert_eq!(regs::STATUS_ERROR.get(c.read_reg(regs::STATUS.offset)), 1);
-        c.write_reg(regs::ERR.offset, u32::MAX);
-        assert_eq!(c.read_reg(regs::ERR.offset), 0);
+        assert_eq!(c.read(regs::ERR.offset), regs::ERR_BAD_PACKET.val(1));
+        assert_eq!(regs::STATUS_ERROR.get(c.read(regs::STATUS.offset)), 1);
+        c.write(regs::ERR.offset, u32::MAX);
+        assert_eq!(c.read(regs::ERR.offset), 0);
         // A load past the input buffer is an overflow.
-        run_all(&mut c, vec![header(PacketType::ActIn, cfg.act_in_bytes, 1), 5]);
-        assert_eq!(c.read_reg(regs::ERR.offset), regs::ERR_ACT_OVERFLOW.val(1));
+        run_all(
+            &mut c,
+            vec![header(PacketType::ActIn, cfg.act_in_bytes, 1), 5],
+        );
+        assert_eq!(c.read(regs::ERR.offset), regs::ERR_ACT_OVERFLOW.val(1));
     }
 }

@@ -1,0 +1,166 @@
+//! The lane array: `S` [`Lane`]s sharing one weight per cycle (weight broadcast), each taking its
+//! own byte of the `S`-byte activation word (pixel parallel), and `S/4` shared [`Requant`] units
+//! that requantize a finished tile in four cycles (unit r serves lanes 4r..4r+3, one per cycle).
+//!
+//! Timing (T6 = `act_bus` valid): L1 product at T6, L2 accumulate at T7; the tile's `last`
+//! entry makes `cap` at T8 (lanes hold their accumulators); chunks 0..3 enter the requantizers
+//! at T9..T12, their bytes are loaded into the lanes at the end of T12..T15, and `y_bus` is
+//! valid at T16. Tiles must end at least four cycles apart (the engine enforces it).
+//!
+//! Registered: the alignment of `valid`/`first`/`bias`/`last` with L2 and `cap`, the chunk
+//! counter `sel`/`run` and its three-cycle delayed one-hot copy (the lanes' load strobes).
+//! Combinational: slicing the activation bus and the weight's sign extension; `y_bus` is the
+//! lanes' bytes concatenated by a [`crate::mem::Concat`] leaf (rust-hdl cannot assign slices in
+//! a loop).
+//!
+//! Ports: `clk`; `act_bus` (lane s = bits 8s+7..8s), `weight` (int8), `in_signed`, `valid`,
+//! `first`, `last`, `bias` (aligned with `act_bus`); `m`, `rnd`, `shift` (job constants); `keep`
+//! (output mask, aligned with `y_bus`); `y_bus`.
+
+use crate::lane::Lane;
+use crate::mem::{Concat, Pipe};
+use crate::requant::Requant;
+use rust_hdl::prelude::*;
+
+#[derive(LogicBlock)]
+pub struct LaneArray<const S: usize, const S8: usize, const R: usize> {
+    pub clk: Signal<In, Clock>,
+    pub act_bus: Signal<In, Bits<S8>>,
+    pub weight: Signal<In, Bits<8>>,
+    pub in_signed: Signal<In, Bit>,
+    pub valid: Signal<In, Bit>,
+    pub first: Signal<In, Bit>,
+    pub last: Signal<In, Bit>,
+    pub bias: Signal<In, Bits<32>>,
+    pub m: Signal<In, Bits<16>>,
+    pub rnd: Signal<In, Bits<48>>,
+    pub shift: Signal<In, Bits<6>>,
+    pub keep: Signal<In, Bits<S>>,
+    pub y_bus: Signal<Out, Bits<S8>>,
+    pub lanes: [Lane; S],
+    pub units: [Requant; R],
+    cat: Concat<S, S8>,
+    valid1: DFF<Bit>,
+    first1: DFF<Bit>,
+    last1: DFF<Bit>,
+    bias1: DFF<Bits<32>>,
+    cap: DFF<Bit>,
+    run: DFF<Bit>,
+    sel: DFF<Bits<2>>,
+    load_d: Pipe<4>,
+    w16: Signal<Local, Bits<16>>,
+    onehot: Signal<Local, Bits<4>>,
+    hi8: Constant<Bits<16>>,
+}
+
+impl<const S: usize, const S8: usize, const R: usize> LaneArray<S, S8, R> {
+    pub fn new() -> Self {
+        assert!(S * 8 == S8 && R * 4 == S);
+        LaneArray {
+            clk: Default::default(),
+            act_bus: Default::default(),
+            weight: Default::default(),
+            in_signed: Default::default(),
+            valid: Default::default(),
+            first: Default::default(),
+            last: Default::default(),
+            bias: Default::default(),
+            m: Default::default(),
+            rnd: Default::default(),
+            shift: Default::default(),
+            keep: Default::default(),
+            y_bus: Default::default(),
+            lanes: std::array::from_fn(Lane::new),
+            units: std::array::from_fn(|_| Requant::default()),
+            cat: Concat::new(),
+            valid1: Default::default(),
+            first1: Default::default(),
+            last1: Default::default(),
+            bias1: Default::default(),
+            cap: Default::default(),
+            run: Default::default(),
+            sel: Default::default(),
+            load_d: Pipe::new(3),
+            w16: Default::default(),
+            onehot: Default::default(),
+            hi8: Constant::new(0xFF00u64.to_bits()),
+        }
+    }
+}
+
+impl<const S: usize, const S8: usize, const R: usize> Logic for LaneArray<S, S8, R> {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clk, valid1, first1, last1, bias1, cap, run, sel);
+        self.load_d.clk.next = self.clk.val();
+        self.valid1.d.next = self.valid.val();
+        self.first1.d.next = self.first.val();
+        self.last1.d.next = self.valid.val() & self.last.val();
+        self.bias1.d.next = self.bias.val();
+        self.cap.d.next = self.last1.q.val();
+        // Chunk counter: starts the cycle after cap, runs 4 cycles.
+        if self.cap.q.val() {
+            self.run.d.next = true;
+            self.sel.d.next = 0.into();
+        } else if self.run.q.val() {
+            self.sel.d.next = self.sel.q.val() + 1;
+            if self.sel.q.val() == 3 {
+                self.run.d.next = false;
+            }
+        }
+        self.onehot.next = 0.into();
+        if self.run.q.val() {
+            match self.sel.q.val().index() {
+                0 => {
+                    self.onehot.next = 1.into();
+                }
+                1 => {
+                    self.onehot.next = 2.into();
+                }
+                2 => {
+                    self.onehot.next = 4.into();
+                }
+                _ => {
+                    self.onehot.next = 8.into();
+                }
+            }
+        }
+        // The requantizers' results appear three cycles after their input select.
+        self.load_d.din.next = self.onehot.val();
+        self.w16.next = bit_cast::<16, 8>(self.weight.val());
+        if self.weight.val().get_bit(7) {
+            self.w16.next = bit_cast::<16, 8>(self.weight.val()) | self.hi8.val();
+        }
+        // Lane inputs; the lanes' bytes are concatenated into y_bus by a leaf.
+        for i in 0..S {
+            self.lanes[i].clk.next = self.clk.val();
+            self.lanes[i].act.next = self.act_bus.val().get_bits::<8>(i * 8);
+            self.lanes[i].weight.next = self.w16.val();
+            self.lanes[i].in_signed.next = self.in_signed.val();
+            self.lanes[i].mac_en.next = self.valid1.q.val();
+            self.lanes[i].first.next = self.first1.q.val();
+            self.lanes[i].bias.next = self.bias1.q.val();
+            self.lanes[i].cap.next = self.cap.q.val();
+            self.lanes[i].y_load.next = self.load_d.dout.val();
+            self.lanes[i].keep.next = self.keep.val().get_bit(i);
+            self.cat.ins[i].next = self.lanes[i].y.val();
+        }
+        // Requantizer r serves lanes 4r .. 4r+3.
+        for r in 0..R {
+            self.units[r].clk.next = self.clk.val();
+            self.units[r].a0.next = self.lanes[r * 4].held.val();
+            self.units[r].a1.next = self.lanes[r * 4 + 1].held.val();
+            self.units[r].a2.next = self.lanes[r * 4 + 2].held.val();
+            self.units[r].a3.next = self.lanes[r * 4 + 3].held.val();
+            self.units[r].sel.next = self.sel.q.val();
+            self.units[r].m.next = self.m.val();
+            self.units[r].rnd.next = self.rnd.val();
+            self.units[r].shift.next = self.shift.val();
+            self.lanes[r * 4].yin.next = self.units[r].y.val();
+            self.lanes[r * 4 + 1].yin.next = self.units[r].y.val();
+            self.lanes[r * 4 + 2].yin.next = self.units[r].y.val();
+            self.lanes[r * 4 + 3].yin.next = self.units[r].y.val();
+        }
+        self.y_bus.next = self.cat.out.val();
+    }
+}

@@ -1,0 +1,115 @@
+//! One pixel lane: an 8x8 multiply-accumulate into a 32-bit accumulator, the accumulator held
+//! for its shared requantizer ([`crate::requant`]), and the lane's output byte.
+//!
+//! Registered: `prod` (the product, stage L1), `acc` (L2), `held` (the accumulator of the last
+//! finished tile, loaded by `cap`) and `yr` (the requantized byte, loaded when `y_load` names
+//! this lane's chunk). Combinational: operand extension, the product, and `y` (`yr`, or 0 when
+//! the position is masked).
+//!
+//! The int8 x (u)int8 product fits 16 bits signed, so the low 16 bits of rust-hdl's 16x16
+//! product of the sign/zero-extended operands are exact (all unsigned bit patterns; no signed
+//! Verilog expressions are emitted).
+//!
+//! Ports: `clk`; `act` (this lane's byte), `weight` (the shared int8 weight sign-extended to 16
+//! bits), `in_signed`; `mac_en`, `first`, `bias` (aligned with stage L2: `first` loads
+//! `bias + prod`); `cap` (hold the accumulator); `held`; `yin` (its requantizer's output) and
+//! `y_load` (one-hot chunk being loaded); `keep` (mask bit); `y`.
+
+use rust_hdl::prelude::*;
+
+#[derive(LogicBlock)]
+pub struct Lane {
+    pub clk: Signal<In, Clock>,
+    pub act: Signal<In, Bits<8>>,
+    pub weight: Signal<In, Bits<16>>,
+    pub in_signed: Signal<In, Bit>,
+    pub mac_en: Signal<In, Bit>,
+    pub first: Signal<In, Bit>,
+    pub bias: Signal<In, Bits<32>>,
+    pub cap: Signal<In, Bit>,
+    pub held: Signal<Out, Bits<32>>,
+    pub yin: Signal<In, Bits<8>>,
+    pub y_load: Signal<In, Bits<4>>,
+    pub keep: Signal<In, Bit>,
+    pub y: Signal<Out, Bits<8>>,
+    a16: Signal<Local, Bits<16>>,
+    full: Signal<Local, Bits<32>>,
+    p16: Signal<Local, Bits<16>>,
+    prod: DFF<Bits<32>>,
+    acc: DFF<Bits<32>>,
+    held_r: DFF<Bits<32>>,
+    yr: DFF<Bits<8>>,
+    hi8: Constant<Bits<16>>,
+    hi16c: Constant<Bits<32>>,
+    chunk: Constant<Bits<4>>,
+}
+
+impl Lane {
+    /// Lane number `index`: requantizer `index / 4`, chunk `index % 4`.
+    pub fn new(index: usize) -> Self {
+        Lane {
+            clk: Default::default(),
+            act: Default::default(),
+            weight: Default::default(),
+            in_signed: Default::default(),
+            mac_en: Default::default(),
+            first: Default::default(),
+            bias: Default::default(),
+            cap: Default::default(),
+            held: Default::default(),
+            yin: Default::default(),
+            y_load: Default::default(),
+            keep: Default::default(),
+            y: Default::default(),
+            a16: Default::default(),
+            full: Default::default(),
+            p16: Default::default(),
+            prod: Default::default(),
+            acc: Default::default(),
+            held_r: Default::default(),
+            yr: Default::default(),
+            hi8: Constant::new(0xFF00u64.to_bits()),
+            hi16c: Constant::new(0xFFFF_0000u64.to_bits()),
+            chunk: Constant::new((1u64 << (index % 4)).to_bits()),
+        }
+    }
+}
+
+impl Logic for Lane {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clk, prod, acc, held_r, yr);
+        // L1: extend the activation (int8 or uint8) and multiply.
+        self.a16.next = bit_cast::<16, 8>(self.act.val());
+        if self.in_signed.val() & self.act.val().get_bit(7) {
+            self.a16.next = bit_cast::<16, 8>(self.act.val()) | self.hi8.val();
+        }
+        self.full.next = self.a16.val() * self.weight.val();
+        self.p16.next = self.full.val().get_bits::<16>(0);
+        self.prod.d.next = bit_cast::<32, 16>(self.p16.val());
+        if self.p16.val().get_bit(15) {
+            self.prod.d.next = bit_cast::<32, 16>(self.p16.val()) | self.hi16c.val();
+        }
+        // L2: accumulate (a tile's first entry loads the bias).
+        if self.mac_en.val() {
+            if self.first.val() {
+                self.acc.d.next = self.bias.val() + self.prod.q.val();
+            } else {
+                self.acc.d.next = self.acc.q.val() + self.prod.q.val();
+            }
+        }
+        // Hold the finished accumulator for the shared requantizer.
+        if self.cap.val() {
+            self.held_r.d.next = self.acc.q.val();
+        }
+        self.held.next = self.held_r.q.val();
+        // Take this lane's byte from its requantizer when our chunk is loaded.
+        if (self.y_load.val() & self.chunk.val()).any() {
+            self.yr.d.next = self.yin.val();
+        }
+        self.y.next = 0.into();
+        if self.keep.val() {
+            self.y.next = self.yr.q.val();
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! The H2C packet parser (`spec::packet`): reads the header beat, checks type, length and
+//! destination range, and turns payload beats into memory writes (weights: 4 entries per beat
+//! over 4 cycles; codebook, bias, mask: one word per beat; activations: 8 bytes per beat).
+//! Bad packets and out-of-range writes raise one-cycle error pulses and the rest of the packet
+//! is consumed without writing, so the stream never stalls forever.
+//!
+//! Registered: the FSM state, type, address pointer, remaining beat count, the latched weight
+//! beat and its sub-entry counter. Combinational: `tready` and every write strobe/address/data
+//! output (decoded from the registers and the current beat).
+//!
+//! Ports: `clk`, `rst` (synchronous, active high), `enable` (no job is running), `halted`
+//! (accept and drop everything), the H2C `tdata/tvalid/tready`, per-memory write ports, and the
+//! `err_*` pulses.
+
+use rust_hdl::prelude::*;
+use spec::packet::PacketType;
+use spec::AccelConfig;
+
+#[derive(LogicBlock)]
+pub struct Loader {
+    pub clk: Signal<In, Clock>,
+    pub rst: Signal<In, Bit>,
+    pub enable: Signal<In, Bit>,
+    pub halted: Signal<In, Bit>,
+    pub tdata: Signal<In, Bits<64>>,
+    pub tvalid: Signal<In, Bit>,
+    pub tready: Signal<Out, Bit>,
+    pub w_we: Signal<Out, Bit>,
+    pub w_addr: Signal<Out, Bits<24>>,
+    pub w_data: Signal<Out, Bits<12>>,
+    pub cb_we: Signal<Out, Bit>,
+    pub cb_addr: Signal<Out, Bits<24>>,
+    pub bias_we: Signal<Out, Bit>,
+    pub mask_we: Signal<Out, Bit>,
+    pub act_we: Signal<Out, Bit>,
+    pub mid_we: Signal<Out, Bit>,
+    /// Word/byte address of the current payload beat (bias, mask, activations).
+    pub addr: Signal<Out, Bits<24>>,
+    /// The current payload beat (codebook, bias, mask, activations).
+    pub data: Signal<Out, Bits<64>>,
+    pub err_bad_packet: Signal<Out, Bit>,
+    pub err_w_overflow: Signal<Out, Bit>,
+    pub err_act_overflow: Signal<Out, Bit>,
+    state: DFF<Bits<2>>,
+    ptype: DFF<Bits<8>>,
+    ptr: DFF<Bits<24>>,
+    remaining: DFF<Bits<32>>,
+    beat: DFF<Bits<64>>,
+    sub: DFF<Bits<2>>,
+    fire: Signal<Local, Bit>,
+    hdr_type: Signal<Local, Bits<8>>,
+    hdr_addr: Signal<Local, Bits<24>>,
+    hdr_len: Signal<Local, Bits<32>>,
+    hdr_bad: Signal<Local, Bit>,
+    hdr_range: Signal<Local, Bit>,
+    in_range: Signal<Local, Bit>,
+    // Constants from spec and the config.
+    st_hdr: Constant<Bits<2>>,
+    st_pay: Constant<Bits<2>>,
+    st_split: Constant<Bits<2>>,
+    st_drop: Constant<Bits<2>>,
+    t_weights: Constant<Bits<8>>,
+    t_codebook: Constant<Bits<8>>,
+    t_bias: Constant<Bits<8>>,
+    t_act_in: Constant<Bits<8>>,
+    t_mask: Constant<Bits<8>>,
+    t_act_mid: Constant<Bits<8>>,
+    codebook_beats: Constant<Bits<32>>,
+    weight_cap: Constant<Bits<24>>,
+    slot_cap: Constant<Bits<24>>,
+    bias_cap: Constant<Bits<24>>,
+    act_in_cap: Constant<Bits<24>>,
+    act_mid_cap: Constant<Bits<24>>,
+    mask_cap: Constant<Bits<24>>,
+    one24: Constant<Bits<24>>,
+    eight24: Constant<Bits<24>>,
+    one32: Constant<Bits<32>>,
+    zero32: Constant<Bits<32>>,
+    seven24: Constant<Bits<24>>,
+    zero24: Constant<Bits<24>>,
+    three2: Constant<Bits<2>>,
+    one2: Constant<Bits<2>>,
+    zero2: Constant<Bits<2>>,
+}
+
+impl Loader {
+    pub fn new(cfg: &AccelConfig) -> Self {
+        let c24 = |v: u32| Constant::new((v as u64).to_bits());
+        let c8 = |t: PacketType| Constant::new((t as u8 as u64).to_bits());
+        Loader {
+            clk: Default::default(),
+            rst: Default::default(),
+            enable: Default::default(),
+            halted: Default::default(),
+            tdata: Default::default(),
+            tvalid: Default::default(),
+            tready: Default::default(),
+            w_we: Default::default(),
+            w_addr: Default::default(),
+            w_data: Default::default(),
+            cb_we: Default::default(),
+            cb_addr: Default::default(),
+            bias_we: Default::default(),
+            mask_we: Default::default(),
+            act_we: Default::default(),
+            mid_we: Default::default(),
+            addr: Default::default(),
+            data: Default::default(),
+            err_bad_packet: Default::default(),
+            err_w_overflow: Default::default(),
+            err_act_overflow: Default::default(),
+            state: Default::default(),
+            ptype: Default::default(),
+            ptr: Default::default(),
+            remaining: Default::default(),
+            beat: Default::default(),
+            sub: Default::default(),
+            fire: Default::default(),
+            hdr_type: Default::default(),
+            hdr_addr: Default::default(),
+            hdr_len: Default::default(),
+            hdr_bad: Default::default(),
+            hdr_range: Default::default(),
+            in_range: Default::default(),
+            st_hdr: Constant::new(0u64.to_bits()),
+            st_pay: Constant::new(1u64.to_bits()),
+            st_split: Constant::new(2u64.to_bits()),
+            st_drop: Constant::new(3u64.to_bits()),
+            t_weights: c8(PacketType::Weights),
+            t_codebook: c8(PacketType::Codebook),
+            t_bias: c8(PacketType::Bias),
+            t_act_in: c8(PacketType::ActIn),
+            t_mask: c8(PacketType::Mask),
+            t_act_mid: c8(PacketType::ActMid),
+            codebook_beats: Constant::new((spec::packet::CODEBOOK_BEATS as u64).to_bits()),
+            weight_cap: c24(cfg.weight_entries),
+            slot_cap: c24(cfg.codebook_slots),
+            bias_cap: c24(cfg.bias_words),
+            act_in_cap: c24(cfg.act_in_bytes),
+            act_mid_cap: c24(cfg.act_mid_bytes),
+            mask_cap: c24(cfg.mask_bits / 64),
+            one24: c24(1),
+            eight24: c24(8),
+            one32: Constant::new(1u64.to_bits()),
+            zero32: Constant::new(0u64.to_bits()),
+            seven24: c24(7),
+            zero24: c24(0),
+            three2: Constant::new(3u64.to_bits()),
+            one2: Constant::new(1u64.to_bits()),
+            zero2: Constant::new(0u64.to_bits()),
+        }
+    }
+}
+
+impl Logic for Loader {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clk, state, ptype, ptr, remaining, beat, sub);
+        self.hdr_type.next = self.tdata.val().get_bits::<8>(0);
+        self.hdr_addr.next = self.tdata.val().get_bits::<24>(8);
+        self.hdr_len.next = self.tdata.val().get_bits::<32>(32);
+        // Header checks: known type, codebook length, act alignment.
+        self.hdr_bad.next = true;
+        if (self.hdr_type.val() == self.t_weights.val())
+            | (self.hdr_type.val() == self.t_bias.val())
+            | (self.hdr_type.val() == self.t_mask.val())
+        {
+            self.hdr_bad.next = false;
+        }
+        if (self.hdr_type.val() == self.t_codebook.val())
+            & (self.hdr_len.val() == self.codebook_beats.val())
+        {
+            self.hdr_bad.next = false;
+        }
+        if ((self.hdr_type.val() == self.t_act_in.val())
+            | (self.hdr_type.val() == self.t_act_mid.val()))
+            & ((self.hdr_addr.val() & self.seven24.val()) == self.zero24.val())
+        {
+            self.hdr_bad.next = false;
+        }
+        // A codebook slot out of range is a weight overflow found at the header.
+        self.hdr_range.next = !((self.hdr_type.val() == self.t_codebook.val())
+            & (self.hdr_addr.val() >= self.slot_cap.val()));
+        // Range check of the current payload write.
+        self.in_range.next = false;
+        if self.ptype.q.val() == self.t_weights.val() {
+            self.in_range.next = self.ptr.q.val() < self.weight_cap.val();
+        }
+        if self.ptype.q.val() == self.t_codebook.val() {
+            self.in_range.next = true;
+        }
+        if self.ptype.q.val() == self.t_bias.val() {
+            self.in_range.next = self.ptr.q.val() < self.bias_cap.val();
+        }
+        if self.ptype.q.val() == self.t_mask.val() {
+            self.in_range.next = self.ptr.q.val() < self.mask_cap.val();
+        }
+        if self.ptype.q.val() == self.t_act_in.val() {
+            self.in_range.next = self.ptr.q.val() < self.act_in_cap.val();
+        }
+        if self.ptype.q.val() == self.t_act_mid.val() {
+            self.in_range.next = self.ptr.q.val() < self.act_mid_cap.val();
+        }
+
+        self.tready.next = false;
+        if self.halted.val() {
+            self.tready.next = true;
+        } else if self.state.q.val() == self.st_hdr.val() {
+            self.tready.next = self.enable.val();
+        } else if self.state.q.val() != self.st_split.val() {
+            self.tready.next = true;
+        }
+        self.fire.next = self.tready.val() & self.tvalid.val();
+
+        self.w_we.next = false;
+        self.w_addr.next = self.ptr.q.val();
+        self.w_data.next = self.beat.q.val().get_bits::<12>(0);
+        self.cb_we.next = false;
+        self.cb_addr.next = self.ptr.q.val();
+        self.bias_we.next = false;
+        self.mask_we.next = false;
+        self.act_we.next = false;
+        self.mid_we.next = false;
+        self.addr.next = self.ptr.q.val();
+        self.data.next = self.tdata.val();
+        self.err_bad_packet.next = false;
+        self.err_w_overflow.next = false;
+        self.err_act_overflow.next = false;
+
+        if self.halted.val() {
+            self.state.d.next = self.st_hdr.val();
+        } else if self.state.q.val() == self.st_hdr.val() {
+            if self.fire.val() & (self.hdr_len.val() != self.zero32.val()) {
+                self.ptype.d.next = self.hdr_type.val();
+                self.ptr.d.next = self.hdr_addr.val();
+                self.remaining.d.next = self.hdr_len.val();
+                if self.hdr_type.val() == self.t_codebook.val() {
+                    // Word address of the slot: 32 words of 8 LUT bytes each.
+                    self.ptr.d.next = self.hdr_addr.val() << 5;
+                }
+                if self.hdr_bad.val() {
+                    self.err_bad_packet.next = true;
+                    self.state.d.next = self.st_drop.val();
+                } else if !self.hdr_range.val() {
+                    self.err_w_overflow.next = true;
+                    self.state.d.next = self.st_drop.val();
+                } else {
+                    self.state.d.next = self.st_pay.val();
+                }
+            }
+        } else if self.state.q.val() == self.st_pay.val() {
+            if self.fire.val() {
+                if self.ptype.q.val() == self.t_weights.val() {
+                    self.beat.d.next = self.tdata.val();
+                    self.sub.d.next = self.zero2.val();
+                    self.state.d.next = self.st_split.val();
+                } else {
+                    if self.in_range.val() {
+                        self.cb_we.next = self.ptype.q.val() == self.t_codebook.val();
+                        self.bias_we.next = self.ptype.q.val() == self.t_bias.val();
+                        self.mask_we.next = self.ptype.q.val() == self.t_mask.val();
+                        self.act_we.next = self.ptype.q.val() == self.t_act_in.val();
+                        self.mid_we.next = self.ptype.q.val() == self.t_act_mid.val();
+                    } else {
+                        self.err_w_overflow.next = (self.ptype.q.val() == self.t_bias.val())
+                            | (self.ptype.q.val() == self.t_mask.val());
+                        self.err_act_overflow.next = (self.ptype.q.val() == self.t_act_in.val())
+                            | (self.ptype.q.val() == self.t_act_mid.val());
+                    }
+                    if (self.ptype.q.val() == self.t_act_in.val())
+                        | (self.ptype.q.val() == self.t_act_mid.val())
+                    {
+                        self.ptr.d.next = self.ptr.q.val() + self.eight24.val();
+                    } else {
+                        self.ptr.d.next = self.ptr.q.val() + self.one24.val();
+                    }
+                    self.remaining.d.next = self.remaining.q.val() - self.one32.val();
+                    if self.remaining.q.val() == self.one32.val() {
+                        self.state.d.next = self.st_hdr.val();
+                    }
+                }
+            }
+        } else if self.state.q.val() == self.st_split.val() {
+            // One weight entry per cycle from the latched beat (16-bit slots, 12 bits used).
+            if self.in_range.val() {
+                self.w_we.next = true;
+            } else {
+                self.err_w_overflow.next = true;
+            }
+            self.ptr.d.next = self.ptr.q.val() + self.one24.val();
+            self.beat.d.next = self.beat.q.val() >> 16;
+            self.sub.d.next = self.sub.q.val() + self.one2.val();
+            if self.sub.q.val() == self.three2.val() {
+                self.remaining.d.next = self.remaining.q.val() - self.one32.val();
+                if self.remaining.q.val() == self.one32.val() {
+                    self.state.d.next = self.st_hdr.val();
+                } else {
+                    self.state.d.next = self.st_pay.val();
+                }
+            }
+        } else {
+            // Drop the rest of a bad packet.
+            if self.fire.val() {
+                self.remaining.d.next = self.remaining.q.val() - self.one32.val();
+                if self.remaining.q.val() == self.one32.val() {
+                    self.state.d.next = self.st_hdr.val();
+                }
+            }
+        }
+        if self.rst.val() {
+            self.state.d.next = self.st_hdr.val();
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! The output side of the engine: a FIFO of finished tiles (`S` requantized bytes plus where they
+//! go), drained to one of three sinks chosen by the descriptor:
+//! * C2H: each tile is serialized into `S/8` beats of the AXI4-Stream master (`tlast` on the
+//!   job's final beat);
+//! * mid buffer (Fire squeeze): the tile is written in one cycle into the banked mid memory at
+//!   its grid address, lanes past `wr_count` masked off;
+//! * fused 3x3/2 max-pool: tiles of one channel fill the pool plane buffer; after the channel's
+//!   last tile the pool FSM reads three rows per chunk (`S`-byte reads at any alignment), runs
+//!   them through [`PoolMax`] and sends `S/2` bytes (`S/16` beats) per chunk on C2H.
+//!
+//! Registered: FIFO contents and pointers (in [`Fifo`]), the serializer's holding register,
+//! beat counter and `tlast` flag, the pool FSM (state counter, row/chunk counters and address
+//! bases) and the pool buffer. Combinational: FIFO pop, the mid-buffer write port, the pool
+//! buffer ports and the stream outputs (driven from the holding register).
+//!
+//! Ports: `clk`, `rst`; job constants (`dst_mid`, `pool`, `wr_count`, `grid_w`, `pool_oh`,
+//! `pool_chunks`, `pool_col0`); the tile input (`push`, `pdata`, `pdst` mid address, `prel`
+//! position relative to `q_start`, `pchan_last`, `pjob_last`); `pop` (one credit back to the
+//! engine), `idle`; the mid write port; the C2H stream; `stall_out` (a beat waits for tready).
+
+use crate::mem::{BankedMem, Fifo, PoolMax};
+use rust_hdl::prelude::*;
+use spec::AccelConfig;
+
+#[derive(LogicBlock)]
+pub struct OutCtl<const S: usize, const S8: usize> {
+    pub clk: Signal<In, Clock>,
+    pub rst: Signal<In, Bit>,
+    pub dst_mid: Signal<In, Bit>,
+    pub pool: Signal<In, Bit>,
+    pub wr_count: Signal<In, Bits<24>>,
+    pub grid_w: Signal<In, Bits<16>>,
+    pub pool_oh: Signal<In, Bits<12>>,
+    pub pool_chunks: Signal<In, Bits<8>>,
+    pub pool_col0: Signal<In, Bits<4>>,
+    pub push: Signal<In, Bit>,
+    pub pdata: Signal<In, Bits<S8>>,
+    pub pdst: Signal<In, Bits<24>>,
+    pub prel: Signal<In, Bits<24>>,
+    pub pchan_last: Signal<In, Bit>,
+    pub pjob_last: Signal<In, Bit>,
+    pub pop: Signal<Out, Bit>,
+    pub idle: Signal<Out, Bit>,
+    pub mid_we: Signal<Out, Bit>,
+    pub mid_waddr: Signal<Out, Bits<24>>,
+    pub mid_wdata: Signal<Out, Bits<S8>>,
+    pub mid_wlanes: Signal<Out, Bits<S>>,
+    pub tdata: Signal<Out, Bits<64>>,
+    pub tkeep: Signal<Out, Bits<8>>,
+    pub tlast: Signal<Out, Bit>,
+    pub tvalid: Signal<Out, Bit>,
+    pub tready: Signal<In, Bit>,
+    pub stall_out: Signal<Out, Bit>,
+    fifo_data: Fifo<S8>,
+    fifo_meta: Fifo<50>,
+    poolbuf: BankedMem<S, S8>,
+    poolmax: PoolMax<S8>,
+    hold: DFF<Bits<S8>>,
+    beats: DFF<Bits<8>>,
+    slast: DFF<Bit>,
+    pc: DFF<Bits<3>>,
+    pooling: DFF<Bit>,
+    plast: DFF<Bit>,
+    py: DFF<Bits<12>>,
+    pk: DFF<Bits<8>>,
+    rowbase: DFF<Bits<24>>,
+    chunkoff: DFF<Bits<24>>,
+    m_dst: Signal<Local, Bits<24>>,
+    m_rel: Signal<Local, Bits<24>>,
+    m_chan_last: Signal<Local, Bit>,
+    m_job_last: Signal<Local, Bit>,
+    rem: Signal<Local, Bits<24>>,
+    ser_free: Signal<Local, Bit>,
+    wg24: Signal<Local, Bits<24>>,
+    rd_off: Signal<Local, Bits<24>>,
+    last_chunk: Signal<Local, Bit>,
+    last_row: Signal<Local, Bit>,
+    ones: Constant<Bits<S>>,
+    s24: Constant<Bits<24>>,
+    s2m24: Constant<Bits<24>>,
+    beats_full: Constant<Bits<8>>,
+    beats_half: Constant<Bits<8>>,
+    keep_all: Constant<Bits<8>>,
+}
+
+impl<const S: usize, const S8: usize> OutCtl<S, S8> {
+    pub fn new(cfg: &AccelConfig) -> Self {
+        assert_eq!(S * 8, S8);
+        OutCtl {
+            clk: Default::default(),
+            rst: Default::default(),
+            dst_mid: Default::default(),
+            pool: Default::default(),
+            wr_count: Default::default(),
+            grid_w: Default::default(),
+            pool_oh: Default::default(),
+            pool_chunks: Default::default(),
+            pool_col0: Default::default(),
+            push: Default::default(),
+            pdata: Default::default(),
+            pdst: Default::default(),
+            prel: Default::default(),
+            pchan_last: Default::default(),
+            pjob_last: Default::default(),
+            pop: Default::default(),
+            idle: Default::default(),
+            mid_we: Default::default(),
+            mid_waddr: Default::default(),
+            mid_wdata: Default::default(),
+            mid_wlanes: Default::default(),
+            tdata: Default::default(),
+            tkeep: Default::default(),
+            tlast: Default::default(),
+            tvalid: Default::default(),
+            tready: Default::default(),
+            stall_out: Default::default(),
+            fifo_data: Fifo::new(crate::engine::OUT_FIFO_DEPTH),
+            fifo_meta: Fifo::new(crate::engine::OUT_FIFO_DEPTH),
+            poolbuf: BankedMem::new(cfg.pool_bytes as usize),
+            poolmax: PoolMax::default(),
+            hold: Default::default(),
+            beats: Default::default(),
+            slast: Default::default(),
+            pc: Default::default(),
+            pooling: Default::default(),
+            plast: Default::default(),
+            py: Default::default(),
+            pk: Default::default(),
+            rowbase: Default::default(),
+            chunkoff: Default::default(),
+            m_dst: Default::default(),
+            m_rel: Default::default(),
+            m_chan_last: Default::default(),
+            m_job_last: Default::default(),
+            rem: Default::default(),
+            ser_free: Default::default(),
+            wg24: Default::default(),
+            rd_off: Default::default(),
+            last_chunk: Default::default(),
+            last_row: Default::default(),
+            ones: Constant::new(Bits::<S>::mask()),
+            s24: Constant::new((S as u64).to_bits()),
+            s2m24: Constant::new(((S - 2) as u64).to_bits()),
+            beats_full: Constant::new(((S / 8) as u64).to_bits()),
+            beats_half: Constant::new(((S / 16) as u64).to_bits()),
+            keep_all: Constant::new(0xFFu64.to_bits()),
+        }
+    }
+}
+
+impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clk, hold, beats, slast, pc, pooling, plast, py, pk, rowbase, chunkoff);
+        self.fifo_data.clk.next = self.clk.val();
+        self.fifo_meta.clk.next = self.clk.val();
+        self.poolbuf.clk.next = self.clk.val();
+        self.poolmax.clk.next = self.clk.val();
+        self.fifo_data.rst.next = self.rst.val();
+        self.fifo_meta.rst.next = self.rst.val();
+        self.fifo_data.push.next = self.push.val();
+        self.fifo_meta.push.next = self.push.val();
+        self.fifo_data.din.next = self.pdata.val();
+        self.fifo_meta.din.next = bit_cast::<50, 24>(self.pdst.val())
+            | (bit_cast::<50, 24>(self.prel.val()) << 24)
+            | (bit_cast::<50, 1>(self.pchan_last.val().into()) << 48)
+            | (bit_cast::<50, 1>(self.pjob_last.val().into()) << 49);
+        self.m_dst.next = self.fifo_meta.dout.val().get_bits::<24>(0);
+        self.m_rel.next = self.fifo_meta.dout.val().get_bits::<24>(24);
+        self.m_chan_last.next = self.fifo_meta.dout.val().get_bit(48);
+        self.m_job_last.next = self.fifo_meta.dout.val().get_bit(49);
+
+        // Serializer outputs.
+        self.tdata.next = self.hold.q.val().get_bits::<64>(0);
+        self.tkeep.next = self.keep_all.val();
+        self.tvalid.next = self.beats.q.val().any();
+        self.tlast.next = self.slast.q.val() & (self.beats.q.val() == 1);
+        self.stall_out.next = self.beats.q.val().any() & !self.tready.val();
+        self.ser_free.next = !self.beats.q.val().any();
+        if self.beats.q.val().any() & self.tready.val() {
+            self.hold.d.next = self.hold.q.val() >> 64;
+            self.beats.d.next = self.beats.q.val() - 1;
+        }
+
+        // Mid write port (tile straight from the FIFO).
+        self.rem.next = self.wr_count.val() - self.m_rel.val();
+        self.mid_waddr.next = self.m_dst.val();
+        self.mid_wdata.next = self.fifo_data.dout.val();
+        if self.rem.val() >= self.s24.val() {
+            self.mid_wlanes.next = self.ones.val();
+        } else {
+            self.mid_wlanes.next = !(self.ones.val() << self.rem.val());
+        }
+        self.mid_we.next = false;
+        self.pop.next = false;
+
+        // Pool buffer: written from the FIFO, read by the pool FSM.
+        self.poolbuf.waddr.next = self.m_rel.val();
+        self.poolbuf.wdata.next = self.fifo_data.dout.val();
+        self.poolbuf.wlanes.next = self.ones.val();
+        self.poolbuf.we.next = false;
+        self.wg24.next = bit_cast::<24, 16>(self.grid_w.val());
+        self.rd_off.next = self.rowbase.q.val() + self.chunkoff.q.val();
+        self.poolbuf.raddr.next = self.rd_off.val();
+        if self.pc.q.val() == 1 {
+            self.poolbuf.raddr.next = self.rd_off.val() + self.wg24.val();
+        }
+        if self.pc.q.val() == 2 {
+            self.poolbuf.raddr.next = self.rd_off.val() + (self.wg24.val() << 1);
+        }
+        self.poolmax.d.next = self.poolbuf.rdata.val();
+        self.poolmax.en.next =
+            self.pooling.q.val() & (self.pc.q.val() >= 2) & (self.pc.q.val() <= 4);
+        self.poolmax.clear.next = self.pc.q.val() == 2;
+        self.last_chunk.next = (bit_cast::<8, 8>(self.pk.q.val()) + 1) == self.pool_chunks.val();
+        self.last_row.next = (self.py.q.val() + 1) == self.pool_oh.val();
+
+        if !self.fifo_data.empty.val() & !self.pooling.q.val() {
+            if self.pool.val() {
+                self.pop.next = true;
+                self.poolbuf.we.next = true;
+                if self.m_chan_last.val() {
+                    self.pooling.d.next = true;
+                    self.plast.d.next = self.m_job_last.val();
+                    self.pc.d.next = 0.into();
+                    self.py.d.next = 0.into();
+                    self.pk.d.next = 0.into();
+                    self.rowbase.d.next = 0.into();
+                    self.chunkoff.d.next = bit_cast::<24, 4>(self.pool_col0.val());
+                }
+            } else if self.dst_mid.val() {
+                self.pop.next = true;
+                self.mid_we.next = true;
+            } else if self.ser_free.val() {
+                self.pop.next = true;
+                self.hold.d.next = self.fifo_data.dout.val();
+                self.beats.d.next = self.beats_full.val();
+                self.slast.d.next = self.m_job_last.val();
+            }
+        }
+        self.fifo_data.pop.next = self.pop.val();
+        self.fifo_meta.pop.next = self.pop.val();
+
+        if self.pooling.q.val() {
+            if self.pc.q.val() != 5 {
+                self.pc.d.next = self.pc.q.val() + 1;
+            } else if self.ser_free.val() {
+                self.hold.d.next = self.poolmax.hout.val();
+                self.beats.d.next = self.beats_half.val();
+                self.slast.d.next =
+                    self.plast.q.val() & self.last_chunk.val() & self.last_row.val();
+                self.pc.d.next = 0.into();
+                if self.last_chunk.val() {
+                    self.pk.d.next = 0.into();
+                    self.chunkoff.d.next = bit_cast::<24, 4>(self.pool_col0.val());
+                    self.py.d.next = self.py.q.val() + 1;
+                    self.rowbase.d.next = self.rowbase.q.val() + (self.wg24.val() << 1);
+                    if self.last_row.val() {
+                        self.pooling.d.next = false;
+                    }
+                } else {
+                    self.pk.d.next = self.pk.q.val() + 1;
+                    self.chunkoff.d.next = self.chunkoff.q.val() + self.s2m24.val();
+                }
+            }
+        }
+        self.idle.next = self.fifo_data.empty.val() & self.ser_free.val() & !self.pooling.q.val();
+        if self.rst.val() {
+            self.beats.d.next = 0.into();
+            self.pooling.d.next = false;
+        }
+    }
+}

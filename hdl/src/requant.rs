@@ -1,0 +1,123 @@
+//! The shared requantizer: `y = clamp((acc * m + rnd) >> shift, 0, 255)` (TEAM.md numerics;
+//! rnd = 1 << (shift - 1)), one result per cycle. The lane array has `S/4` of them; unit `r`
+//! serves lanes `4r .. 4r+3` in four consecutive cycles (`sel`), which is why a tile lasts at
+//! least four cycles.
+//!
+//! Registered: R1 the partial products `lo_m`, `hi_m` and the sign; R2 the 48-bit rounded
+//! product `p`; R3 the output byte `y`. Combinational: the 4:1 input select, the sum and the
+//! final shift/clamp.
+//!
+//! Arithmetic is on unsigned bit patterns (rust-hdl multiplies only 16x16, and its literals are
+//! unsigned): with hi/lo the upper/lower 16-bit halves of acc read as unsigned and m < 2^15,
+//! acc * m = (hi * m << 16) + lo * m - (acc < 0 ? m << 32 : 0); it fits 48 bits signed.
+//!
+//! Ports: `clk`; `a0..a3` (the held accumulators of its four lanes), `sel`; `m`, `rnd`,
+//! `shift`; `y`.
+
+use rust_hdl::prelude::*;
+
+#[derive(LogicBlock)]
+pub struct Requant {
+    pub clk: Signal<In, Clock>,
+    pub a0: Signal<In, Bits<32>>,
+    pub a1: Signal<In, Bits<32>>,
+    pub a2: Signal<In, Bits<32>>,
+    pub a3: Signal<In, Bits<32>>,
+    pub sel: Signal<In, Bits<2>>,
+    pub m: Signal<In, Bits<16>>,
+    pub rnd: Signal<In, Bits<48>>,
+    pub shift: Signal<In, Bits<6>>,
+    pub y: Signal<Out, Bits<8>>,
+    acc: Signal<Local, Bits<32>>,
+    lo16: Signal<Local, Bits<16>>,
+    hi16: Signal<Local, Bits<16>>,
+    sum: Signal<Local, Bits<48>>,
+    corr: Signal<Local, Bits<48>>,
+    shifted: Signal<Local, Bits<48>>,
+    lo_m: DFF<Bits<32>>,
+    hi_m: DFF<Bits<32>>,
+    neg: DFF<Bit>,
+    m_r: DFF<Bits<16>>,
+    p: DFF<Bits<48>>,
+    yq: DFF<Bits<8>>,
+    max8: Constant<Bits<48>>,
+}
+
+impl Default for Requant {
+    fn default() -> Self {
+        Requant {
+            clk: Default::default(),
+            a0: Default::default(),
+            a1: Default::default(),
+            a2: Default::default(),
+            a3: Default::default(),
+            sel: Default::default(),
+            m: Default::default(),
+            rnd: Default::default(),
+            shift: Default::default(),
+            y: Default::default(),
+            acc: Default::default(),
+            lo16: Default::default(),
+            hi16: Default::default(),
+            sum: Default::default(),
+            corr: Default::default(),
+            shifted: Default::default(),
+            lo_m: Default::default(),
+            hi_m: Default::default(),
+            neg: Default::default(),
+            m_r: Default::default(),
+            p: Default::default(),
+            yq: Default::default(),
+            max8: Constant::new(255u64.to_bits()),
+        }
+    }
+}
+
+impl Logic for Requant {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clk, lo_m, hi_m, neg, m_r, p, yq);
+        // Input select: the chunk's lane.
+        match self.sel.val().index() {
+            0 => {
+                self.acc.next = self.a0.val();
+            }
+            1 => {
+                self.acc.next = self.a1.val();
+            }
+            2 => {
+                self.acc.next = self.a2.val();
+            }
+            _ => {
+                self.acc.next = self.a3.val();
+            }
+        }
+        // R1: partial products of acc * m.
+        self.lo16.next = self.acc.val().get_bits::<16>(0);
+        self.hi16.next = self.acc.val().get_bits::<16>(16);
+        self.lo_m.d.next = self.lo16.val() * self.m.val();
+        self.hi_m.d.next = self.hi16.val() * self.m.val();
+        self.neg.d.next = self.acc.val().get_bit(31);
+        self.m_r.d.next = self.m.val();
+        // R2: acc * m + rnd as a 48-bit two's complement pattern.
+        self.sum.next = (bit_cast::<48, 32>(self.hi_m.q.val()) << 16)
+            + bit_cast::<48, 32>(self.lo_m.q.val())
+            + self.rnd.val();
+        self.corr.next = bit_cast::<48, 16>(self.m_r.q.val()) << 32;
+        if self.neg.q.val() {
+            self.p.d.next = self.sum.val() - self.corr.val();
+        } else {
+            self.p.d.next = self.sum.val();
+        }
+        // R3: arithmetic shift + ReLU + clamp to 255 (negative -> 0).
+        self.shifted.next = self.p.q.val() >> self.shift.val();
+        if self.p.q.val().get_bit(47) {
+            self.yq.d.next = 0.into();
+        } else if self.shifted.val() > self.max8.val() {
+            self.yq.d.next = 255.into();
+        } else {
+            self.yq.d.next = self.shifted.val().get_bits::<8>(0);
+        }
+        self.y.next = self.yq.q.val();
+    }
+}

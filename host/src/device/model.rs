@@ -1,0 +1,183 @@
+//! A card model in process behind the [`Device`] trait: the `sim` backend (the Verilated RTL) and
+//! the software card of the driver's tests. Time is the model's clock: each call runs the model
+//! until its work is done (input taken, output produced, `DONE` set), checking the wall clock
+//! between slices so a stuck model still ends in a timeout error.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use spec::regs;
+
+use super::{card_error, Device, DeviceError, Dir, Result, Timeouts};
+use crate::emulate::CardModel;
+
+/// Cycles run between wall-clock and status checks.
+const SLICE: u64 = 4096;
+/// C2H bytes the device buffers while the host is not reading (a DMA engine's FIFO would
+/// back-pressure the card instead; a larger buffer only avoids needless stalls in process).
+const C2H_BUFFER: usize = 4 << 20;
+/// Pause when the model had nothing to do (a model that is not clocked, like the soft card).
+const IDLE: Duration = Duration::from_micros(50);
+
+/// A [`CardModel`] used directly as a device.
+pub struct ModelDevice<M: CardModel> {
+    model: M,
+    h2c: VecDeque<u64>,
+    c2h: VecDeque<u64>,
+    /// Bytes of a partly consumed C2H beat.
+    c2h_bytes: VecDeque<u8>,
+    timeouts: Timeouts,
+}
+
+impl<M: CardModel> ModelDevice<M> {
+    pub fn new(model: M, timeouts: Timeouts) -> ModelDevice<M> {
+        ModelDevice {
+            model,
+            h2c: VecDeque::new(),
+            c2h: VecDeque::new(),
+            c2h_bytes: VecDeque::new(),
+            timeouts,
+        }
+    }
+
+    pub fn model(&mut self) -> &mut M {
+        &mut self.model
+    }
+
+    /// Cycles the model has run.
+    pub fn cycles(&mut self) -> u64 {
+        self.model.cycles()
+    }
+
+    fn step(&mut self) -> u64 {
+        let room = C2H_BUFFER.saturating_sub(self.c2h.len() * 8) / 8;
+        self.model.run(SLICE, &mut self.h2c, &mut self.c2h, room)
+    }
+
+    /// The card's error, if its error bit is set (or reading STATUS failed).
+    fn error_now(&mut self) -> Option<DeviceError> {
+        match self.model.read_reg(regs::STATUS.offset) {
+            Ok(status) => (regs::STATUS_ERROR.get(status) != 0).then(|| card_error(self, status)),
+            Err(e) => Some(DeviceError::Model(e)),
+        }
+    }
+}
+
+impl<M: CardModel> Device for ModelDevice<M> {
+    fn name(&self) -> String {
+        self.model.name()
+    }
+
+    fn read_reg(&mut self, off: u32) -> Result<u32> {
+        self.model.read_reg(off).map_err(DeviceError::Model)
+    }
+
+    fn write_reg(&mut self, off: u32, value: u32) -> Result<()> {
+        self.model.write_reg(off, value).map_err(DeviceError::Model)
+    }
+
+    fn write_h2c(&mut self, data: &[u8]) -> Result<()> {
+        if data.len() % 8 != 0 {
+            return Err(DeviceError::Model(format!(
+                "H2C writes are whole 64-bit beats; got {} bytes",
+                data.len()
+            )));
+        }
+        self.h2c.extend(spec::packet::bytes_to_beats(data));
+        let t0 = Instant::now();
+        let mut since = Instant::now();
+        let mut left = self.h2c.len();
+        while !self.h2c.is_empty() {
+            if self.step() == 0 {
+                std::thread::sleep(IDLE);
+            }
+            if self.h2c.len() < left {
+                left = self.h2c.len();
+                since = Instant::now();
+            } else if since.elapsed() >= self.timeouts.dma {
+                let done = data.len() - 8 * self.h2c.len().min(data.len() / 8);
+                self.h2c.clear();
+                if let Some(e) = self.error_now() {
+                    return Err(e);
+                }
+                return Err(DeviceError::DmaTimeout {
+                    dir: Dir::H2c,
+                    path: self.model.name().into(),
+                    bytes: data.len(),
+                    done,
+                    waited: t0.elapsed(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn read_c2h(&mut self, buf: &mut [u8]) -> Result<()> {
+        let t0 = Instant::now();
+        let mut since = Instant::now();
+        let mut filled = 0;
+        while filled < buf.len() {
+            while filled < buf.len() {
+                if let Some(b) = self.c2h_bytes.pop_front() {
+                    buf[filled] = b;
+                    filled += 1;
+                } else if let Some(beat) = self.c2h.pop_front() {
+                    self.c2h_bytes.extend(beat.to_le_bytes());
+                } else {
+                    break;
+                }
+            }
+            if filled == buf.len() {
+                break;
+            }
+            let before = self.c2h.len();
+            if self.step() == 0 {
+                std::thread::sleep(IDLE);
+            }
+            if self.c2h.len() != before {
+                since = Instant::now();
+                continue;
+            }
+            // Nothing came: an error bit explains it better than a timeout.
+            if let Some(e) = self.error_now() {
+                return Err(e);
+            }
+            if since.elapsed() >= self.timeouts.dma {
+                return Err(DeviceError::DmaTimeout {
+                    dir: Dir::C2h,
+                    path: self.model.name().into(),
+                    bytes: buf.len(),
+                    done: filled,
+                    waited: t0.elapsed(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    fn wait_done(&mut self, timeout: Duration) -> Result<()> {
+        let t0 = Instant::now();
+        loop {
+            let status = self.read_reg(regs::STATUS.offset)?;
+            if regs::STATUS_ERROR.get(status) != 0 {
+                return Err(card_error(self, status));
+            }
+            if regs::STATUS_DONE.get(status) != 0 {
+                return Ok(());
+            }
+            if t0.elapsed() >= timeout {
+                return Err(DeviceError::DoneTimeout {
+                    status,
+                    waited: t0.elapsed(),
+                });
+            }
+            if self.step() == 0 {
+                std::thread::sleep(IDLE);
+            }
+        }
+    }
+}

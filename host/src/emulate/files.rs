@@ -1,0 +1,631 @@
+//! The card behind XDMA-like files: `DIR/xdma0_user` (a regular register file the driver maps),
+//! `DIR/xdma0_h2c_0` and `DIR/xdma0_c2h_0` (named pipes), served by a thread that owns a
+//! [`CardModel`]. The `xdma` backend opened with `--device DIR/xdma0` then runs its real code
+//! path (open, mmap, volatile accesses, read, write) against the model.
+//!
+//! Registers: the emulator keeps the image it last published. Each turn it reads the file; a word
+//! that differs from the published one was written by the host and is forwarded to the model as
+//! an AXI4-Lite write. The write-only pulse words (`CTRL`) are read first and forwarded after the
+//! data words of the same turn (a host always writes the descriptor before `START`), then reset to
+//! 0 in the file, which is how the host knows the pulse was taken (`device::pulse`). Readable
+//! registers are then republished from the model. A W1C write is seen only if it differs from the
+//! published value; the driver clears errors with `SOFT_RESET` or writes all ones to `ERR`.
+//!
+//! The file is read and written with `pread`/`pwrite` (the page cache is shared with the
+//! driver's `MAP_SHARED` mapping), so the emulator needs no `unsafe`. The pipes are opened
+//! read-write and non-blocking: opening never waits for the driver, and the loop never blocks.
+//!
+//! [`Faults`] break the card on purpose for the driver's error tests.
+
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use spec::regs::{self, Access};
+
+use super::CardModel;
+use crate::device::xdma::{window_bytes, XdmaPaths};
+
+/// Ways to break the emulated card.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Discard every C2H byte (the host's read times out).
+    pub drop_c2h: bool,
+    /// Send only this many bytes of each job's output, then close the C2H stream (a short read)
+    /// until the next `SOFT_RESET`.
+    pub truncate_c2h: Option<usize>,
+    /// Report this `ID` instead of the model's.
+    pub id: Option<u32>,
+    /// Report this `CONFIG_HASH` instead of the model's.
+    pub config_hash: Option<u32>,
+    /// Refuse `START` and raise these `ERR` bits instead (cleared by `SOFT_RESET`).
+    pub error_on_start: Option<u32>,
+    /// Never read H2C (the host's writes block once the pipe is full).
+    pub stall_h2c: bool,
+    /// Do not create these files (suffixes: "_user", "_h2c_0", "_c2h_0").
+    pub omit: Vec<String>,
+}
+
+/// How to run the emulator.
+#[derive(Clone, Debug)]
+pub struct EmulatorOptions {
+    /// File name prefix inside the directory (`xdma0` -> `xdma0_user`, ...).
+    pub name: String,
+    pub faults: Faults,
+    /// Model cycles per turn while the card has work.
+    pub cycles_per_turn: u64,
+    /// Sleep between turns while the card is idle.
+    pub idle_sleep: Duration,
+}
+
+impl Default for EmulatorOptions {
+    fn default() -> Self {
+        EmulatorOptions {
+            name: "xdma0".into(),
+            faults: Faults::default(),
+            cycles_per_turn: 20_000,
+            idle_sleep: Duration::from_micros(100),
+        }
+    }
+}
+
+/// What the emulator did, returned by [`Emulator::stop`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EmulatorStats {
+    pub cycles: u64,
+    pub reg_writes: u64,
+    pub h2c_bytes: u64,
+    pub c2h_bytes: u64,
+}
+
+/// A running emulated card. Dropping it stops the card and removes its files.
+pub struct Emulator {
+    prefix: String,
+    paths: XdmaPaths,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Result<EmulatorStats, String>>>,
+}
+
+/// Registers fixed at build time: published once (and after a host write to them).
+const IDENTITY: [regs::Register; 5] = [
+    regs::ID,
+    regs::VERSION_REG,
+    regs::CONFIG_HASH,
+    regs::CAPS,
+    regs::WEIGHT_CAP,
+];
+
+/// Bytes of C2H output the emulator buffers before it stops taking beats from the model.
+const C2H_BUFFER: usize = 256 * 1024;
+/// Cycles run after forwarding a pulse before the new state is published.
+const PULSE_SETTLE_CYCLES: u64 = 16;
+/// Cycles the card may take to accept queued H2C input before a pulse is forwarded anyway.
+const H2C_DRAIN_CYCLES: u64 = 200_000_000;
+/// H2C beats queued for the model before the emulator stops reading the pipe.
+const H2C_QUEUE: usize = 64 * 1024;
+
+fn model_err(e: String) -> io::Error {
+    io::Error::other(format!("card model: {e}"))
+}
+
+fn mkfifo(path: &Path) -> io::Result<()> {
+    // std has no mkfifo; the coreutils command avoids unsafe FFI here.
+    let out = std::process::Command::new("mkfifo")
+        .arg("-m")
+        .arg("600")
+        .arg(path)
+        .output()?;
+    if !out.status.success() {
+        return Err(io::Error::other(format!(
+            "mkfifo {}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
+fn open_pipe(path: &Path) -> io::Result<File> {
+    // Read-write: never waits for a peer, and the pipe never reports end-of-file to us.
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+}
+
+impl Emulator {
+    /// Create the files in `dir` and start serving them with the model `make_model` builds (on the
+    /// emulator's thread, so the model need not be `Send`). Stale files from an earlier run are
+    /// replaced.
+    pub fn start<F>(dir: &Path, opts: EmulatorOptions, make_model: F) -> io::Result<Emulator>
+    where
+        F: FnOnce() -> Result<Box<dyn CardModel>, String> + Send + 'static,
+    {
+        std::fs::create_dir_all(dir)?;
+        let prefix = dir.join(&opts.name).to_string_lossy().into_owned();
+        let paths = XdmaPaths::new(&prefix);
+        for p in [&paths.user, &paths.h2c, &paths.c2h] {
+            match std::fs::remove_file(p) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        let omit = |suffix: &str| opts.faults.omit.iter().any(|o| o == suffix);
+        let user = if omit("_user") {
+            None
+        } else {
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&paths.user)?;
+            f.set_len(window_bytes() as u64)?;
+            Some(f)
+        };
+        let pipe = |p: &Path, suffix: &str| -> io::Result<Option<File>> {
+            if omit(suffix) {
+                return Ok(None);
+            }
+            mkfifo(p)?;
+            open_pipe(p).map(Some)
+        };
+        let h2c = pipe(&paths.h2c, "_h2c_0")?;
+        let c2h = pipe(&paths.c2h, "_c2h_0")?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        let thread_stop = stop.clone();
+        let c2h_path = paths.c2h.clone();
+        let thread = thread::Builder::new()
+            .name("sqz-emulator".into())
+            .spawn(move || {
+                let model = match make_model() {
+                    Ok(m) => m,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.clone()));
+                        return Err(e);
+                    }
+                };
+                let mut card = Card::new(model, opts, user, h2c, c2h, c2h_path);
+                if let Err(e) = card.publish_all() {
+                    let _ = ready_tx.send(Err(e.to_string()));
+                    return Err(e.to_string());
+                }
+                let _ = ready_tx.send(Ok(()));
+                card.serve(&thread_stop).map_err(|e| e.to_string())
+            })?;
+        let mut emu = Emulator {
+            prefix,
+            paths,
+            stop,
+            thread: Some(thread),
+        };
+        match ready_rx.recv() {
+            Ok(Ok(())) => Ok(emu),
+            Ok(Err(e)) => {
+                let _ = emu.shutdown();
+                Err(io::Error::other(format!(
+                    "emulated card failed to start: {e}"
+                )))
+            }
+            Err(_) => {
+                let e = emu
+                    .shutdown()
+                    .err()
+                    .unwrap_or_else(|| "emulator thread ended".into());
+                Err(io::Error::other(format!(
+                    "emulated card failed to start: {e}"
+                )))
+            }
+        }
+    }
+
+    /// The device prefix to give the driver (`--device`).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn paths(&self) -> &XdmaPaths {
+        &self.paths
+    }
+
+    /// Whether the serving thread is still running.
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    fn shutdown(&mut self) -> Result<EmulatorStats, String> {
+        self.stop.store(true, Ordering::SeqCst);
+        let r = match self.thread.take() {
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Err("the emulator thread panicked".into())),
+            None => Err("already stopped".into()),
+        };
+        for p in [&self.paths.user, &self.paths.h2c, &self.paths.c2h] {
+            let _ = std::fs::remove_file(p);
+        }
+        r
+    }
+
+    /// Stop serving, remove the files, and report what was done (or why the card died).
+    pub fn stop(mut self) -> Result<EmulatorStats, String> {
+        self.shutdown()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            let _ = self.shutdown();
+        }
+    }
+}
+
+/// The serving side: the model and the three files.
+struct Card {
+    model: Box<dyn CardModel>,
+    opts: EmulatorOptions,
+    user: Option<File>,
+    h2c: Option<File>,
+    c2h: Option<File>,
+    c2h_path: PathBuf,
+    words: usize,
+    published: Vec<u32>,
+    pulse_words: Vec<usize>,
+    data_words: Vec<usize>,
+    /// Registers that change without a host write (STATUS, ERR, PERF_*).
+    live_words: Vec<usize>,
+    h2c_partial: Vec<u8>,
+    h2c_queue: VecDeque<u64>,
+    c2h_beats: VecDeque<u64>,
+    c2h_out: VecDeque<u8>,
+    /// Output bytes of the current job seen so far (for `truncate_c2h`).
+    job_bytes: usize,
+    /// After a truncation, close C2H once the kept bytes are flushed.
+    close_c2h: bool,
+    injected_err: u32,
+    stats: EmulatorStats,
+}
+
+impl Card {
+    fn new(
+        model: Box<dyn CardModel>,
+        opts: EmulatorOptions,
+        user: Option<File>,
+        h2c: Option<File>,
+        c2h: Option<File>,
+        c2h_path: PathBuf,
+    ) -> Card {
+        let words = window_bytes() / 4;
+        let mut pulse_words = Vec::new();
+        let mut data_words = Vec::new();
+        let mut live_words = Vec::new();
+        for w in 0..words {
+            match regs::decode(4 * w as u32) {
+                Some((r, _)) if r.access == Access::WO => pulse_words.push(w),
+                Some((r, _)) => {
+                    data_words.push(w);
+                    // RO/W1C registers that are not build-time constants change on their own.
+                    if r.access != Access::RW && !IDENTITY.iter().any(|f| f.name == r.name) {
+                        live_words.push(w);
+                    }
+                }
+                None => data_words.push(w),
+            }
+        }
+        Card {
+            model,
+            opts,
+            user,
+            h2c,
+            c2h,
+            c2h_path,
+            words,
+            published: vec![0; words],
+            pulse_words,
+            data_words,
+            live_words,
+            h2c_partial: Vec::new(),
+            h2c_queue: VecDeque::new(),
+            c2h_beats: VecDeque::new(),
+            c2h_out: VecDeque::new(),
+            job_bytes: 0,
+            close_c2h: false,
+            injected_err: 0,
+            stats: EmulatorStats::default(),
+        }
+    }
+
+    fn read_word(&self, w: usize) -> io::Result<u32> {
+        let mut b = [0u8; 4];
+        if let Some(f) = &self.user {
+            f.read_exact_at(&mut b, 4 * w as u64)?;
+        }
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn write_word(&mut self, w: usize, v: u32) -> io::Result<()> {
+        if let Some(f) = &self.user {
+            f.write_all_at(&v.to_le_bytes(), 4 * w as u64)?;
+        }
+        self.published[w] = v;
+        Ok(())
+    }
+
+    /// The value the host should see at word `w`: the model's, with the injected faults.
+    fn visible(&mut self, w: usize) -> io::Result<u32> {
+        let off = 4 * w as u32;
+        let f = &self.opts.faults;
+        if off == regs::ID.offset {
+            if let Some(id) = f.id {
+                return Ok(id);
+            }
+        }
+        if off == regs::CONFIG_HASH.offset {
+            if let Some(h) = f.config_hash {
+                return Ok(h);
+            }
+        }
+        let v = self.model.read_reg(off).map_err(model_err)?;
+        if self.injected_err != 0 {
+            if off == regs::STATUS.offset {
+                return Ok(regs::STATUS_BUSY.set(v, 0) | regs::STATUS_ERROR.val(1));
+            }
+            if off == regs::ERR.offset {
+                return Ok(v | self.injected_err);
+            }
+        }
+        Ok(v)
+    }
+
+    fn publish(&mut self, w: usize) -> io::Result<()> {
+        let v = self.visible(w)?;
+        if v != self.published[w] {
+            self.write_word(w, v)?;
+        }
+        Ok(())
+    }
+
+    fn publish_all(&mut self) -> io::Result<()> {
+        for w in 0..self.words {
+            let v = match regs::decode(4 * w as u32) {
+                Some((r, _)) if r.access != Access::WO => self.visible(w)?,
+                _ => 0,
+            };
+            self.write_word(w, v)?;
+        }
+        Ok(())
+    }
+
+    fn on_pulse(&mut self, v: u32) -> io::Result<bool> {
+        if regs::CTRL_SOFT_RESET.get(v) != 0 {
+            self.injected_err = 0;
+            self.c2h_beats.clear();
+            self.c2h_out.clear();
+            self.close_c2h = false;
+            if self.c2h.is_none() && !self.opts.faults.omit.iter().any(|o| o == "_c2h_0") {
+                // Reopened after a truncation: the stream works again.
+                self.c2h = open_pipe(&self.c2h_path).ok();
+            }
+        }
+        if regs::CTRL_START.get(v) != 0 {
+            self.job_bytes = 0;
+            if let Some(bits) = self.opts.faults.error_on_start {
+                self.injected_err |= bits;
+                // The engine refuses the job: forward everything but START.
+                let rest = regs::CTRL_START.set(v, 0);
+                if rest != 0 {
+                    self.model.write_reg(regs::CTRL.offset, rest).map_err(model_err)?;
+                }
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Forward host register writes to the model: data words now, pulse words returned to
+    /// the caller, which forwards them after the H2C bytes written before them.
+    fn take_writes(&mut self) -> io::Result<Vec<(usize, u32)>> {
+        if self.user.is_none() {
+            return Ok(Vec::new());
+        }
+        // Pulses first: every data write the host made before a pulse is then visible below.
+        let mut pulses = Vec::new();
+        for &w in &self.pulse_words {
+            let v = self.read_word(w)?;
+            if v != 0 {
+                pulses.push((w, v));
+            }
+        }
+        let mut image = vec![0u8; self.words * 4];
+        if let Some(f) = &self.user {
+            f.read_exact_at(&mut image, 0)?;
+        }
+        let mut changed = Vec::new();
+        for i in 0..self.data_words.len() {
+            let w = self.data_words[i];
+            let v = u32::from_le_bytes(image[4 * w..4 * w + 4].try_into().expect("4 bytes"));
+            if v != self.published[w] {
+                self.model.write_reg(4 * w as u32, v).map_err(model_err)?;
+                self.stats.reg_writes += 1;
+                changed.push(w);
+            }
+        }
+        for w in changed {
+            // Read back: RW keeps the value, RO/unmapped restore theirs, W1C shows what is left.
+            let v = self.visible(w)?;
+            self.write_word(w, v)?;
+        }
+        Ok(pulses)
+    }
+
+    fn forward_pulses(&mut self, pulses: &[(usize, u32)]) -> io::Result<()> {
+        for &(w, v) in pulses {
+            if self.on_pulse(v)? {
+                self.model.write_reg(4 * w as u32, v).map_err(model_err)?;
+            }
+            self.stats.reg_writes += 1;
+        }
+        // Let the pulse take effect (START clears DONE a cycle later) and publish the new
+        // state before acknowledging: a host that saw CTRL = 0 must never read a stale DONE.
+        let room = C2H_BUFFER.saturating_sub(self.c2h_out.len()) / 8;
+        self.model.run(
+            PULSE_SETTLE_CYCLES,
+            &mut self.h2c_queue,
+            &mut self.c2h_beats,
+            room,
+        );
+        self.publish_live()?;
+        for &(w, _) in pulses {
+            // Reading 0 again tells the host the pulse was taken.
+            self.write_word(w, 0)?;
+        }
+        Ok(())
+    }
+
+    fn publish_live(&mut self) -> io::Result<()> {
+        for i in 0..self.live_words.len() {
+            let w = self.live_words[i];
+            self.publish(w)?;
+        }
+        Ok(())
+    }
+
+    /// Before a pulse: the host's H2C write returned before it wrote the pulse, so its bytes
+    /// are all in the pipe or queued; the card takes them first, as the DMA would have.
+    fn drain_h2c(&mut self) -> io::Result<()> {
+        let mut budget = H2C_DRAIN_CYCLES;
+        loop {
+            let got = self.pump_h2c()?;
+            if self.h2c_queue.is_empty() && !got {
+                return Ok(());
+            }
+            if budget == 0 || self.opts.faults.stall_h2c {
+                return Ok(());
+            }
+            let room = C2H_BUFFER.saturating_sub(self.c2h_out.len()) / 8;
+            let ran = self.model.run(
+                self.opts.cycles_per_turn,
+                &mut self.h2c_queue,
+                &mut self.c2h_beats,
+                room,
+            );
+            budget = budget.saturating_sub(ran.max(1));
+            self.pump_c2h()?;
+        }
+    }
+
+    fn pump_h2c(&mut self) -> io::Result<bool> {
+        if self.opts.faults.stall_h2c || self.h2c_queue.len() >= H2C_QUEUE {
+            return Ok(false);
+        }
+        let Some(f) = self.h2c.as_mut() else {
+            return Ok(false);
+        };
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut got_any = false;
+        loop {
+            match f.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    got_any = true;
+                    self.stats.h2c_bytes += n as u64;
+                    self.h2c_partial.extend_from_slice(&buf[..n]);
+                    if self.h2c_queue.len() + self.h2c_partial.len() / 8 >= H2C_QUEUE {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        let whole = self.h2c_partial.len() / 8 * 8;
+        for c in self.h2c_partial[..whole].chunks_exact(8) {
+            self.h2c_queue
+                .push_back(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        self.h2c_partial.drain(..whole);
+        Ok(got_any)
+    }
+
+    fn pump_c2h(&mut self) -> io::Result<bool> {
+        let mut moved = false;
+        while let Some(b) = self.c2h_beats.pop_front() {
+            moved = true;
+            if self.opts.faults.drop_c2h || self.close_c2h {
+                continue;
+            }
+            let bytes = b.to_le_bytes();
+            let keep = match self.opts.faults.truncate_c2h {
+                Some(k) => k.saturating_sub(self.job_bytes).min(8),
+                None => 8,
+            };
+            self.c2h_out.extend(&bytes[..keep]);
+            self.job_bytes += 8;
+            if keep < 8 {
+                self.close_c2h = true;
+            }
+        }
+        if let Some(f) = self.c2h.as_mut() {
+            while !self.c2h_out.is_empty() {
+                let (a, _) = self.c2h_out.as_slices();
+                match f.write(a) {
+                    Ok(n) => {
+                        moved = true;
+                        self.stats.c2h_bytes += n as u64;
+                        self.c2h_out.drain(..n);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if self.close_c2h && self.c2h_out.is_empty() && self.c2h.is_some() {
+            // The host's read sees end-of-file after the kept bytes: a short read.
+            self.c2h = None;
+        }
+        Ok(moved)
+    }
+
+    fn serve(&mut self, stop: &AtomicBool) -> io::Result<EmulatorStats> {
+        while !stop.load(Ordering::SeqCst) {
+            let pulses = self.take_writes()?;
+            let pulsed = !pulses.is_empty();
+            if pulsed {
+                self.drain_h2c()?;
+                self.forward_pulses(&pulses)?;
+            }
+            let got = self.pump_h2c()?;
+            let status = self.model.read_reg(regs::STATUS.offset).map_err(model_err)?;
+            let busy = regs::STATUS_BUSY.get(status) != 0;
+            let active =
+                pulsed || got || busy || !self.h2c_queue.is_empty() || !self.c2h_beats.is_empty();
+            let cycles = if active {
+                self.opts.cycles_per_turn
+            } else {
+                64
+            };
+            let room = C2H_BUFFER.saturating_sub(self.c2h_out.len()) / 8;
+            let ran = self
+                .model
+                .run(cycles, &mut self.h2c_queue, &mut self.c2h_beats, room);
+            self.stats.cycles += ran;
+            let moved = self.pump_c2h()?;
+            self.publish_live()?;
+            if !(active || moved) {
+                thread::sleep(self.opts.idle_sleep);
+            }
+        }
+        self.stats.cycles = self.model.cycles();
+        Ok(self.stats.clone())
+    }
+}

@@ -1,0 +1,624 @@
+//! The network sequencer: the one piece of driver logic, written against `&mut dyn Device`, so
+//! the board, the emulated card and the Verilated RTL all run exactly the same steps.
+//!
+//! A job is: H2C packets (weights, codebooks, biases, masks, activations), the descriptor words
+//! into `DESC`, a `START` pulse, the job's output read from C2H (read while the card works: the
+//! card holds `DONE` until its output has left), then `DONE`. The network run checks the card's
+//! identity first and ends with the global average pool and softmax on the host.
+
+use std::time::{Duration, Instant};
+
+use sim::reference::int8::{logits_from_final, QTensor};
+use spec::descriptor::Descriptor;
+use spec::job::{self, ConvLayer, JobError, LayerWeights, Plan, Tensor};
+use spec::packet::{Packet, PacketType};
+use spec::regs;
+use spec::AccelConfig;
+
+use weights::quant::{QuantLayer, QuantModel};
+use weights::topology::{
+    Input, Role, FIRES, INPUT_C, INPUT_H, INPUT_LEN, INPUT_W, LAYERS, NUM_LAYERS,
+};
+
+use crate::device::{self, Device, DeviceError, Result};
+
+/// Send packets on H2C as one transfer.
+pub fn send_packets(dev: &mut dyn Device, packets: &[Packet]) -> Result<()> {
+    let beats: Vec<u64> = packets.iter().flat_map(|p| p.to_beats()).collect();
+    if beats.is_empty() {
+        return Ok(());
+    }
+    dev.write_h2c(&spec::packet::beats_to_bytes(&beats))
+}
+
+/// Write the descriptor words into `DESC`.
+pub fn write_descriptor(dev: &mut dyn Device, d: &Descriptor) -> Result<()> {
+    let words = d
+        .pack()
+        .map_err(|e| DeviceError::Model(format!("descriptor does not encode: {e}")))?;
+    for (i, w) in words.iter().enumerate() {
+        dev.write_reg(regs::DESC.at(i as u32), *w)?;
+    }
+    Ok(())
+}
+
+/// Run one job whose inputs are already loaded: descriptor, `START`, read its output, `DONE`.
+/// Returns the C2H bytes (`Descriptor::output_bytes` of them; none for a job that writes the
+/// squeeze buffer).
+pub fn run_job(dev: &mut dyn Device, cfg: &AccelConfig, d: &Descriptor) -> Result<Vec<u8>> {
+    write_descriptor(dev, d)?;
+    device::pulse(dev, &[regs::CTRL_START])?;
+    let mut out = vec![0u8; d.output_bytes(cfg.pixel_lanes) as usize];
+    if !out.is_empty() {
+        dev.read_c2h(&mut out)?;
+    }
+    let t = dev.timeouts().done;
+    dev.wait_done(t)?;
+    Ok(out)
+}
+
+// ---- the network ---------------------------------------------------------------------------
+
+/// Why a network run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SeqError {
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    #[error("planning {step} for the {preset} engine: {source}")]
+    Plan {
+        step: &'static str,
+        preset: String,
+        #[source]
+        source: JobError,
+    },
+    #[error("{0}")]
+    Input(String),
+}
+
+/// One unit the sequencer runs: a plain convolution or a Fire module (three jobs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Conv(usize),
+    Fire {
+        squeeze: usize,
+        expand1x1: usize,
+        expand3x3: usize,
+    },
+}
+
+impl Step {
+    /// Layer indices whose output this step sends back to the host.
+    pub fn outputs(&self) -> Vec<usize> {
+        match *self {
+            Step::Conv(i) => vec![i],
+            Step::Fire {
+                expand1x1,
+                expand3x3,
+                ..
+            } => vec![expand1x1, expand3x3],
+        }
+    }
+    pub fn name(&self) -> &'static str {
+        match *self {
+            Step::Conv(i) => LAYERS[i].name,
+            Step::Fire { squeeze, .. } => LAYERS[squeeze].name.split('/').next().unwrap_or("fire"),
+        }
+    }
+    fn first(&self) -> usize {
+        match *self {
+            Step::Conv(i) => i,
+            Step::Fire { squeeze, .. } => squeeze,
+        }
+    }
+    /// The layers of the step, in job order.
+    pub fn layers(&self) -> Vec<usize> {
+        match *self {
+            Step::Conv(i) => vec![i],
+            Step::Fire {
+                squeeze,
+                expand1x1,
+                expand3x3,
+            } => vec![squeeze, expand1x1, expand3x3],
+        }
+    }
+}
+
+/// conv1, fire2..fire9, conv_final.
+pub fn steps() -> Vec<Step> {
+    let mut v = Vec::new();
+    let mut i = 0;
+    while i < NUM_LAYERS {
+        if let Some(f) = FIRES.iter().find(|f| f.squeeze == i) {
+            v.push(Step::Fire {
+                squeeze: f.squeeze,
+                expand1x1: f.expand1x1,
+                expand3x3: f.expand3x3,
+            });
+            i += 3;
+        } else {
+            v.push(Step::Conv(i));
+            i += 1;
+        }
+    }
+    v
+}
+
+/// A quantized layer as the planner's input: the stored codes put back at their dense positions,
+/// decoded on the card through the layer's int8 LUT.
+pub fn conv_layer(q: &QuantLayer) -> Result<ConvLayer, SeqError> {
+    let s = q.spec;
+    let mut codes = vec![0u8; s.weight_count()];
+    let mut pos: i64 = -1;
+    for (&c, &r) in q.codes.iter().zip(&q.rel_idx) {
+        pos += r as i64 + 1;
+        let slot = codes.get_mut(pos as usize).ok_or_else(|| {
+            SeqError::Input(format!(
+                "{}: weight entry at position {pos} is past the layer",
+                s.name
+            ))
+        })?;
+        *slot = c;
+    }
+    // The dense int8 weights the reference uses must be exactly what the card will decode.
+    if codes
+        .iter()
+        .zip(&q.weights)
+        .any(|(&c, &w)| q.lut[c as usize] != w)
+    {
+        return Err(SeqError::Input(format!(
+            "{}: codes and dense weights disagree",
+            s.name
+        )));
+    }
+    Ok(ConvLayer {
+        in_c: s.in_c as u32,
+        out_c: s.out_c as u32,
+        k: s.k as u32,
+        stride: s.stride as u32,
+        pad: s.pad as u32,
+        pool: s.pool,
+        weights: LayerWeights::Coded {
+            codes,
+            lut: q.lut.to_vec(),
+        },
+        bias: q.bias.clone(),
+        m: q.m,
+        shift: q.shift,
+    })
+}
+
+/// Counters of one job (one layer), from the card's PERF registers.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LayerReport {
+    pub layer: &'static str,
+    /// Busy cycles, MACs issued and stall cycles of the job.
+    pub perf: device::Perf,
+    /// Dense-equivalent MACs of the layer (K*K*I*O*H*W).
+    pub dense_macs: u64,
+    /// C2H bytes of the job.
+    pub out_bytes: u64,
+}
+
+/// One step (conv or Fire module) as run.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct StepReport {
+    pub step: &'static str,
+    pub layers: Vec<LayerReport>,
+    /// H2C bytes sent (weights, codebooks, biases, masks, activations).
+    pub h2c_bytes: u64,
+    /// Host time of the step: planning, transfers, waiting.
+    pub wall: Duration,
+    /// Of which planning and output parsing on the host.
+    pub host: Duration,
+}
+
+/// What one network run produced.
+#[derive(Clone, Debug)]
+pub struct NetOutput {
+    /// The int8 image sent to conv1.
+    pub input: QTensor,
+    /// Output of each layer read back from the card (after its pool); `None` for the squeeze
+    /// layers, whose output stays on chip.
+    pub layers: Vec<Option<QTensor>>,
+    pub logits: Vec<f32>,
+    pub probabilities: Vec<f32>,
+    pub steps: Vec<StepReport>,
+}
+
+impl NetOutput {
+    /// Sum of the card's busy cycles over all jobs.
+    pub fn cycles(&self) -> u64 {
+        self.steps
+            .iter()
+            .flat_map(|s| &s.layers)
+            .map(|l| l.perf.busy)
+            .sum()
+    }
+    /// Host time spent planning and parsing.
+    pub fn host_time(&self) -> Duration {
+        self.steps.iter().map(|s| s.host).sum()
+    }
+}
+
+fn to_tensor(q: &QTensor) -> Tensor {
+    Tensor {
+        c: q.c as u32,
+        h: q.h as u32,
+        w: q.w as u32,
+        signed: q.signed,
+        data: q.data.clone(),
+    }
+}
+
+/// The input of layer `i`, from the image and the outputs read back so far.
+fn layer_input(i: usize, image: &QTensor, outs: &[Option<QTensor>]) -> Result<QTensor, SeqError> {
+    let get = |j: usize| {
+        outs[j].as_ref().ok_or_else(|| {
+            SeqError::Input(format!(
+                "{} needs the output of {}, not read back",
+                LAYERS[i].name, LAYERS[j].name
+            ))
+        })
+    };
+    Ok(match LAYERS[i].input {
+        Input::Image => image.clone(),
+        Input::Layer(j) => get(j)?.clone(),
+        Input::Concat(a, b) => {
+            QTensor::concat(&[get(a)?, get(b)?]).map_err(|e| SeqError::Input(e.to_string()))?
+        }
+    })
+}
+
+/// Where a step's weights, biases and codebooks live on the card.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Place {
+    weight: u32,
+    bias: u32,
+    slot: u32,
+}
+
+/// How much of each memory a plan uses (its packets start at 0).
+fn footprint(plan: &Plan) -> Result<Place, SeqError> {
+    let packets = Packet::parse_stream(&plan.load)
+        .map_err(|e| SeqError::Input(format!("plan packets: {e}")))?;
+    let mut p = Place::default();
+    for k in &packets {
+        let n = k.payload.len() as u32;
+        match k.ty {
+            PacketType::Weights => {
+                p.weight = p
+                    .weight
+                    .max(k.addr + n * spec::packet::WEIGHTS_PER_BEAT as u32)
+            }
+            PacketType::Bias => p.bias = p.bias.max(k.addr + n),
+            PacketType::Codebook => p.slot = p.slot.max(k.addr + 1),
+            _ => {}
+        }
+    }
+    Ok(p)
+}
+
+/// A plan moved to `at`: (weight packets, per-image packets, descriptor words per job).
+type Relocated = (
+    Vec<Packet>,
+    Vec<Packet>,
+    Vec<[u32; spec::descriptor::DESC_WORDS]>,
+);
+
+fn relocate(plan: &Plan, at: Place) -> Result<Relocated, SeqError> {
+    let packets = Packet::parse_stream(&plan.load)
+        .map_err(|e| SeqError::Input(format!("plan packets: {e}")))?;
+    let (mut weights, mut rest) = (Vec::new(), Vec::new());
+    for mut k in packets {
+        match k.ty {
+            PacketType::Weights => {
+                k.addr += at.weight;
+                weights.push(k);
+            }
+            PacketType::Bias => {
+                k.addr += at.bias;
+                weights.push(k);
+            }
+            PacketType::Codebook => {
+                k.addr += at.slot;
+                weights.push(k);
+            }
+            _ => rest.push(k),
+        }
+    }
+    let descs = plan
+        .jobs
+        .iter()
+        .map(|j| {
+            let mut d = j.descriptor.clone();
+            d.weight_base += at.weight;
+            d.bias_base += at.bias;
+            d.lut_slot += at.slot;
+            d.pack()
+                .map_err(|e| SeqError::Input(format!("relocated descriptor: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((weights, rest, descs))
+}
+
+/// Run one planned step: packets, then each job (descriptor, START, C2H, DONE) with its counters.
+fn run_jobs(
+    dev: &mut dyn Device,
+    packets: &[Packet],
+    plan: &Plan,
+    descs: &[[u32; spec::descriptor::DESC_WORDS]],
+    layers: &[usize],
+) -> Result<(Vec<u8>, Vec<LayerReport>, u64), DeviceError> {
+    let beats: Vec<u64> = packets.iter().flat_map(|p| p.to_beats()).collect();
+    dev.write_h2c(&spec::packet::beats_to_bytes(&beats))?;
+    let mut c2h = Vec::with_capacity(plan.out_bytes() as usize);
+    let mut reports = Vec::new();
+    let mut before = device::read_perf(dev)?;
+    for ((j, desc), &li) in plan.jobs.iter().zip(descs).zip(layers) {
+        for (i, w) in desc.iter().enumerate() {
+            dev.write_reg(regs::DESC.at(i as u32), *w)?;
+        }
+        device::pulse(dev, &[regs::CTRL_START])?;
+        let at = c2h.len();
+        c2h.resize(at + j.out_bytes as usize, 0);
+        if j.out_bytes > 0 {
+            dev.read_c2h(&mut c2h[at..])?;
+        }
+        let t = dev.timeouts().done;
+        dev.wait_done(t)?;
+        let after = device::read_perf(dev)?;
+        reports.push(LayerReport {
+            layer: LAYERS[li].name,
+            perf: after - before,
+            dense_macs: LAYERS[li].dense_macs(),
+            out_bytes: j.out_bytes,
+        });
+        before = after;
+    }
+    Ok((c2h, reports, beats.len() as u64 * 8))
+}
+
+/// The network sequencer for one card configuration and model. When every layer's weights fit
+/// on the card at once (`nitefury`), each step gets its own region of the weight, bias and
+/// codebook memories and the weights are sent once, with the first image; otherwise (`tiny`,
+/// `ecp5`) each step loads its own weights before its jobs.
+pub struct Sequencer {
+    cfg: AccelConfig,
+    /// The planner's view of each layer (codes at dense positions, LUT, bias, m/shift).
+    layers: Vec<ConvLayer>,
+    output_scale: f32,
+    input_scale: f32,
+    /// Per step: where its weights live (all zero when they are reloaded per step).
+    places: Vec<Place>,
+    resident: bool,
+    /// The card holds every step's weights (resident mode, after a successful image).
+    loaded: bool,
+}
+
+impl Sequencer {
+    /// Prepare for `cfg`: decide whether the weights stay resident (planning each step once on
+    /// an all-zero input to measure its footprint).
+    pub fn new(cfg: &AccelConfig, model: &QuantModel) -> Result<Sequencer, SeqError> {
+        if model.layers.len() != NUM_LAYERS {
+            return Err(SeqError::Input(format!(
+                "the model has {} layers, expected {NUM_LAYERS}",
+                model.layers.len()
+            )));
+        }
+        let layers = model
+            .layers
+            .iter()
+            .map(conv_layer)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut seq = Sequencer {
+            cfg: cfg.clone(),
+            layers,
+            output_scale: model.output_scale,
+            input_scale: model.input_scale,
+            places: vec![Place::default(); steps().len()],
+            resident: false,
+            loaded: false,
+        };
+        let mut at = Place::default();
+        for (i, step) in steps().into_iter().enumerate() {
+            let l = &LAYERS[step.first()];
+            let x = Tensor {
+                c: l.in_c as u32,
+                h: l.in_hw as u32,
+                w: l.in_hw as u32,
+                signed: l.input == Input::Image,
+                data: vec![0; l.in_c * l.in_hw * l.in_hw],
+            };
+            let f = footprint(&seq.plan(step, &x)?)?;
+            seq.places[i] = at;
+            at.weight += f.weight.div_ceil(4) * 4;
+            at.bias += f.bias;
+            at.slot += f.slot;
+        }
+        seq.resident = at.weight <= cfg.weight_entries
+            && at.bias <= cfg.bias_words
+            && at.slot <= cfg.codebook_slots;
+        if !seq.resident {
+            seq.places.fill(Place::default());
+        }
+        Ok(seq)
+    }
+
+    /// Whether all weights stay on the card (sent once).
+    pub fn resident(&self) -> bool {
+        self.resident
+    }
+
+    /// Forget that the card holds the weights (e.g. after the card was reprogrammed).
+    pub fn invalidate(&mut self) {
+        self.loaded = false;
+    }
+
+    fn plan(&self, step: Step, x: &Tensor) -> Result<Plan, SeqError> {
+        let plan_err = |source| SeqError::Plan {
+            step: step.name(),
+            preset: self.cfg.name.clone(),
+            source,
+        };
+        match step {
+            Step::Conv(i) => job::plan_conv(&self.cfg, &self.layers[i], x),
+            Step::Fire {
+                squeeze,
+                expand1x1,
+                expand3x3,
+            } => job::plan_fire(
+                &self.cfg,
+                &self.layers[squeeze],
+                &self.layers[expand1x1],
+                &self.layers[expand3x3],
+                x,
+            ),
+        }
+        .map_err(plan_err)
+    }
+
+    /// Run the whole network for one preprocessed image (3x227x227 CHW). `on_step` is called
+    /// after each step (progress display).
+    pub fn run(
+        &mut self,
+        dev: &mut dyn Device,
+        input: &[f32],
+        on_step: &mut dyn FnMut(&StepReport),
+    ) -> Result<NetOutput, SeqError> {
+        let r = self.run_inner(dev, input, on_step);
+        if r.is_err() {
+            // The card's memories are in an unknown state.
+            self.loaded = false;
+        }
+        r
+    }
+
+    /// Run one step on input `x` (conv1: the int8 image; else the step's uint8 input) and return
+    /// its output as read back (a Fire module: both expands concatenated) with its counters.
+    /// Weights are sent unless they are resident and already loaded.
+    pub fn run_step(
+        &mut self,
+        dev: &mut dyn Device,
+        step: Step,
+        x: &QTensor,
+    ) -> Result<(QTensor, Vec<LayerReport>), SeqError> {
+        let si = steps()
+            .iter()
+            .position(|s| *s == step)
+            .ok_or_else(|| SeqError::Input(format!("{step:?} is not a step of the network")))?;
+        let send = !(self.resident && self.loaded);
+        let r = self.step_at(dev, si, step, x, send);
+        if r.is_err() {
+            self.loaded = false;
+        }
+        r.map(|(y, layers, _, _)| (y, layers))
+    }
+
+    /// (output, per-layer counters, H2C bytes, host time).
+    fn step_at(
+        &mut self,
+        dev: &mut dyn Device,
+        si: usize,
+        step: Step,
+        x: &QTensor,
+        send_weights: bool,
+    ) -> Result<(QTensor, Vec<LayerReport>, u64, Duration), SeqError> {
+        let t0 = Instant::now();
+        let plan = self.plan(step, &to_tensor(x))?;
+        let (weights, rest, descs) = relocate(&plan, self.places[si])?;
+        let packets: Vec<Packet> = if send_weights {
+            weights.into_iter().chain(rest).collect()
+        } else {
+            rest
+        };
+        let mut host = t0.elapsed();
+        let (c2h, layers, h2c_bytes) = run_jobs(dev, &packets, &plan, &descs, &step.layers())?;
+        let t1 = Instant::now();
+        let y = plan.parse_output(&c2h).map_err(|source| SeqError::Plan {
+            step: step.name(),
+            preset: self.cfg.name.clone(),
+            source,
+        })?;
+        let y = QTensor::from_u8(
+            plan.out_c as usize,
+            plan.out_h as usize,
+            plan.out_w as usize,
+            y,
+        )
+        .map_err(|e| SeqError::Input(e.to_string()))?;
+        host += t1.elapsed();
+        Ok((y, layers, h2c_bytes, host))
+    }
+
+    fn run_inner(
+        &mut self,
+        dev: &mut dyn Device,
+        input: &[f32],
+        on_step: &mut dyn FnMut(&StepReport),
+    ) -> Result<NetOutput, SeqError> {
+        device::check_identity(dev, &self.cfg)?;
+        // A clean card: no job, no error left from an earlier run, counters at zero.
+        device::pulse(dev, &[regs::CTRL_SOFT_RESET, regs::CTRL_CLEAR_PERF])?;
+        if input.len() != INPUT_LEN {
+            return Err(SeqError::Input(format!(
+                "network input has {} values, expected {INPUT_LEN}",
+                input.len()
+            )));
+        }
+        let q = weights::quant::quantize_input(input, self.input_scale);
+        let image = QTensor::from_i8(INPUT_C, INPUT_H, INPUT_W, &q)
+            .map_err(|e| SeqError::Input(e.to_string()))?;
+        let mut outs: Vec<Option<QTensor>> = vec![None; NUM_LAYERS];
+        let mut reports = Vec::new();
+        let send_weights = !(self.resident && self.loaded);
+        for (si, step) in steps().into_iter().enumerate() {
+            let t0 = Instant::now();
+            let x = layer_input(step.first(), &image, &outs)?;
+            let (y, layers, h2c_bytes, host) = self.step_at(dev, si, step, &x, send_weights)?;
+            let mut from = 0;
+            for li in step.outputs() {
+                let n = LAYERS[li].out_c;
+                outs[li] = Some(if step.outputs().len() == 1 {
+                    y.clone()
+                } else {
+                    y.channels(from, n)
+                });
+                from += n;
+            }
+            let r = StepReport {
+                step: step.name(),
+                layers,
+                h2c_bytes,
+                wall: t0.elapsed(),
+                host,
+            };
+            on_step(&r);
+            reports.push(r);
+        }
+        self.loaded = self.resident;
+        let last = outs[NUM_LAYERS - 1]
+            .as_ref()
+            .ok_or_else(|| SeqError::Input("no final output".into()))?;
+        debug_assert_eq!(LAYERS[NUM_LAYERS - 1].role, Role::Final);
+        let logits = logits_from_final(last, self.output_scale);
+        let probabilities = sim::reference::softmax(&logits);
+        Ok(NetOutput {
+            input: image,
+            layers: outs,
+            logits,
+            probabilities,
+            steps: reports,
+        })
+    }
+}
+
+/// Run the whole network once with a fresh [`Sequencer`] (weights sent with this image).
+pub fn run_network(
+    dev: &mut dyn Device,
+    cfg: &AccelConfig,
+    model: &QuantModel,
+    input: &[f32],
+    on_step: &mut dyn FnMut(&StepReport),
+) -> Result<NetOutput, SeqError> {
+    Sequencer::new(cfg, model)?.run(dev, input, on_step)
+}

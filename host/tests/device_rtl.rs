@@ -1,0 +1,145 @@
+//! The `sim` backend: the network sequencer over the Verilated RTL in process
+//! (`ModelDevice<RtlCard>`, preset `tiny`). Real layers of the real network, fed their reference
+//! inputs, come back from the RTL bit-exact to the int8 reference, with the card's own counters.
+
+use std::time::{Duration, Instant};
+
+use host::device::model::ModelDevice;
+use host::device::{self, Timeouts};
+use host::emulate::rtl::RtlCard;
+use host::sequencer::{self, Sequencer, Step};
+use sim::reference::int8;
+use spec::AccelConfig;
+use weights::quant::QuantModel;
+
+const IMAGES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/images");
+
+fn model() -> QuantModel {
+    let path = weights::default_model_path(None).expect("model file");
+    let m = weights::Model::load(&path).expect("load model");
+    QuantModel::from_model_committed(&m).expect("quantize")
+}
+
+fn sim_device(cfg: &AccelConfig) -> ModelDevice<RtlCard> {
+    ModelDevice::new(
+        RtlCard::new(cfg).expect("tiny is verilated"),
+        Timeouts::uniform(Duration::from_secs(600)),
+    )
+}
+
+#[test]
+fn rtl_layers_match_int8_reference() {
+    let q = model();
+    let cfg = AccelConfig::tiny();
+    let input = host::image::load_preprocessed(format!("{IMAGES}/chelsea.png")).unwrap();
+    let reference = int8::try_forward(&q, &input).unwrap();
+    let mut dev = sim_device(&cfg);
+    device::check_identity(&mut dev, &cfg).unwrap();
+    let mut seq = Sequencer::new(&cfg, &q).unwrap();
+    let all = sequencer::steps();
+    // The last Fire module (13x13) and the classifier (1000 x 15x15, pad 1): the cheapest real
+    // layers to simulate, and every kind of job but the stride-2 conv1.
+    for step in [all[8], all[9]] {
+        let t0 = Instant::now();
+        let first = step.layers()[0];
+        let x = reference.layer_input(first);
+        let (y, layers) = seq.run_step(&mut dev, step, &x).unwrap();
+        let want = match step {
+            Step::Conv(i) => reference.layers[i].clone(),
+            Step::Fire {
+                expand1x1,
+                expand3x3,
+                ..
+            } => {
+                int8::QTensor::concat(&[&reference.layers[expand1x1], &reference.layers[expand3x3]])
+                    .unwrap()
+            }
+        };
+        assert_eq!(y, want, "{} differs from the int8 reference", step.name());
+        for l in &layers {
+            assert_eq!(l.perf.jobs, 1, "{l:?}");
+            assert!(l.perf.busy > 0 && l.perf.macs > 0, "{l:?}");
+        }
+        eprintln!(
+            "{}: {} cycles {:?}, {:.1} s wall",
+            step.name(),
+            layers.iter().map(|l| l.perf.busy).sum::<u64>(),
+            layers
+                .iter()
+                .map(|l| (l.layer, l.perf.busy))
+                .collect::<Vec<_>>(),
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    // Fire 9 again on a card with random stalls on both streams and the register bus.
+    let bp = sim::rtl::Backpressure::random(7, 0.6, 0.5);
+    let card = RtlCard::new(&cfg).unwrap().with_backpressure(bp);
+    let mut dev = ModelDevice::new(card, Timeouts::uniform(Duration::from_secs(600)));
+    let mut seq = Sequencer::new(&cfg, &q).unwrap();
+    let step = all[8];
+    let Step::Fire {
+        expand1x1,
+        expand3x3,
+        ..
+    } = step
+    else {
+        panic!("fire9 is a Fire module")
+    };
+    let (y, layers) = seq
+        .run_step(&mut dev, step, &reference.layer_input(step.layers()[0]))
+        .unwrap();
+    let want = int8::QTensor::concat(&[&reference.layers[expand1x1], &reference.layers[expand3x3]])
+        .unwrap();
+    assert_eq!(y, want, "fire9 under back-pressure");
+    assert!(
+        layers
+            .iter()
+            .any(|l| l.perf.stall_out > 0 || l.perf.stall_in > 0 || l.perf.stall > 0),
+        "{layers:?}"
+    );
+}
+
+#[test]
+fn sim_backend_whole_network_matches_int8_reference_on_all_images() {
+    let q = model();
+    let cfg = AccelConfig::tiny();
+    let mut dev = sim_device(&cfg);
+    let mut seq = Sequencer::new(&cfg, &q).unwrap();
+    for name in ["chelsea", "astronaut", "coffee", "motorcycle_left"] {
+        let t0 = Instant::now();
+        let input = host::image::load_preprocessed(format!("{IMAGES}/{name}.png")).unwrap();
+        let reference = int8::try_forward(&q, &input).unwrap();
+        let out = seq.run(&mut dev, &input, &mut |_| {}).unwrap();
+        let mut compared = 0;
+        for (i, got) in out.layers.iter().enumerate() {
+            if let Some(got) = got {
+                assert_eq!(
+                    got,
+                    &reference.layers[i],
+                    "{name}: {}",
+                    weights::topology::LAYERS[i].name
+                );
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, 18, "every layer but the squeezes comes back");
+        assert_eq!(out.logits, reference.logits, "{name}");
+        assert_eq!(out.probabilities, reference.probs, "{name}");
+        let report = host::device::card::CycleReport::of(&out, &cfg);
+        assert_eq!(report.layers.len(), 26);
+        assert!(report
+            .layers
+            .iter()
+            .all(|l| l.perf.jobs == 1 && l.perf.busy > 0));
+        eprintln!(
+            "{name}: top-1 {}, {} cycles, efficiency {:.3}, {:.1} images/s at {} MHz, {:.1} s wall, host {:.1} ms",
+            sim::reference::top_k(&out.probabilities, 1)[0],
+            report.cycles,
+            report.efficiency,
+            report.images_per_s_at_target,
+            cfg.target_mhz,
+            t0.elapsed().as_secs_f64(),
+            report.host_ms
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! The command line against an emulated card in another process: `sqz-host emulate` serves the
+//! files, `sqz-host info` identifies the card, and `sqz-host infer --backend xdma` prints the same
+//! classes and probabilities as `--backend reference`; a missing device is a clear non-zero exit.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sqz-host");
+const IMAGES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/images");
+
+fn sqz(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("SQZ_MODEL")
+        .output()
+        .expect("spawn sqz-host")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// `sqz-host emulate` as a child process, killed (by its own handle) when dropped.
+struct Card {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Card {
+    fn start(test: &str, preset: &str) -> Card {
+        let dir = std::env::temp_dir().join(format!("sqz-emucli-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let child = Command::new(BIN)
+            .args([
+                "emulate",
+                "--dir",
+                dir.to_str().unwrap(),
+                "--preset",
+                preset,
+                "--seconds",
+                "300",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn emulate");
+        let card = Card { child, dir };
+        let t0 = Instant::now();
+        while !card.dir.join("xdma0_c2h_0").exists() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "emulated card did not come up"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The register file is published right after the pipes are made.
+        std::thread::sleep(Duration::from_millis(100));
+        card
+    }
+    fn prefix(&self) -> String {
+        self.dir.join("xdma0").to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Card {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn image(name: &str) -> String {
+    Path::new(IMAGES)
+        .join(format!("{name}.png"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn info_and_infer_through_the_emulated_card() {
+    let card = Card::start("infer", "tiny");
+    let prefix = card.prefix();
+    let info = sqz(&["info", "--device", &prefix]);
+    let out = text(&info.stdout);
+    assert!(info.status.success(), "{out}{}", text(&info.stderr));
+    assert!(
+        out.contains("0x53515A31 (sqz engine)") && out.contains("preset `tiny`"),
+        "{out}"
+    );
+    let info = sqz(&["info", "--device", &prefix, "--json"]);
+    let j: serde_json::Value = serde_json::from_slice(&info.stdout).expect("info --json");
+    assert_eq!(j["preset"], "tiny");
+    assert_eq!(j["id_ok"], true);
+
+    let imgs = [image("chelsea"), image("coffee")];
+    let mut args = vec!["infer", "--json", "--backend", "xdma", "--device", &prefix];
+    args.extend(imgs.iter().map(String::as_str));
+    let card_run = sqz(&args);
+    assert!(card_run.status.success(), "{}", text(&card_run.stderr));
+    let mut args = vec!["infer", "--json", "--backend", "reference"];
+    args.extend(imgs.iter().map(String::as_str));
+    let reference = sqz(&args);
+    assert!(reference.status.success(), "{}", text(&reference.stderr));
+    let a: serde_json::Value = serde_json::from_slice(&card_run.stdout).unwrap();
+    let b: serde_json::Value = serde_json::from_slice(&reference.stdout).unwrap();
+    assert_eq!(a["backend"], "xdma");
+    assert_eq!(a["results"], b["results"], "same classes and probabilities");
+    assert_eq!(a["results"][0]["top"][0]["class"], 285);
+    assert_eq!(a["results"][1]["top"][0]["class"], 967);
+
+    // A preset the card was not built from is refused with both names.
+    let wrong = sqz(&[
+        "infer",
+        "--backend",
+        "xdma",
+        "--device",
+        &prefix,
+        "--preset",
+        "ecp5",
+        &imgs[0],
+    ]);
+    assert!(!wrong.status.success());
+    let e = text(&wrong.stderr);
+    assert!(e.contains("preset `tiny`") && e.contains("`ecp5`"), "{e}");
+}
+
+#[test]
+fn missing_device_is_a_clear_error() {
+    let o = sqz(&["info", "--device", "/nonexistent/xdma7"]);
+    assert!(!o.status.success());
+    let e = text(&o.stderr);
+    assert!(
+        e.contains("/nonexistent/xdma7_user") && e.contains("XDMA driver"),
+        "{e}"
+    );
+    let o = sqz(&[
+        "infer",
+        "--backend",
+        "xdma",
+        "--device",
+        "/nonexistent/xdma7",
+        &image("chelsea"),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("does not exist"),
+        "{}",
+        text(&o.stderr)
+    );
+}

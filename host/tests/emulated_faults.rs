@@ -1,0 +1,425 @@
+//! The `xdma` backend against the emulated card (software card model behind XDMA-like files):
+//! register and stream round trips through the real open/mmap/read/write path, and every fault
+//! the driver must report (missing files, wrong ID, wrong config hash, lost or truncated C2H data,
+//! stalled H2C, a card error bit, an unserved stream) as the right error within a bounded time.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use host::device::xdma::XdmaDevice;
+use host::device::{self, Device, DeviceError, Timeouts};
+use host::emulate::soft::SoftCard;
+use host::emulate::{CardModel, Emulator, EmulatorOptions, Faults};
+use host::sequencer;
+use spec::descriptor::Descriptor;
+use spec::packet::{header, Packet, PacketType};
+use spec::{regs, AccelConfig};
+
+/// A scratch directory unique to this test.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(test: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("sqz-emu-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const SHORT: Timeouts = Timeouts {
+    open: Duration::from_millis(300),
+    dma: Duration::from_millis(400),
+    done: Duration::from_millis(400),
+};
+
+fn card(dir: &TempDir, faults: Faults) -> Emulator {
+    let opts = EmulatorOptions {
+        faults,
+        ..Default::default()
+    };
+    Emulator::start(&dir.0, opts, || {
+        Ok(Box::new(SoftCard::loopback(AccelConfig::tiny())) as Box<dyn CardModel>)
+    })
+    .expect("start emulated card")
+}
+
+/// A loopback job: `n` bytes into the input buffer at 8, sent back by the soft card.
+fn loopback_job(dev: &mut dyn Device, n: usize) -> device::Result<(Vec<u8>, Vec<u8>)> {
+    let cfg = AccelConfig::tiny();
+    let lanes = cfg.pixel_lanes as usize;
+    let data: Vec<u8> = (0..n).map(|i| (i * 7 + 3) as u8).collect();
+    sequencer::send_packets(dev, &[Packet::act(false, 8, &data).unwrap()])?;
+    let d = Descriptor {
+        out_c: 1,
+        ntiles: (n / lanes) as u32,
+        src_base: 8,
+        ..Default::default()
+    };
+    let out = sequencer::run_job(dev, &cfg, &d)?;
+    Ok((data, out))
+}
+
+/// Run `f` and check it ends within `limit`.
+fn bounded<T>(limit: Duration, f: impl FnOnce() -> T) -> T {
+    let t0 = Instant::now();
+    let r = f();
+    assert!(
+        t0.elapsed() < limit,
+        "took {:?}, limit {limit:?}",
+        t0.elapsed()
+    );
+    r
+}
+
+#[test]
+fn registers_and_streams_round_trip() {
+    let dir = TempDir::new("roundtrip");
+    let emu = card(&dir, Faults::default());
+    let mut dev = XdmaDevice::open(emu.prefix(), SHORT).unwrap();
+    let info = device::check_identity(&mut dev, &AccelConfig::tiny()).unwrap();
+    assert_eq!(info.preset.as_deref(), Some("tiny"));
+    assert_eq!(info.pixel_lanes, AccelConfig::tiny().pixel_lanes);
+    for v in [0xDEAD_BEEF, 0, 0x1234_5678] {
+        dev.write_reg(regs::SCRATCH.offset, v).unwrap();
+        // The emulator forwards the write and reads it back from the model.
+        let t0 = Instant::now();
+        while dev.read_reg(regs::SCRATCH.offset).unwrap() != v {
+            assert!(
+                t0.elapsed() < Duration::from_secs(2),
+                "SCRATCH never read back {v:#x}"
+            );
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+    // Writes to read-only registers do not stick.
+    dev.write_reg(regs::ID.offset, 0).unwrap();
+    device::pulse(&mut dev, &[regs::CTRL_CLEAR_PERF]).unwrap();
+    assert_eq!(dev.read_reg(regs::ID.offset).unwrap(), regs::ID_VALUE);
+    assert!(matches!(
+        dev.read_reg(0x2),
+        Err(DeviceError::BadOffset { .. })
+    ));
+    // Several jobs in a row, larger than the pipe buffer.
+    for n in [256usize, 4096, 200 * 1024] {
+        let (sent, got) = loopback_job(&mut dev, n).unwrap();
+        assert_eq!(got, sent, "{n} bytes");
+    }
+    let perf = device::read_perf(&mut dev).unwrap();
+    assert_eq!(perf.jobs, 3);
+    let stats = emu.stop().unwrap();
+    assert!(
+        stats.h2c_bytes > 200 * 1024 && stats.c2h_bytes >= 200 * 1024,
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn missing_device_files_are_named() {
+    let dir = TempDir::new("missing");
+    let prefix = dir.0.join("xdma0").to_string_lossy().into_owned();
+    let e = bounded(Duration::from_secs(1), || {
+        XdmaDevice::open(&prefix, SHORT).err().unwrap()
+    });
+    let msg = e.to_string();
+    assert!(matches!(e, DeviceError::NoDevice { .. }), "{msg}");
+    assert!(
+        msg.contains("xdma0_user") && msg.contains("XDMA driver") && msg.contains("--device"),
+        "{msg}"
+    );
+    // Only the C2H endpoint missing.
+    let emu = card(
+        &dir,
+        Faults {
+            omit: vec!["_c2h_0".into()],
+            ..Default::default()
+        },
+    );
+    let e = XdmaDevice::open(emu.prefix(), SHORT).err().unwrap();
+    assert!(e.to_string().contains("xdma0_c2h_0"), "{e}");
+}
+
+#[test]
+fn unserved_stream_times_out_on_open() {
+    // Files left by an emulator that is no longer running: the FIFOs have no peer.
+    let dir = TempDir::new("stale");
+    let emu = card(&dir, Faults::default());
+    let prefix = emu.prefix().to_string();
+    let paths = emu.paths().clone();
+    drop(emu);
+    std::fs::write(&paths.user, vec![0u8; 4096]).unwrap();
+    for p in [&paths.h2c, &paths.c2h] {
+        let ok = std::process::Command::new("mkfifo")
+            .arg(p)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+    let mut dev = XdmaDevice::open(&prefix, SHORT).unwrap();
+    let e = bounded(Duration::from_secs(2), || {
+        loopback_job(&mut dev, 64).unwrap_err()
+    });
+    assert!(matches!(e, DeviceError::OpenTimeout { .. }), "{e}");
+    assert!(e.to_string().contains("sqz-host emulate"), "{e}");
+    // The identity check fails clearly on the blank register file too.
+    let e = device::check_identity(&mut dev, &AccelConfig::tiny()).unwrap_err();
+    assert!(matches!(e, DeviceError::WrongId { found: 0, .. }), "{e}");
+    // Wake the worker blocked in open(2) so the test process does not keep it.
+    let _ = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&paths.h2c);
+}
+
+#[test]
+fn wrong_id_is_refused() {
+    let dir = TempDir::new("id");
+    let emu = card(
+        &dir,
+        Faults {
+            id: Some(0x1234_5678),
+            ..Default::default()
+        },
+    );
+    let mut dev = XdmaDevice::open(emu.prefix(), SHORT).unwrap();
+    let e = device::check_identity(&mut dev, &AccelConfig::tiny()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            DeviceError::WrongId {
+                found: 0x1234_5678,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .contains("not programmed with an sqz bitstream"),
+        "{e}"
+    );
+}
+
+#[test]
+fn wrong_config_hash_names_both_presets() {
+    let dir = TempDir::new("hash");
+    let ecp5 = AccelConfig::ecp5().config_hash();
+    let emu = card(
+        &dir,
+        Faults {
+            config_hash: Some(ecp5),
+            ..Default::default()
+        },
+    );
+    let mut dev = XdmaDevice::open(emu.prefix(), SHORT).unwrap();
+    let e = device::check_identity(&mut dev, &AccelConfig::tiny()).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, DeviceError::ConfigMismatch { .. }), "{msg}");
+    assert!(
+        msg.contains("preset `ecp5`") && msg.contains("`tiny`"),
+        "{msg}"
+    );
+    drop(emu);
+    let emu = card(
+        &dir,
+        Faults {
+            config_hash: Some(0xABCD_0123),
+            ..Default::default()
+        },
+    );
+    let mut dev = XdmaDevice::open(emu.prefix(), SHORT).unwrap();
+    let msg = device::check_identity(&mut dev, &AccelConfig::tiny())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("unknown configuration") && msg.contains("0xABCD0123"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn lost_c2h_data_is_a_timeout() {
+    let dir = TempDir::new("drop");
+    let emu = card(
+        &dir,
+        Faults {
+            drop_c2h: true,
+            ..Default::default()
+        },
+    );
+    let mut dev = XdmaDevice::open(emu.prefix(), SHORT).unwrap();
+    let e = bounded(Duration::from_secs(3), || {
+        loopback_job(&mut dev, 1024).unwrap_err()
+    });
+    assert!(
+        matches!(
+            e,
+            DeviceError::DmaTimeout {
+                dir: device::Dir::C2h,
+                done: 0,
+                bytes: 1024,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // The stream is now unusable, and says so at once.
+    let e = bounded(Duration::from_secs(1), || {
+        loopback_job(&mut dev, 64).unwrap_err()
+    });
+    assert!(matches!(e, DeviceError::Broken(_)), "{e}");
+    // Registers still work.
+    assert_eq!(dev.read_reg(regs::ID.offset).unwrap(), regs::ID_VALUE);
+}
+
+#[test]
+fn truncated_c2h_is_a_short_read() {
+    let dir = TempDir::new("short");
+    let emu = card(
+        &dir,
+        Faults {
+            truncate_c2h: Some(100),
+            ..Default::default()
+        },
+    );
+    let mut dev = XdmaDevice::open(emu.prefix(), SHORT).unwrap();
+    let e = bounded(Duration::from_secs(3), || {
+        loopback_job(&mut dev, 1024).unwrap_err()
+    });
+    assert!(
+        matches!(
+            e,
+            DeviceError::ShortRead {
+                expected: 1024,
+                got: 100,
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn stalled_h2c_is_a_timeout() {
+    let dir = TempDir::new("stall");
+    let emu = card(
+        &dir,
+        Faults {
+            stall_h2c: true,
+            ..Default::default()
+        },
+    );
+    let mut dev = XdmaDevice::open(emu.prefix(), SHORT).unwrap();
+    // More than a pipe holds.
+    let e = bounded(Duration::from_secs(3), || {
+        loopback_job(&mut dev, 1 << 20).unwrap_err()
+    });
+    assert!(
+        matches!(
+            e,
+            DeviceError::DmaTimeout {
+                dir: device::Dir::H2c,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    drop(emu);
+}
+
+#[test]
+fn card_error_bit_is_reported_with_its_name() {
+    let dir = TempDir::new("errbit");
+    let bits = regs::ERR_BAD_DESC.val(1);
+    let emu = card(
+        &dir,
+        Faults {
+            error_on_start: Some(bits),
+            ..Default::default()
+        },
+    );
+    let mut dev = XdmaDevice::open(
+        emu.prefix(),
+        Timeouts {
+            dma: Duration::from_secs(20),
+            ..SHORT
+        },
+    )
+    .unwrap();
+    // Reported from the error bit while waiting for C2H, long before the 20 s DMA timeout.
+    let e = bounded(Duration::from_secs(3), || {
+        loopback_job(&mut dev, 1024).unwrap_err()
+    });
+    match &e {
+        DeviceError::CardError {
+            err, bits: names, ..
+        } => {
+            assert_eq!(*err, bits);
+            assert_eq!(names[0].name, "BAD_DESC");
+        }
+        other => panic!("expected a card error, got {other}"),
+    }
+    assert!(e.to_string().contains("BAD_DESC"), "{e}");
+}
+
+#[test]
+fn bad_packet_from_the_card_model() {
+    // Not injected: the soft card itself flags an unknown packet type.
+    let dir = TempDir::new("badpacket");
+    let emu = card(&dir, Faults::default());
+    let mut dev = XdmaDevice::open(emu.prefix(), SHORT).unwrap();
+    let bytes: Vec<u8> = [0x99u64 | (1 << 32), 0]
+        .iter()
+        .flat_map(|b| b.to_le_bytes())
+        .collect();
+    dev.write_h2c(&bytes).unwrap();
+    let e = bounded(Duration::from_secs(2), || {
+        dev.wait_done(Duration::from_millis(500)).unwrap_err()
+    });
+    assert!(e.to_string().contains("BAD_PACKET"), "{e}");
+    // SOFT_RESET clears it and the card works again.
+    device::soft_reset(&mut dev).unwrap();
+    assert_eq!(dev.read_reg(regs::ERR.offset).unwrap(), 0);
+    let (sent, got) = loopback_job(&mut dev, 512).unwrap();
+    assert_eq!(got, sent);
+    // An activation load past the buffer: ACT_OVERFLOW.
+    let cfg = AccelConfig::tiny();
+    let beats = [header(PacketType::ActIn, cfg.act_in_bytes, 1), 0];
+    let bytes: Vec<u8> = beats.iter().flat_map(|b| b.to_le_bytes()).collect();
+    dev.write_h2c(&bytes).unwrap();
+    // DONE is still set from the last job: wait for the error bit itself.
+    let t0 = Instant::now();
+    let e = loop {
+        if let Err(e) = device::check_error(&mut dev) {
+            break e;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(2), "no error bit");
+        std::thread::sleep(Duration::from_micros(100));
+    };
+    assert!(e.to_string().contains("ACT_OVERFLOW"), "{e}");
+}
+
+#[test]
+fn a_card_that_stops_answering_is_an_error_not_a_hang() {
+    let dir = TempDir::new("stopped");
+    let emu = card(&dir, Faults::default());
+    let mut dev = XdmaDevice::open(emu.prefix(), SHORT).unwrap();
+    let (sent, got) = loopback_job(&mut dev, 256).unwrap();
+    assert_eq!(got, sent);
+    emu.stop().unwrap();
+    // The mapping outlives the files; nothing serves it any more.
+    let e = bounded(Duration::from_secs(2), || device::pulse(&mut dev, &[regs::CTRL_START]).unwrap_err());
+    assert!(e.to_string().contains("nothing takes control pulses"), "{e}");
+    let e = bounded(Duration::from_secs(2), || loopback_job(&mut dev, 256).unwrap_err());
+    assert!(
+        matches!(e, DeviceError::Io { .. } | DeviceError::DmaTimeout { .. } | DeviceError::Model(_)),
+        "{e}"
+    );
+}
