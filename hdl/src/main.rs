@@ -1,5 +1,5 @@
 //! The `hdl` command line: `emit` writes the RTL and register map, `lint` runs Verilator's
-//! linter on it, `synth` runs Yosys and prints the resources.
+//! linter on it, `synth` runs Yosys and prints the resources, `pnr` runs nextpnr-ecp5 for Fmax.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -27,6 +27,11 @@ enum Cmd {
         #[arg(long, default_value = "tiny")]
         preset: String,
     },
+    /// Yosys + nextpnr-ecp5 (LFE5U-85F, out of context); prints the Fmax.
+    Pnr {
+        #[arg(long, default_value = "ecp5")]
+        preset: String,
+    },
     /// Yosys synthesis; prints LUT/FF/DSP/BRAM.
     Synth {
         #[arg(long, default_value = "nitefury")]
@@ -51,6 +56,10 @@ fn main() -> anyhow::Result<()> {
         Cmd::Lint { preset } => {
             let cfg = AccelConfig::preset(&preset)?;
             hdl::tools::lint(&cfg)?;
+        }
+        Cmd::Pnr { preset } => {
+            let cfg = AccelConfig::preset(&preset)?;
+            hdl::tools::pnr(&cfg)?;
         }
         Cmd::Synth { preset, target } => {
             let cfg = AccelConfig::preset(&preset)?;

@@ -95,7 +95,11 @@ impl<const S: usize, const S8: usize> Logic for BankedMem<S, S8> {
         let rows = self._bytes / S;
         let ra = bits_for(rows as u64);
         // A bank of <= 512 bytes would waste most of a block RAM (18 Kb): ask for LUT RAM.
-        let style = if rows <= 512 { "(* ram_style = \"distributed\" *) " } else { "" };
+        let style = if rows <= 512 {
+            "(* ram_style = \"distributed\" *) "
+        } else {
+            ""
+        };
         let mut banks = String::new();
         for b in 0..S {
             banks.push_str(&format!(

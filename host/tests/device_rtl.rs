@@ -143,3 +143,44 @@ fn sim_backend_whole_network_matches_int8_reference_on_all_images() {
         );
     }
 }
+
+/// The full-size preset on chelsea. Needs the nitefury RTL, which takes minutes to verilate:
+/// `SQZ_RTL_PRESETS=tiny,nitefury cargo test -p host --release --test device_rtl -- --ignored`.
+#[test]
+#[ignore = "needs the nitefury RTL (SQZ_RTL_PRESETS=tiny,nitefury)"]
+fn nitefury_whole_network_on_chelsea() {
+    let cfg = AccelConfig::nitefury();
+    assert!(
+        sim::rtl::is_built(&cfg),
+        "this build has only {:?}: set SQZ_RTL_PRESETS=tiny,nitefury",
+        sim::rtl::built_presets()
+    );
+    let q = model();
+    let input = host::image::load_preprocessed(format!("{IMAGES}/chelsea.png")).unwrap();
+    let reference = int8::try_forward(&q, &input).unwrap();
+    let mut dev = sim_device(&cfg);
+    let mut seq = Sequencer::new(&cfg, &q).unwrap();
+    assert!(seq.resident(), "nitefury keeps every weight on chip");
+    let t0 = Instant::now();
+    let out = seq.run(&mut dev, &input, &mut |_| {}).unwrap();
+    for (i, got) in out.layers.iter().enumerate() {
+        if let Some(got) = got {
+            assert_eq!(
+                got,
+                &reference.layers[i],
+                "{}",
+                weights::topology::LAYERS[i].name
+            );
+        }
+    }
+    assert_eq!(out.probabilities, reference.probs);
+    let r = host::device::card::CycleReport::of(&out, &cfg);
+    eprintln!(
+        "nitefury chelsea: {} cycles, efficiency {:.3}, {:.0} images/s at {} MHz, {:.1} s wall",
+        r.cycles,
+        r.efficiency,
+        r.images_per_s_at_target,
+        cfg.target_mhz,
+        t0.elapsed().as_secs_f64()
+    );
+}

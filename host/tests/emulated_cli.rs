@@ -28,7 +28,7 @@ struct Card {
 }
 
 impl Card {
-    fn start(test: &str, preset: &str) -> Card {
+    fn start(test: &str, preset: &str, card: &str) -> Card {
         let dir = std::env::temp_dir().join(format!("sqz-emucli-{}-{test}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let child = Command::new(BIN)
@@ -38,6 +38,8 @@ impl Card {
                 dir.to_str().unwrap(),
                 "--preset",
                 preset,
+                "--card",
+                card,
                 "--seconds",
                 "300",
             ])
@@ -80,7 +82,7 @@ fn image(name: &str) -> String {
 
 #[test]
 fn info_and_infer_through_the_emulated_card() {
-    let card = Card::start("infer", "tiny");
+    let card = Card::start("infer", "tiny", "soft");
     let prefix = card.prefix();
     let info = sqz(&["info", "--device", &prefix]);
     let out = text(&info.stdout);
@@ -110,6 +112,27 @@ fn info_and_infer_through_the_emulated_card() {
     assert_eq!(a["results"][0]["top"][0]["class"], 285);
     assert_eq!(a["results"][1]["top"][0]["class"], 967);
 
+    // bench reports the card's own counters per layer.
+    let b = sqz(&[
+        "bench",
+        "--json",
+        "--runs",
+        "1",
+        "--backend",
+        "xdma",
+        "--device",
+        &prefix,
+        "--images",
+        &imgs[0],
+    ]);
+    assert!(b.status.success(), "{}", text(&b.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&b.stdout).expect("bench --json");
+    assert_eq!(j["card"]["layers"].as_array().map(Vec::len), Some(26));
+    assert!(
+        j["card"]["cycles"].as_u64().unwrap() > 1_000_000,
+        "{}",
+        j["card"]
+    );
     // A preset the card was not built from is refused with both names.
     let wrong = sqz(&[
         "infer",
@@ -149,4 +172,40 @@ fn missing_device_is_a_clear_error() {
         "{}",
         text(&o.stderr)
     );
+}
+
+/// `(class, probability)` lists of `infer --json`.
+fn classes(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("infer --json");
+    v["results"].clone()
+}
+
+#[test]
+fn sim_and_emulated_rtl_print_the_reference_classes() {
+    let chelsea = image("chelsea");
+    let reference = classes(&sqz(&[
+        "infer",
+        "--json",
+        "--backend",
+        "reference",
+        &chelsea,
+    ]));
+    assert_eq!(reference[0]["top"][0]["class"], 285);
+    // The Verilated RTL in process.
+    let sim = classes(&sqz(&["infer", "--json", "--backend", "sim", &chelsea]));
+    assert_eq!(sim, reference, "--backend sim");
+    // The same RTL behind the emulated XDMA files, through the xdma backend.
+    let card = Card::start("rtl", "tiny", "rtl");
+    let prefix = card.prefix();
+    let xdma = classes(&sqz(&[
+        "infer",
+        "--json",
+        "--backend",
+        "xdma",
+        "--device",
+        &prefix,
+        &chelsea,
+    ]));
+    assert_eq!(xdma, reference, "--backend xdma on the emulated RTL");
 }

@@ -39,6 +39,11 @@ const SHORT: Timeouts = Timeouts {
     done: Duration::from_millis(400),
 };
 
+/// For the steps that must succeed: generous, so a loaded CI machine does not fail them.
+fn normal() -> Timeouts {
+    Timeouts::uniform(Duration::from_secs(10))
+}
+
 fn card(dir: &TempDir, faults: Faults) -> Emulator {
     let opts = EmulatorOptions {
         faults,
@@ -82,21 +87,17 @@ fn bounded<T>(limit: Duration, f: impl FnOnce() -> T) -> T {
 fn registers_and_streams_round_trip() {
     let dir = TempDir::new("roundtrip");
     let emu = card(&dir, Faults::default());
-    let mut dev = XdmaDevice::open(emu.prefix(), SHORT).unwrap();
+    let mut dev = XdmaDevice::open(emu.prefix(), normal()).unwrap();
     let info = device::check_identity(&mut dev, &AccelConfig::tiny()).unwrap();
     assert_eq!(info.preset.as_deref(), Some("tiny"));
     assert_eq!(info.pixel_lanes, AccelConfig::tiny().pixel_lanes);
+    // RW registers keep what was written once the emulator has forwarded it (the pulse below
+    // is acknowledged only after the turn that forwarded the write). That writes reach the
+    // model is shown by the loopback jobs: their descriptor selects the bytes sent back.
     for v in [0xDEAD_BEEF, 0, 0x1234_5678] {
         dev.write_reg(regs::SCRATCH.offset, v).unwrap();
-        // The emulator forwards the write and reads it back from the model.
-        let t0 = Instant::now();
-        while dev.read_reg(regs::SCRATCH.offset).unwrap() != v {
-            assert!(
-                t0.elapsed() < Duration::from_secs(2),
-                "SCRATCH never read back {v:#x}"
-            );
-            std::thread::sleep(Duration::from_micros(50));
-        }
+        device::pulse(&mut dev, &[regs::CTRL_CLEAR_PERF]).unwrap();
+        assert_eq!(dev.read_reg(regs::SCRATCH.offset).unwrap(), v);
     }
     // Writes to read-only registers do not stick.
     dev.write_reg(regs::ID.offset, 0).unwrap();
@@ -374,14 +375,15 @@ fn bad_packet_from_the_card_model() {
     // Not injected: the soft card itself flags an unknown packet type.
     let dir = TempDir::new("badpacket");
     let emu = card(&dir, Faults::default());
-    let mut dev = XdmaDevice::open(emu.prefix(), SHORT).unwrap();
+    let mut dev = XdmaDevice::open(emu.prefix(), normal()).unwrap();
     let bytes: Vec<u8> = [0x99u64 | (1 << 32), 0]
         .iter()
         .flat_map(|b| b.to_le_bytes())
         .collect();
     dev.write_h2c(&bytes).unwrap();
-    let e = bounded(Duration::from_secs(2), || {
-        dev.wait_done(Duration::from_millis(500)).unwrap_err()
+    // Reported as soon as the card has seen the packet.
+    let e = bounded(Duration::from_secs(6), || {
+        dev.wait_done(Duration::from_secs(5)).unwrap_err()
     });
     assert!(e.to_string().contains("BAD_PACKET"), "{e}");
     // SOFT_RESET clears it and the card works again.
@@ -400,7 +402,7 @@ fn bad_packet_from_the_card_model() {
         if let Err(e) = device::check_error(&mut dev) {
             break e;
         }
-        assert!(t0.elapsed() < Duration::from_secs(2), "no error bit");
+        assert!(t0.elapsed() < Duration::from_secs(5), "no error bit");
         std::thread::sleep(Duration::from_micros(100));
     };
     assert!(e.to_string().contains("ACT_OVERFLOW"), "{e}");
@@ -410,16 +412,27 @@ fn bad_packet_from_the_card_model() {
 fn a_card_that_stops_answering_is_an_error_not_a_hang() {
     let dir = TempDir::new("stopped");
     let emu = card(&dir, Faults::default());
-    let mut dev = XdmaDevice::open(emu.prefix(), SHORT).unwrap();
+    let mut dev = XdmaDevice::open(emu.prefix(), normal()).unwrap();
     let (sent, got) = loopback_job(&mut dev, 256).unwrap();
     assert_eq!(got, sent);
     emu.stop().unwrap();
+    dev.set_timeouts(SHORT);
     // The mapping outlives the files; nothing serves it any more.
-    let e = bounded(Duration::from_secs(2), || device::pulse(&mut dev, &[regs::CTRL_START]).unwrap_err());
-    assert!(e.to_string().contains("nothing takes control pulses"), "{e}");
-    let e = bounded(Duration::from_secs(2), || loopback_job(&mut dev, 256).unwrap_err());
+    let e = bounded(Duration::from_secs(2), || {
+        device::pulse(&mut dev, &[regs::CTRL_START]).unwrap_err()
+    });
     assert!(
-        matches!(e, DeviceError::Io { .. } | DeviceError::DmaTimeout { .. } | DeviceError::Model(_)),
+        e.to_string().contains("nothing takes control pulses"),
+        "{e}"
+    );
+    let e = bounded(Duration::from_secs(2), || {
+        loopback_job(&mut dev, 256).unwrap_err()
+    });
+    assert!(
+        matches!(
+            e,
+            DeviceError::Io { .. } | DeviceError::DmaTimeout { .. } | DeviceError::Model(_)
+        ),
         "{e}"
     );
 }

@@ -60,7 +60,11 @@ fn xdma_backend_on_emulated_rtl_matches_int8_reference_on_all_images() {
         assert_eq!(out.logits, reference.logits, "{name}");
         assert_eq!(out.probabilities, reference.probs, "{name}");
         let r = CycleReport::of(&out, &cfg);
-        let odd: Vec<_> = r.layers.iter().filter(|l| l.perf.jobs != 1 || l.perf.busy == 0).collect();
+        let odd: Vec<_> = r
+            .layers
+            .iter()
+            .filter(|l| l.perf.jobs != 1 || l.perf.busy == 0)
+            .collect();
         assert!(odd.is_empty(), "{name}: {odd:?}");
         eprintln!(
             "{name}: top-1 {}, {} cycles, efficiency {:.3}, {:.1} s wall, host {:.1} ms",
@@ -72,5 +76,6 @@ fn xdma_backend_on_emulated_rtl_matches_int8_reference_on_all_images() {
         );
     }
     let stats = emu.stop().unwrap();
+    eprintln!("emulator: {stats:?}");
     assert!(stats.cycles > 4 * 28_000_000, "{stats:?}");
 }

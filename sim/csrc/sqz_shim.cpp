@@ -61,6 +61,12 @@ struct Sim {
     uint32_t h2c_valid_pct;  // chance (of 256) that a pending H2C beat is offered in a cycle
     uint32_t c2h_ready_pct;  // chance (of 256) that m_axis_tready is high in a cycle
     uint32_t axil_pct;       // chance (of 256) per cycle that an AXI4-Lite ready/valid is raised
+    // C2H protocol monitor: once m_axis_tvalid is high it must stay high, with tdata/tkeep/tlast
+    // stable, until the beat is accepted (AXI4-Stream). Checked on every clock edge.
+    bool c2h_pending;
+    uint64_t c2h_data;
+    uint32_t c2h_side;
+    uint64_t protocol_errors;
 #ifdef SQZ_TRACE
     SqzTraceFile* tfp;
 #endif
@@ -75,6 +81,7 @@ struct Sim {
     // One rising edge. The clock is lowered without an eval: the next settle() evaluates the
     // falling edge together with the next cycle's inputs (two evals per cycle, not three).
     void tick() {
+        monitor();
         top->clk = 1;
         top->eval();
 #ifdef SQZ_TRACE
@@ -82,6 +89,19 @@ struct Sim {
 #endif
         top->clk = 0;
         cycles++;
+    }
+    // Called before each rising edge, after settle().
+    void monitor() {
+        if (!top->resetn) {
+            c2h_pending = false;
+            return;
+        }
+        uint32_t side = (uint32_t)top->m_axis_tkeep | ((uint32_t)top->m_axis_tlast << 8);
+        if (c2h_pending && (!top->m_axis_tvalid || top->m_axis_tdata != c2h_data || side != c2h_side))
+            protocol_errors++;
+        c2h_pending = top->m_axis_tvalid && !top->m_axis_tready;
+        c2h_data = top->m_axis_tdata;
+        c2h_side = side;
     }
     // AXI: a master may raise a VALID only at a rising edge after ARESETn is high, and the
     // engine registers its reset once more; give it idle cycles before any traffic.
@@ -134,6 +154,10 @@ void* SQZ_FN(new)(void) {
     s->h2c_valid_pct = 256;
     s->c2h_ready_pct = 256;
     s->axil_pct = 256;
+    s->c2h_pending = false;
+    s->c2h_data = 0;
+    s->c2h_side = 0;
+    s->protocol_errors = 0;
     s->top->clk = 0;
     s->top->resetn = 0;
     s->idle_inputs();
@@ -182,6 +206,9 @@ void SQZ_FN(reset)(void* p, uint32_t cycles) {
 }
 
 uint64_t SQZ_FN(cycles)(void* p) { return static_cast<Sim*>(p)->cycles; }
+
+// C2H protocol violations seen by the monitor since the model was made.
+uint64_t SQZ_FN(protocol_errors)(void* p) { return static_cast<Sim*>(p)->protocol_errors; }
 
 uint32_t SQZ_FN(irq)(void* p) {
     Sim* s = static_cast<Sim*>(p);

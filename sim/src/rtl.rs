@@ -14,7 +14,10 @@
 #[path = "rtl_ffi.rs"]
 mod ffi;
 
-use ffi::{BuiltModel, SqzPump, BUILT, SQZ_ENOTRACE, SQZ_OK, STOP_IN_DONE, STOP_IRQ, STOP_OUT_FULL, STOP_TLAST};
+use ffi::{
+    BuiltModel, SqzPump, BUILT, SQZ_ENOTRACE, SQZ_OK, STOP_IN_DONE, STOP_IRQ, STOP_OUT_FULL,
+    STOP_TLAST,
+};
 use spec::job::{JobError, Plan};
 use spec::regs;
 use spec::AccelConfig;
@@ -26,15 +29,32 @@ use std::ptr::NonNull;
 #[derive(Debug, thiserror::Error)]
 pub enum RtlError {
     #[error("no Verilated model of preset `{name}` (config hash {hash:08x}) in this build; built: {built}. Rebuild with SQZ_RTL_PRESETS={name} (or the sim feature rtl-{name})")]
-    NotBuilt { name: String, hash: u32, built: String },
+    NotBuilt {
+        name: String,
+        hash: u32,
+        built: String,
+    },
     #[error(transparent)]
     Config(#[from] spec::ConfigError),
     #[error("AXI4-Lite {op} at 0x{addr:03X}: no response within {cycles} cycles")]
-    BusTimeout { op: &'static str, addr: u32, cycles: u64 },
+    BusTimeout {
+        op: &'static str,
+        addr: u32,
+        cycles: u64,
+    },
     #[error("AXI4-Lite {op} at 0x{addr:03X} answered {resp_name} ({resp})")]
-    BusResp { op: &'static str, addr: u32, resp: u32, resp_name: &'static str },
+    BusResp {
+        op: &'static str,
+        addr: u32,
+        resp: u32,
+        resp_name: &'static str,
+    },
     #[error("H2C stream: {accepted} of {total} beats accepted within {cycles} cycles")]
-    StreamInTimeout { accepted: u64, total: u64, cycles: u64 },
+    StreamInTimeout {
+        accepted: u64,
+        total: u64,
+        cycles: u64,
+    },
     #[error("C2H stream: {got} of {want} beats received within {cycles} cycles")]
     StreamOutTimeout { got: u64, want: u64, cycles: u64 },
     #[error("C2H stream: tlast on beat {at} of a {want}-beat transfer")]
@@ -43,6 +63,8 @@ pub enum RtlError {
     TlastMissing { want: u64 },
     #[error("C2H stream: {count} beats with tkeep != 0xFF")]
     BadKeep { count: u32 },
+    #[error("C2H protocol violation: m_axis_tvalid dropped or tdata/tkeep/tlast changed before the beat was accepted ({count} times)")]
+    C2hProtocol { count: u64 },
     #[error("job did not finish within {cycles} cycles (STATUS = 0x{status:08X})")]
     JobTimeout { cycles: u64, status: u32 },
     #[error("engine error: ERR = 0x{err:08X} ({names})")]
@@ -83,11 +105,21 @@ pub struct Backpressure {
 
 impl Backpressure {
     /// No stalls: the fastest simulation.
-    pub const NONE: Backpressure = Backpressure { h2c_valid: 1.0, c2h_ready: 1.0, axil: 1.0, seed: 1 };
+    pub const NONE: Backpressure = Backpressure {
+        h2c_valid: 1.0,
+        c2h_ready: 1.0,
+        axil: 1.0,
+        seed: 1,
+    };
 
     /// Random stalls on both streams and the register bus.
     pub fn random(seed: u64, h2c_valid: f64, c2h_ready: f64) -> Backpressure {
-        Backpressure { h2c_valid, c2h_ready, axil: 0.5, seed }
+        Backpressure {
+            h2c_valid,
+            c2h_ready,
+            axil: 0.5,
+            seed,
+        }
     }
 
     fn pct(p: f64) -> u32 {
@@ -124,6 +156,8 @@ pub struct PlanRun {
     pub load_cycles: u64,
     /// The engine's counters over the plan's jobs (cleared before the first job).
     pub perf: Perf,
+    /// PERF_BUSY cycles of each job, in plan order.
+    pub job_busy: Vec<u64>,
 }
 
 /// One Verilated `sqz_top`.
@@ -171,11 +205,14 @@ impl Rtl {
     pub fn new(cfg: &AccelConfig) -> Result<Rtl> {
         cfg.validate()?;
         let hash = cfg.config_hash();
-        let model = BUILT.iter().find(|m| m.config_hash == hash).ok_or_else(|| RtlError::NotBuilt {
-            name: cfg.name.clone(),
-            hash,
-            built: built_presets().join(", "),
-        })?;
+        let model = BUILT
+            .iter()
+            .find(|m| m.config_hash == hash)
+            .ok_or_else(|| RtlError::NotBuilt {
+                name: cfg.name.clone(),
+                hash,
+                built: built_presets().join(", "),
+            })?;
         // SAFETY: `new` takes no arguments and returns a fresh heap object (never null: C++ `new`
         // aborts on failure); ownership passes to this Rtl and ends in Drop.
         let raw = unsafe { (model.fns.new)() };
@@ -209,6 +246,13 @@ impl Rtl {
     pub fn cycles(&mut self) -> u64 {
         // SAFETY: the handle is live (owned by self) and `cycles` only reads a counter.
         unsafe { (self.model.fns.cycles)(self.h()) }
+    }
+
+    /// C2H protocol violations the shim's monitor has seen since the model was made (the engine
+    /// dropped m_axis_tvalid or changed the beat before it was accepted).
+    pub fn protocol_errors(&mut self) -> u64 {
+        // SAFETY: live handle; reads a counter.
+        unsafe { (self.model.fns.protocol_errors)(self.h()) }
     }
 
     /// Level of the irq pin.
@@ -260,9 +304,15 @@ impl Rtl {
     pub fn write_reg_resp(&mut self, off: u32, value: u32) -> Result<u32> {
         let mut resp = 0u32;
         // SAFETY: live handle; `resp` is a valid out-pointer for the duration of the call.
-        let rc = unsafe { (self.model.fns.axil_write)(self.h(), off, value, 0xF, self.bus_timeout, &mut resp) };
+        let rc = unsafe {
+            (self.model.fns.axil_write)(self.h(), off, value, 0xF, self.bus_timeout, &mut resp)
+        };
         if rc != SQZ_OK {
-            return Err(RtlError::BusTimeout { op: "write", addr: off, cycles: self.bus_timeout });
+            return Err(RtlError::BusTimeout {
+                op: "write",
+                addr: off,
+                cycles: self.bus_timeout,
+            });
         }
         Ok(resp)
     }
@@ -271,9 +321,15 @@ impl Rtl {
     pub fn read_reg_resp(&mut self, off: u32) -> Result<(u32, u32)> {
         let (mut data, mut resp) = (0u32, 0u32);
         // SAFETY: live handle; `data` and `resp` are valid out-pointers for the call.
-        let rc = unsafe { (self.model.fns.axil_read)(self.h(), off, self.bus_timeout, &mut data, &mut resp) };
+        let rc = unsafe {
+            (self.model.fns.axil_read)(self.h(), off, self.bus_timeout, &mut data, &mut resp)
+        };
         if rc != SQZ_OK {
-            return Err(RtlError::BusTimeout { op: "read", addr: off, cycles: self.bus_timeout });
+            return Err(RtlError::BusTimeout {
+                op: "read",
+                addr: off,
+                cycles: self.bus_timeout,
+            });
         }
         Ok((data, resp))
     }
@@ -282,7 +338,12 @@ impl Rtl {
     pub fn write_reg(&mut self, off: u32, value: u32) -> Result<()> {
         match self.write_reg_resp(off, value)? {
             0 => Ok(()),
-            r => Err(RtlError::BusResp { op: "write", addr: off, resp: r, resp_name: resp_name(r) }),
+            r => Err(RtlError::BusResp {
+                op: "write",
+                addr: off,
+                resp: r,
+                resp_name: resp_name(r),
+            }),
         }
     }
 
@@ -290,13 +351,25 @@ impl Rtl {
     pub fn read_reg(&mut self, off: u32) -> Result<u32> {
         match self.read_reg_resp(off)? {
             (d, 0) => Ok(d),
-            (_, r) => Err(RtlError::BusResp { op: "read", addr: off, resp: r, resp_name: resp_name(r) }),
+            (_, r) => Err(RtlError::BusResp {
+                op: "read",
+                addr: off,
+                resp: r,
+                resp_name: resp_name(r),
+            }),
         }
     }
 
     /// Clock both streams: offer `input` on H2C (tlast on the last beat when `last_at_end`),
     /// collect up to `out_room` C2H beats, for at most `max_cycles`, stopping early on `stop`.
-    fn pump(&mut self, input: &[u64], last_at_end: bool, out_room: usize, max_cycles: u64, stop: u32) -> (SqzPump, Vec<u64>) {
+    fn pump(
+        &mut self,
+        input: &[u64],
+        last_at_end: bool,
+        out_room: usize,
+        max_cycles: u64,
+        stop: u32,
+    ) -> (SqzPump, Vec<u64>) {
         let mut out = vec![0u64; out_room];
         let mut r = SqzPump::default();
         // SAFETY: live handle; `input` is valid for `input.len()` reads, `out` for `out_room`
@@ -331,7 +404,11 @@ impl Rtl {
         let budget = self.stream_budget(beats.len() as u64, self.pressure.h2c_valid);
         let (r, _) = self.pump(beats, true, 0, budget, STOP_IN_DONE);
         if r.in_accepted != beats.len() as u64 {
-            return Err(RtlError::StreamInTimeout { accepted: r.in_accepted, total: beats.len() as u64, cycles: r.cycles });
+            return Err(RtlError::StreamInTimeout {
+                accepted: r.in_accepted,
+                total: beats.len() as u64,
+                cycles: r.cycles,
+            });
         }
         Ok(())
     }
@@ -342,10 +419,16 @@ impl Rtl {
         let budget = self.stream_budget(max_beats as u64, self.pressure.c2h_ready);
         let (r, out) = self.pump(&[], false, max_beats, budget, STOP_TLAST | STOP_OUT_FULL);
         if r.out_bad_keep != 0 {
-            return Err(RtlError::BadKeep { count: r.out_bad_keep });
+            return Err(RtlError::BadKeep {
+                count: r.out_bad_keep,
+            });
         }
         if r.stopped == 0 {
-            return Err(RtlError::StreamOutTimeout { got: r.out_count, want: max_beats as u64, cycles: r.cycles });
+            return Err(RtlError::StreamOutTimeout {
+                got: r.out_count,
+                want: max_beats as u64,
+                cycles: r.cycles,
+            });
         }
         Ok(out)
     }
@@ -364,7 +447,13 @@ impl Rtl {
         let mut out = Vec::with_capacity(beats);
         let (mut cycles, mut lasts, mut bad_keep) = (0u64, 0u64, 0u32);
         loop {
-            let (r, got) = self.pump(&[], false, beats - out.len(), SLICE.min(budget - cycles), STOP_TLAST | STOP_OUT_FULL);
+            let (r, got) = self.pump(
+                &[],
+                false,
+                beats - out.len(),
+                SLICE.min(budget - cycles),
+                STOP_TLAST | STOP_OUT_FULL,
+            );
             out.extend(got);
             cycles += r.cycles;
             lasts += r.out_lasts;
@@ -373,19 +462,33 @@ impl Rtl {
                 break;
             }
             if cycles >= budget {
-                return Err(RtlError::StreamOutTimeout { got: out.len() as u64, want: beats as u64, cycles });
+                return Err(RtlError::StreamOutTimeout {
+                    got: out.len() as u64,
+                    want: beats as u64,
+                    cycles,
+                });
             }
             let status = self.read_reg(regs::STATUS.offset)?;
             if regs::STATUS_ERROR.get(status) != 0 {
                 let err = self.read_reg(regs::ERR.offset)?;
-                return Err(RtlError::Device { err, names: err_names(err) });
+                return Err(RtlError::Device {
+                    err,
+                    names: err_names(err),
+                });
             }
         }
         if bad_keep != 0 {
             return Err(RtlError::BadKeep { count: bad_keep });
         }
+        let violations = self.protocol_errors();
+        if violations != 0 {
+            return Err(RtlError::C2hProtocol { count: violations });
+        }
         if out.len() < beats {
-            return Err(RtlError::TlastEarly { at: out.len() as u64 - 1, want: beats as u64 });
+            return Err(RtlError::TlastEarly {
+                at: out.len() as u64 - 1,
+                want: beats as u64,
+            });
         }
         if lasts == 0 {
             return Err(RtlError::TlastMissing { want: beats as u64 });
@@ -411,7 +514,10 @@ impl Rtl {
         let (r, _) = self.pump(&[], false, 0, timeout_cycles, STOP_IRQ);
         if r.stopped == 0 {
             let status = self.read_reg(regs::STATUS.offset)?;
-            return Err(RtlError::JobTimeout { cycles: r.cycles, status });
+            return Err(RtlError::JobTimeout {
+                cycles: r.cycles,
+                status,
+            });
         }
         Ok(r.cycles)
     }
@@ -423,14 +529,20 @@ impl Rtl {
             let status = self.read_reg(regs::STATUS.offset)?;
             if regs::STATUS_ERROR.get(status) != 0 {
                 let err = self.read_reg(regs::ERR.offset)?;
-                return Err(RtlError::Device { err, names: err_names(err) });
+                return Err(RtlError::Device {
+                    err,
+                    names: err_names(err),
+                });
             }
             if regs::STATUS_DONE.get(status) != 0 && regs::STATUS_BUSY.get(status) == 0 {
                 return Ok(());
             }
             let waited = self.cycles() - start;
             if waited >= timeout_cycles {
-                return Err(RtlError::JobTimeout { cycles: waited, status });
+                return Err(RtlError::JobTimeout {
+                    cycles: waited,
+                    status,
+                });
             }
             self.run(64.min(timeout_cycles - waited));
         }
@@ -439,7 +551,11 @@ impl Rtl {
     /// Read a 64-bit counter (LO first: reading LO latches HI).
     pub fn read_counter(&mut self, reg: &regs::Register) -> Result<u64> {
         let lo = self.read_reg(reg.at(0))? as u64;
-        let hi = if reg.count > 1 { self.read_reg(reg.at(1))? as u64 } else { 0 };
+        let hi = if reg.count > 1 {
+            self.read_reg(reg.at(1))? as u64
+        } else {
+            0
+        };
         Ok(hi << 32 | lo)
     }
 
@@ -463,8 +579,16 @@ impl Rtl {
         let load_cycles = self.cycles() - t0;
         self.write_reg(regs::CTRL.offset, regs::CTRL_CLEAR_PERF.val(1))?;
         let mut c2h = Vec::with_capacity(plan.out_bytes() as usize);
+        let mut job_busy = Vec::with_capacity(plan.jobs.len());
+        let mut busy_before = 0u64;
         for (k, job) in plan.jobs.iter().enumerate() {
-            if let Err(e) = self.run_job(job, job_timeout, &mut c2h) {
+            let done = self.run_job(job, job_timeout, &mut c2h);
+            if done.is_ok() {
+                let busy = self.read_counter(&regs::PERF_BUSY)?;
+                job_busy.push(busy - busy_before);
+                busy_before = busy;
+            }
+            if let Err(e) = done {
                 // Say what the engine thinks happened, for triage.
                 let status = self.read_reg(regs::STATUS.offset).unwrap_or(u32::MAX);
                 let err = self.read_reg(regs::ERR.offset).unwrap_or(u32::MAX);
@@ -484,11 +608,22 @@ impl Rtl {
         }
         let perf = self.perf()?;
         let output = plan.parse_output(&c2h)?;
-        Ok(PlanRun { output, cycles: self.cycles() - t0, load_cycles, perf })
+        Ok(PlanRun {
+            output,
+            cycles: self.cycles() - t0,
+            load_cycles,
+            perf,
+            job_busy,
+        })
     }
 
     /// One job of a plan: descriptor, START, its C2H bytes (appended to `c2h`), DONE.
-    fn run_job(&mut self, job: &spec::job::JobStep, job_timeout: u64, c2h: &mut Vec<u8>) -> Result<()> {
+    fn run_job(
+        &mut self,
+        job: &spec::job::JobStep,
+        job_timeout: u64,
+        c2h: &mut Vec<u8>,
+    ) -> Result<()> {
         for (i, w) in job.desc.iter().enumerate() {
             self.write_reg(regs::DESC.at(i as u32), *w)?;
         }
@@ -504,7 +639,8 @@ impl Rtl {
 
     /// Start writing a waveform (VCD or FST, per the build feature) to `path`.
     pub fn trace(&mut self, path: &Path) -> Result<()> {
-        let c = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| RtlError::TracePath(path.display().to_string()))?;
+        let c = CString::new(path.as_os_str().as_encoded_bytes())
+            .map_err(|_| RtlError::TracePath(path.display().to_string()))?;
         // SAFETY: live handle; `c` is a NUL-terminated string valid for the call (the shim copies
         // the path into the trace file object).
         let rc = unsafe { (self.model.fns.trace_open)(self.h(), c.as_ptr()) };
@@ -540,7 +676,11 @@ impl Drop for Rtl {
 
 /// Names of the ERR bits set in `err`.
 pub fn err_names(err: u32) -> String {
-    let v: Vec<&str> = regs::ERR_FIELDS.iter().filter(|f| f.get(err) != 0).map(|f| f.name).collect();
+    let v: Vec<&str> = regs::ERR_FIELDS
+        .iter()
+        .filter(|f| f.get(err) != 0)
+        .map(|f| f.name)
+        .collect();
     if v.is_empty() {
         "none".into()
     } else {

@@ -37,6 +37,7 @@ pub(crate) struct Fns {
     pub free: unsafe extern "C" fn(*mut c_void),
     pub reset: unsafe extern "C" fn(*mut c_void, u32),
     pub cycles: unsafe extern "C" fn(*mut c_void) -> u64,
+    pub protocol_errors: unsafe extern "C" fn(*mut c_void) -> u64,
     pub irq: unsafe extern "C" fn(*mut c_void) -> u32,
     pub set_pressure: unsafe extern "C" fn(*mut c_void, u32, u64, u32, u64, u32, u64),
     pub axil_write: unsafe extern "C" fn(*mut c_void, u32, u32, u32, u64, *mut u32) -> c_int,

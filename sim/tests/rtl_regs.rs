@@ -27,15 +27,24 @@ fn identification_registers() {
     let mut dut = tiny();
     assert_eq!(dut.preset(), "tiny");
     assert_eq!(dut.read_reg(regs::ID.offset).unwrap(), regs::ID_VALUE);
-    assert_eq!(dut.read_reg(regs::VERSION_REG.offset).unwrap(), regs::VERSION_REG.reset);
+    assert_eq!(
+        dut.read_reg(regs::VERSION_REG.offset).unwrap(),
+        regs::VERSION_REG.reset
+    );
     let v = dut.read_reg(regs::VERSION_REG.offset).unwrap();
     assert_eq!(regs::VERSION_FIELDS[2].get(v), regs::VERSION.0 as u32);
     assert_eq!(regs::VERSION_FIELDS[1].get(v), regs::VERSION.1 as u32);
-    assert_eq!(dut.read_reg(regs::CONFIG_HASH.offset).unwrap(), cfg.config_hash());
+    assert_eq!(
+        dut.read_reg(regs::CONFIG_HASH.offset).unwrap(),
+        cfg.config_hash()
+    );
     let caps = dut.read_reg(regs::CAPS.offset).unwrap();
     assert_eq!(regs::CAPS_FIELDS[0].get(caps), cfg.pe_groups);
     assert_eq!(regs::CAPS_FIELDS[1].get(caps), cfg.pixel_lanes);
-    assert_eq!(dut.read_reg(regs::WEIGHT_CAP.offset).unwrap(), cfg.weight_entries);
+    assert_eq!(
+        dut.read_reg(regs::WEIGHT_CAP.offset).unwrap(),
+        cfg.weight_entries
+    );
 }
 
 #[test]
@@ -45,9 +54,19 @@ fn every_register_word_has_its_reset_value() {
     let mut words = 0;
     for r in REGISTERS {
         for i in 0..r.count {
-            let want = if r.count == 1 { regs::fixed_value(r, &cfg) } else { r.reset };
+            let want = if r.count == 1 {
+                regs::fixed_value(r, &cfg)
+            } else {
+                r.reset
+            };
             let (got, resp) = dut.read_reg_resp(r.at(i)).unwrap();
-            assert_eq!(resp, 0, "{}[{i}] at 0x{:03X} answered {resp}", r.name, r.at(i));
+            assert_eq!(
+                resp,
+                0,
+                "{}[{i}] at 0x{:03X} answered {resp}",
+                r.name,
+                r.at(i)
+            );
             assert_eq!(got, want, "{}[{i}] at 0x{:03X}", r.name, r.at(i));
             words += 1;
         }
@@ -63,15 +82,25 @@ fn scratch_and_rw_registers_hold_what_is_written() {
         assert_eq!(dut.read_reg(regs::SCRATCH.offset).unwrap(), v);
     }
     // Every RW word gets a distinct value first, then all are read back (catches aliasing).
-    let rw: Vec<(&regs::Register, u32)> =
-        REGISTERS.iter().filter(|r| r.access == Access::RW).flat_map(|r| (0..r.count).map(move |i| (r, i))).collect();
+    let rw: Vec<(&regs::Register, u32)> = REGISTERS
+        .iter()
+        .filter(|r| r.access == Access::RW)
+        .flat_map(|r| (0..r.count).map(move |i| (r, i)))
+        .collect();
     assert!(rw.len() >= 3, "IRQ_EN, SCRATCH and DESC at least");
-    let val = |k: usize, r: &regs::Register| (0x9E37_79B9u32.wrapping_mul(k as u32 + 1) ^ 0x5A5A_0F0F) & rw_mask(r);
+    let val = |k: usize, r: &regs::Register| {
+        (0x9E37_79B9u32.wrapping_mul(k as u32 + 1) ^ 0x5A5A_0F0F) & rw_mask(r)
+    };
     for (k, (r, i)) in rw.iter().enumerate() {
         dut.write_reg(r.at(*i), val(k, r)).unwrap();
     }
     for (k, (r, i)) in rw.iter().enumerate() {
-        assert_eq!(dut.read_reg(r.at(*i)).unwrap(), val(k, r), "{}[{i}]", r.name);
+        assert_eq!(
+            dut.read_reg(r.at(*i)).unwrap(),
+            val(k, r),
+            "{}[{i}]",
+            r.name
+        );
     }
 }
 
@@ -84,21 +113,37 @@ fn read_only_and_write_only_semantics() {
             let before = dut.read_reg(r.at(i)).unwrap();
             // The write is answered (OKAY or SLVERR, never a hang) and changes nothing.
             let resp = dut.write_reg_resp(r.at(i), !before).unwrap();
-            assert!(resp == 0 || resp == RESP_SLVERR, "{} write answered {resp}", r.name);
-            assert_eq!(dut.read_reg(r.at(i)).unwrap(), before, "{}[{i}] is read-only", r.name);
+            assert!(
+                resp == 0 || resp == RESP_SLVERR,
+                "{} write answered {resp}",
+                r.name
+            );
+            assert_eq!(
+                dut.read_reg(r.at(i)).unwrap(),
+                before,
+                "{}[{i}] is read-only",
+                r.name
+            );
         }
     }
-    assert_eq!(dut.read_reg(regs::CONFIG_HASH.offset).unwrap(), cfg.config_hash());
+    assert_eq!(
+        dut.read_reg(regs::CONFIG_HASH.offset).unwrap(),
+        cfg.config_hash()
+    );
     // WO pulse bits read as 0, also right after a write (CLEAR_PERF is harmless when idle).
     assert_eq!(dut.read_reg(regs::CTRL.offset).unwrap(), 0);
-    dut.write_reg(regs::CTRL.offset, regs::CTRL_CLEAR_PERF.val(1)).unwrap();
+    dut.write_reg(regs::CTRL.offset, regs::CTRL_CLEAR_PERF.val(1))
+        .unwrap();
     assert_eq!(dut.read_reg(regs::CTRL.offset).unwrap(), 0);
     assert_eq!(dut.read_counter(&regs::PERF_BUSY).unwrap(), 0);
 }
 
 /// A header beat whose type is no `PacketType`: the engine must flag ERR.BAD_PACKET.
 fn bad_packet() -> u64 {
-    let ty = (0u8..=255).rev().find(|v| PacketType::from_u8(*v).is_none()).unwrap();
+    let ty = (0u8..=255)
+        .rev()
+        .find(|v| PacketType::from_u8(*v).is_none())
+        .unwrap();
     ((ty as u64) << HDR_TYPE_LSB) | (1u64 << HDR_LEN_LSB)
 }
 
@@ -110,22 +155,36 @@ fn err_is_write_one_to_clear_and_drives_irq() {
     assert!(!dut.irq());
     // Writing 1s while nothing is set must not set anything.
     dut.write_reg(regs::ERR.offset, u32::MAX).unwrap();
-    assert_eq!(dut.read_reg(regs::ERR.offset).unwrap(), 0, "W1C bits cannot be set by the host");
+    assert_eq!(
+        dut.read_reg(regs::ERR.offset).unwrap(),
+        0,
+        "W1C bits cannot be set by the host"
+    );
 
     dut.set_stream_timeout(2_000);
     let _ = dut.stream_in(&[bad_packet(), 0]); // the payload beat may be refused once halted
     dut.run(16);
     let err = dut.read_reg(regs::ERR.offset).unwrap();
-    assert_ne!(err & bad, 0, "ERR = 0x{err:X} after an unknown packet type ({})", rtl::err_names(err));
+    assert_ne!(
+        err & bad,
+        0,
+        "ERR = 0x{err:X} after an unknown packet type ({})",
+        rtl::err_names(err)
+    );
     let status = dut.read_reg(regs::STATUS.offset).unwrap();
     assert_eq!(regs::STATUS_ERROR.get(status), 1, "STATUS = 0x{status:X}");
     assert!(matches!(dut.wait_done(1_000), Err(RtlError::Device { .. })));
 
     // irq is a level gated by IRQ_EN.
     assert!(!dut.irq(), "irq with IRQ_EN = 0");
-    dut.write_reg(regs::IRQ_EN.offset, regs::IRQ_EN_ERROR.val(1)).unwrap();
+    dut.write_reg(regs::IRQ_EN.offset, regs::IRQ_EN_ERROR.val(1))
+        .unwrap();
     assert!(dut.irq(), "irq with IRQ_EN.ERROR and an error pending");
-    assert_eq!(dut.run_until_irq(10).unwrap(), 1, "the pump stops on the first cycle with irq high");
+    assert_eq!(
+        dut.run_until_irq(10).unwrap(),
+        1,
+        "the pump stops on the first cycle with irq high"
+    );
 
     // Writing 0 changes nothing; writing the bit clears it (W1C).
     dut.write_reg(regs::ERR.offset, 0).unwrap();
@@ -133,14 +192,19 @@ fn err_is_write_one_to_clear_and_drives_irq() {
     dut.write_reg(regs::ERR.offset, bad).unwrap();
     assert_eq!(dut.read_reg(regs::ERR.offset).unwrap(), 0);
     let status = dut.read_reg(regs::STATUS.offset).unwrap();
-    assert_eq!(regs::STATUS_ERROR.get(status), 0, "STATUS = 0x{status:X} after clearing ERR");
+    assert_eq!(
+        regs::STATUS_ERROR.get(status),
+        0,
+        "STATUS = 0x{status:X} after clearing ERR"
+    );
     assert!(!dut.irq());
 
     // SOFT_RESET clears ERR too.
     let _ = dut.stream_in(&[bad_packet(), 0]);
     dut.run(16);
     assert_ne!(dut.read_reg(regs::ERR.offset).unwrap(), 0);
-    dut.write_reg(regs::CTRL.offset, regs::CTRL_SOFT_RESET.val(1)).unwrap();
+    dut.write_reg(regs::CTRL.offset, regs::CTRL_SOFT_RESET.val(1))
+        .unwrap();
     dut.run(16);
     assert_eq!(dut.read_reg(regs::ERR.offset).unwrap(), 0);
 }
@@ -158,8 +222,18 @@ fn unmapped_addresses_answer_slverr_without_hanging() {
         holes += 1;
         let (data, resp) = dut.read_reg_resp(addr).unwrap();
         assert_eq!((data, resp), (0, RESP_SLVERR), "read 0x{addr:03X}");
-        assert_eq!(dut.write_reg_resp(addr, 0xDEAD_BEEF).unwrap(), RESP_SLVERR, "write 0x{addr:03X}");
-        assert!(matches!(dut.read_reg(addr), Err(RtlError::BusResp { resp: RESP_SLVERR, .. })));
+        assert_eq!(
+            dut.write_reg_resp(addr, 0xDEAD_BEEF).unwrap(),
+            RESP_SLVERR,
+            "write 0x{addr:03X}"
+        );
+        assert!(matches!(
+            dut.read_reg(addr),
+            Err(RtlError::BusResp {
+                resp: RESP_SLVERR,
+                ..
+            })
+        ));
     }
     assert!(holes > 100);
     // The bus still works and the stray writes landed nowhere.
@@ -172,17 +246,31 @@ fn unmapped_addresses_answer_slverr_without_hanging() {
 fn registers_survive_random_bus_delays() {
     for seed in 1..=4u64 {
         let mut dut = tiny();
-        dut.set_backpressure(Backpressure { axil: 0.3, ..Backpressure::random(seed, 0.5, 0.5) });
+        dut.set_backpressure(Backpressure {
+            axil: 0.3,
+            ..Backpressure::random(seed, 0.5, 0.5)
+        });
         let t0 = dut.cycles();
         for k in 0..regs::DESC.count {
-            dut.write_reg(regs::DESC.at(k), seed as u32 * 1000 + k).unwrap();
+            dut.write_reg(regs::DESC.at(k), seed as u32 * 1000 + k)
+                .unwrap();
         }
         for k in 0..regs::DESC.count {
-            assert_eq!(dut.read_reg(regs::DESC.at(k)).unwrap(), seed as u32 * 1000 + k);
+            assert_eq!(
+                dut.read_reg(regs::DESC.at(k)).unwrap(),
+                seed as u32 * 1000 + k
+            );
         }
-        assert_eq!(dut.read_reg(regs::CONFIG_HASH.offset).unwrap(), AccelConfig::tiny().config_hash());
+        assert_eq!(
+            dut.read_reg(regs::CONFIG_HASH.offset).unwrap(),
+            AccelConfig::tiny().config_hash()
+        );
         // Delays really happened: 2 * 16 transactions take well over 3 cycles each.
-        assert!(dut.cycles() - t0 > 32 * 4, "seed {seed}: {} cycles", dut.cycles() - t0);
+        assert!(
+            dut.cycles() - t0 > 32 * 4,
+            "seed {seed}: {} cycles",
+            dut.cycles() - t0
+        );
     }
 }
 
@@ -200,7 +288,10 @@ fn waiting_without_a_job_times_out_instead_of_hanging() {
     assert!(dut.cycles() - t0 < 2_000);
     // Nothing was started, so nothing may come out on C2H.
     dut.set_stream_timeout(500);
-    assert!(matches!(dut.stream_out(4), Err(RtlError::StreamOutTimeout { got: 0, .. })));
+    assert!(matches!(
+        dut.stream_out(4),
+        Err(RtlError::StreamOutTimeout { got: 0, .. })
+    ));
 }
 
 #[test]
@@ -216,7 +307,10 @@ fn presets_not_built_are_refused_and_tracing_follows_the_build() {
             }
         }
     }
-    let bad = AccelConfig { pixel_lanes: 3, ..AccelConfig::tiny() };
+    let bad = AccelConfig {
+        pixel_lanes: 3,
+        ..AccelConfig::tiny()
+    };
     assert!(matches!(Rtl::new(&bad), Err(RtlError::Config(_))));
 
     let mut dut = tiny();

@@ -175,44 +175,78 @@ impl AccelConfig {
         // The engine is one weight-broadcast group today (docs/ARCHITECTURE.md explains why and
         // how a second group would use the second BRAM port).
         if self.pe_groups != 1 {
-            return err(format!("pe_groups = {} must be 1 (one weight-broadcast group)", self.pe_groups));
+            return err(format!(
+                "pe_groups = {} must be 1 (one weight-broadcast group)",
+                self.pe_groups
+            ));
         }
         if !pow2(self.pixel_lanes) || !(16..=256).contains(&self.pixel_lanes) {
-            return err(format!("pixel_lanes = {} must be a power of two in 16..=256", self.pixel_lanes));
+            return err(format!(
+                "pixel_lanes = {} must be a power of two in 16..=256",
+                self.pixel_lanes
+            ));
         }
-        for (what, v) in [("mask_bits", self.mask_bits), ("pool_bytes", self.pool_bytes)] {
+        for (what, v) in [
+            ("mask_bits", self.mask_bits),
+            ("pool_bytes", self.pool_bytes),
+        ] {
             if !pow2(v) || v < 64 * self.pixel_lanes || v > (1 << 20) {
-                return err(format!("{what} = {v} must be a power of two in 64*pixel_lanes..=1M"));
+                return err(format!(
+                    "{what} = {v} must be a power of two in 64*pixel_lanes..=1M"
+                ));
             }
         }
         if self.mac_lanes() > 1024 {
             return err(format!("{} MAC lanes is more than 1024", self.mac_lanes()));
         }
         if !pow2(self.weight_entries) && self.weight_entries % 1024 != 0 {
-            return err(format!("weight_entries = {} must be a multiple of 1024", self.weight_entries));
+            return err(format!(
+                "weight_entries = {} must be a multiple of 1024",
+                self.weight_entries
+            ));
         }
         if self.weight_entries < 1024 || self.weight_entries > (1 << 22) {
-            return err(format!("weight_entries = {} must be in 1024..=4M", self.weight_entries));
+            return err(format!(
+                "weight_entries = {} must be in 1024..=4M",
+                self.weight_entries
+            ));
         }
         if !pow2(self.codebook_slots) || self.codebook_slots > 64 {
-            return err(format!("codebook_slots = {} must be a power of two <= 64", self.codebook_slots));
+            return err(format!(
+                "codebook_slots = {} must be a power of two <= 64",
+                self.codebook_slots
+            ));
         }
         if self.bias_words < 1024 || self.bias_words % 1024 != 0 {
-            return err(format!("bias_words = {} must be a multiple of 1024 (conv_final has 1000 outputs)", self.bias_words));
+            return err(format!(
+                "bias_words = {} must be a multiple of 1024 (conv_final has 1000 outputs)",
+                self.bias_words
+            ));
         }
-        for (what, bytes) in [("act_in_bytes", self.act_in_bytes), ("act_mid_bytes", self.act_mid_bytes)] {
+        for (what, bytes) in [
+            ("act_in_bytes", self.act_in_bytes),
+            ("act_mid_bytes", self.act_mid_bytes),
+        ] {
             if bytes % (self.pixel_lanes * 1024) != 0 && !pow2(bytes / self.pixel_lanes) {
-                return err(format!("{what} = {bytes} must split into pixel_lanes equal banks of whole KiB"));
+                return err(format!(
+                    "{what} = {bytes} must split into pixel_lanes equal banks of whole KiB"
+                ));
             }
             if bytes > (1 << 24) {
                 return err(format!("{what} = {bytes} exceeds 16 MiB"));
             }
         }
         if !(10..=16).contains(&self.axil_addr_bits) {
-            return err(format!("axil_addr_bits = {} must be in 10..=16", self.axil_addr_bits));
+            return err(format!(
+                "axil_addr_bits = {} must be in 10..=16",
+                self.axil_addr_bits
+            ));
         }
         if self.target_mhz == 0 || self.target_mhz > 500 {
-            return err(format!("target_mhz = {} is not a plausible clock", self.target_mhz));
+            return err(format!(
+                "target_mhz = {} is not a plausible clock",
+                self.target_mhz
+            ));
         }
         Ok(())
     }
@@ -290,7 +324,10 @@ mod tests {
             c.validate().unwrap();
             assert_eq!(c.name, p);
             hashes.push(c.config_hash());
-            assert_eq!(AccelConfig::preset_for_hash(c.config_hash()).unwrap().name, p);
+            assert_eq!(
+                AccelConfig::preset_for_hash(c.config_hash()).unwrap().name,
+                p
+            );
         }
         hashes.sort();
         hashes.dedup();
@@ -307,19 +344,34 @@ mod tests {
 
     #[test]
     fn invalid_configs_are_rejected_with_a_reason() {
-        let bad = AccelConfig { pixel_lanes: 3, ..AccelConfig::tiny() };
+        let bad = AccelConfig {
+            pixel_lanes: 3,
+            ..AccelConfig::tiny()
+        };
         let e = bad.validate().unwrap_err();
         assert!(e.reason.contains("pixel_lanes"), "{e}");
-        assert!(AccelConfig::preset("nope").unwrap_err().reason.contains("nitefury"));
-        let bad = AccelConfig { axil_addr_bits: 40, ..AccelConfig::tiny() };
+        assert!(AccelConfig::preset("nope")
+            .unwrap_err()
+            .reason
+            .contains("nitefury"));
+        let bad = AccelConfig {
+            axil_addr_bits: 40,
+            ..AccelConfig::tiny()
+        };
         assert!(bad.validate().is_err());
     }
 
     #[test]
     fn hash_changes_with_hardware_not_name() {
         let a = AccelConfig::tiny();
-        let b = AccelConfig { name: "renamed".into(), ..AccelConfig::tiny() };
-        let c = AccelConfig { pixel_lanes: 32, ..AccelConfig::tiny() };
+        let b = AccelConfig {
+            name: "renamed".into(),
+            ..AccelConfig::tiny()
+        };
+        let c = AccelConfig {
+            pixel_lanes: 32,
+            ..AccelConfig::tiny()
+        };
         assert_eq!(a.config_hash(), b.config_hash());
         assert_ne!(a.config_hash(), c.config_hash());
         // FNV-1a test vector.

@@ -41,7 +41,11 @@ pub struct Field {
 impl Field {
     /// Mask of the field in place.
     pub const fn mask(&self) -> u32 {
-        (if self.width >= 32 { u32::MAX } else { (1u32 << self.width) - 1 }) << self.lsb
+        (if self.width >= 32 {
+            u32::MAX
+        } else {
+            (1u32 << self.width) - 1
+        }) << self.lsb
     }
     /// Extract the field from a register value.
     pub const fn get(&self, reg: u32) -> u32 {
@@ -89,7 +93,12 @@ impl Register {
 
 macro_rules! field {
     ($name:literal, $lsb:expr, $width:expr, $desc:literal) => {
-        Field { name: $name, lsb: $lsb, width: $width, description: $desc }
+        Field {
+            name: $name,
+            lsb: $lsb,
+            width: $width,
+            description: $desc,
+        }
     };
 }
 
@@ -108,7 +117,12 @@ pub const ID: Register = Register {
 pub const VERSION_FIELDS: [Field; 3] = [
     field!("PATCH", 0, 8, "Patch version."),
     field!("MINOR", 8, 8, "Minor version."),
-    field!("MAJOR", 16, 8, "Major version: the descriptor and packet formats change only with it."),
+    field!(
+        "MAJOR",
+        16,
+        8,
+        "Major version: the descriptor and packet formats change only with it."
+    ),
 ];
 pub const VERSION_REG: Register = Register {
     name: "VERSION",
@@ -153,8 +167,12 @@ pub const WEIGHT_CAP: Register = Register {
 
 // ---- control and status ---------------------------------------------------------------------
 pub const CTRL_START: Field = field!("START", 0, 1, "Write 1: run the job described by DESC.");
-pub const CTRL_SOFT_RESET: Field =
-    field!("SOFT_RESET", 1, 1, "Write 1: abort the job, flush the streams, clear STATUS and ERR.");
+pub const CTRL_SOFT_RESET: Field = field!(
+    "SOFT_RESET",
+    1,
+    1,
+    "Write 1: abort the job, flush the streams, clear STATUS and ERR."
+);
 pub const CTRL_CLEAR_PERF: Field = field!("CLEAR_PERF", 2, 1, "Write 1: zero the PERF counters.");
 pub const CTRL_FIELDS: [Field; 3] = [CTRL_START, CTRL_SOFT_RESET, CTRL_CLEAR_PERF];
 pub const CTRL: Register = Register {
@@ -167,9 +185,18 @@ pub const CTRL: Register = Register {
     description: "Control pulses.",
 };
 pub const STATUS_BUSY: Field = field!("BUSY", 0, 1, "A job is running.");
-pub const STATUS_DONE: Field =
-    field!("DONE", 1, 1, "The last job finished and its output has left on C2H; cleared by START.");
-pub const STATUS_ERROR: Field = field!("ERROR", 2, 1, "Some ERR bit is set; the engine is idle until SOFT_RESET.");
+pub const STATUS_DONE: Field = field!(
+    "DONE",
+    1,
+    1,
+    "The last job finished and its output has left on C2H; cleared by START."
+);
+pub const STATUS_ERROR: Field = field!(
+    "ERROR",
+    2,
+    1,
+    "Some ERR bit is set; the engine is idle until SOFT_RESET."
+);
 pub const STATUS_FIELDS: [Field; 3] = [STATUS_BUSY, STATUS_DONE, STATUS_ERROR];
 pub const STATUS: Register = Register {
     name: "STATUS",
@@ -180,13 +207,36 @@ pub const STATUS: Register = Register {
     fields: &STATUS_FIELDS,
     description: "Engine state.",
 };
-pub const ERR_BAD_PACKET: Field = field!("BAD_PACKET", 0, 1, "An H2C packet had an unknown type or a wrong length.");
-pub const ERR_BAD_DESC: Field = field!("BAD_DESC", 1, 1, "START with a descriptor the engine cannot run.");
-pub const ERR_WEIGHT_OVERFLOW: Field =
-    field!("WEIGHT_OVERFLOW", 2, 1, "A weight, codebook or bias load ran past its memory.");
-pub const ERR_ACT_OVERFLOW: Field =
-    field!("ACT_OVERFLOW", 3, 1, "An activation load or the squeeze output ran past its buffer.");
-pub const ERR_FIELDS: [Field; 4] = [ERR_BAD_PACKET, ERR_BAD_DESC, ERR_WEIGHT_OVERFLOW, ERR_ACT_OVERFLOW];
+pub const ERR_BAD_PACKET: Field = field!(
+    "BAD_PACKET",
+    0,
+    1,
+    "An H2C packet had an unknown type or a wrong length."
+);
+pub const ERR_BAD_DESC: Field = field!(
+    "BAD_DESC",
+    1,
+    1,
+    "START with a descriptor the engine cannot run."
+);
+pub const ERR_WEIGHT_OVERFLOW: Field = field!(
+    "WEIGHT_OVERFLOW",
+    2,
+    1,
+    "A weight, codebook or bias load ran past its memory."
+);
+pub const ERR_ACT_OVERFLOW: Field = field!(
+    "ACT_OVERFLOW",
+    3,
+    1,
+    "An activation load or the squeeze output ran past its buffer."
+);
+pub const ERR_FIELDS: [Field; 4] = [
+    ERR_BAD_PACKET,
+    ERR_BAD_DESC,
+    ERR_WEIGHT_OVERFLOW,
+    ERR_ACT_OVERFLOW,
+];
 pub const ERR: Register = Register {
     name: "ERR",
     offset: 0x028,
@@ -351,7 +401,11 @@ pub fn to_markdown(cfg: &crate::AccelConfig) -> String {
     ));
     s.push_str("| offset | name | access | reset | description |\n|---|---|---|---|---|\n");
     for r in REGISTERS {
-        let name = if r.count > 1 { format!("{}[0..{}]", r.name, r.count) } else { r.name.to_string() };
+        let name = if r.count > 1 {
+            format!("{}[0..{}]", r.name, r.count)
+        } else {
+            r.name.to_string()
+        };
         s.push_str(&format!(
             "| 0x{:03X} | {} | {} | 0x{:08X} | {} |\n",
             r.offset,
@@ -362,9 +416,16 @@ pub fn to_markdown(cfg: &crate::AccelConfig) -> String {
         ));
     }
     for r in REGISTERS.iter().filter(|r| !r.fields.is_empty()) {
-        s.push_str(&format!("\n## {} (0x{:03X})\n\n| bits | field | description |\n|---|---|---|\n", r.name, r.offset));
+        s.push_str(&format!(
+            "\n## {} (0x{:03X})\n\n| bits | field | description |\n|---|---|---|\n",
+            r.name, r.offset
+        ));
         for f in r.fields {
-            let bits = if f.width == 1 { format!("{}", f.lsb) } else { format!("{}:{}", f.lsb + f.width - 1, f.lsb) };
+            let bits = if f.width == 1 {
+                format!("{}", f.lsb)
+            } else {
+                format!("{}:{}", f.lsb + f.width - 1, f.lsb)
+            };
             s.push_str(&format!("| {} | {} | {} |\n", bits, f.name, f.description));
         }
     }
@@ -404,14 +465,25 @@ pub fn to_c_header(cfg: &crate::AccelConfig) -> String {
     let mut s = String::new();
     s.push_str("/* sqz register map: generated from spec::regs by `cargo run -p hdl -- emit`; do not edit. */\n");
     s.push_str("#ifndef SQZ_REGS_H\n#define SQZ_REGS_H\n\n");
-    s.push_str(&format!("#define SQZ_CONFIG_HASH 0x{:08X}u /* preset {} */\n", cfg.config_hash(), cfg.name));
+    s.push_str(&format!(
+        "#define SQZ_CONFIG_HASH 0x{:08X}u /* preset {} */\n",
+        cfg.config_hash(),
+        cfg.name
+    ));
     for r in REGISTERS {
-        s.push_str(&format!("#define SQZ_{}_OFFSET 0x{:03X}u /* {} */\n", r.name, r.offset, r.description));
+        s.push_str(&format!(
+            "#define SQZ_{}_OFFSET 0x{:03X}u /* {} */\n",
+            r.name, r.offset, r.description
+        ));
         if r.count > 1 {
             s.push_str(&format!("#define SQZ_{}_COUNT {}u\n", r.name, r.count));
         }
         if matches!(r.access, Access::RO) && fixed_value(r, cfg) != 0 {
-            s.push_str(&format!("#define SQZ_{}_VALUE 0x{:08X}u\n", r.name, fixed_value(r, cfg)));
+            s.push_str(&format!(
+                "#define SQZ_{}_VALUE 0x{:08X}u\n",
+                r.name,
+                fixed_value(r, cfg)
+            ));
         }
         for f in r.fields {
             s.push_str(&format!(
@@ -437,7 +509,12 @@ mod tests {
     #[test]
     fn offsets_are_aligned_sorted_and_do_not_overlap() {
         for w in REGISTERS.windows(2) {
-            assert!(w[0].end() <= w[1].offset, "{} overlaps {}", w[0].name, w[1].name);
+            assert!(
+                w[0].end() <= w[1].offset,
+                "{} overlaps {}",
+                w[0].name,
+                w[1].name
+            );
         }
         for r in REGISTERS {
             assert_eq!(r.offset % 4, 0, "{} misaligned", r.name);
@@ -445,7 +522,10 @@ mod tests {
         }
         let cfg = AccelConfig::tiny();
         let last = REGISTERS.last().unwrap();
-        assert!(last.end() <= cfg.axil_bytes(), "map exceeds the AXI4-Lite window");
+        assert!(
+            last.end() <= cfg.axil_bytes(),
+            "map exceeds the AXI4-Lite window"
+        );
     }
 
     #[test]
@@ -453,8 +533,19 @@ mod tests {
         for r in REGISTERS {
             let mut used = 0u32;
             for f in r.fields {
-                assert!(f.width >= 1 && f.lsb + f.width <= 32, "{}.{} does not fit", r.name, f.name);
-                assert_eq!(used & f.mask(), 0, "{}.{} overlaps another field", r.name, f.name);
+                assert!(
+                    f.width >= 1 && f.lsb + f.width <= 32,
+                    "{}.{} does not fit",
+                    r.name,
+                    f.name
+                );
+                assert_eq!(
+                    used & f.mask(),
+                    0,
+                    "{}.{} overlaps another field",
+                    r.name,
+                    f.name
+                );
                 used |= f.mask();
             }
             // Names are unique.
@@ -468,7 +559,11 @@ mod tests {
         let v = f.set(0xFFFF_FFFF, 0x123);
         assert_eq!(f.get(v), 0x123);
         assert_eq!(v & !f.mask(), 0xFFFF_FFFF & !f.mask());
-        assert_eq!(f.val(0x1FFF), f.mask(), "values wider than the field are truncated");
+        assert_eq!(
+            f.val(0x1FFF),
+            f.mask(),
+            "values wider than the field are truncated"
+        );
     }
 
     #[test]
@@ -497,6 +592,9 @@ mod tests {
             assert!(h.contains(&format!("SQZ_{}_OFFSET 0x{:03X}u", r.name, r.offset)));
         }
         assert!(h.contains(&format!("0x{:08X}", cfg.config_hash())));
-        assert_eq!(fixed_value(&CAPS, &cfg), cfg.pe_groups | (cfg.pixel_lanes << 8));
+        assert_eq!(
+            fixed_value(&CAPS, &cfg),
+            cfg.pe_groups | (cfg.pixel_lanes << 8)
+        );
     }
 }

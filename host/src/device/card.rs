@@ -20,8 +20,8 @@ use crate::backend::{Backend, BackendKind};
 
 use super::model::ModelDevice;
 use super::xdma::{XdmaDevice, DEFAULT_PREFIX};
-use crate::emulate::rtl::RtlCard;
 use super::{read_info, read_perf, Device, Timeouts};
+use crate::emulate::rtl::RtlCard;
 use crate::sequencer::{self, NetOutput, StepReport};
 
 /// Options of the card backends.
@@ -163,7 +163,12 @@ pub fn backend(kind: BackendKind, model: Model, args: &CardArgs) -> Result<Backe
                 .context("quantizing the model for the card")?;
             Ok(Backend::Card(
                 kind,
-                Box::new(Mutex::new(CardBackend::new(Box::new(dev), cfg, &q, progress)?)),
+                Box::new(Mutex::new(CardBackend::new(
+                    Box::new(dev),
+                    cfg,
+                    &q,
+                    progress,
+                )?)),
             ))
         }
         BackendKind::Sim => {
@@ -174,7 +179,12 @@ pub fn backend(kind: BackendKind, model: Model, args: &CardArgs) -> Result<Backe
                 .context("quantizing the model for the card")?;
             Ok(Backend::Card(
                 kind,
-                Box::new(Mutex::new(CardBackend::new(Box::new(dev), cfg, &q, progress)?)),
+                Box::new(Mutex::new(CardBackend::new(
+                    Box::new(dev),
+                    cfg,
+                    &q,
+                    progress,
+                )?)),
             ))
         }
         other => Backend::new(other, model),

@@ -50,7 +50,8 @@ impl<M: CardModel> ModelDevice<M> {
     }
 
     fn step(&mut self) -> u64 {
-        let room = C2H_BUFFER.saturating_sub(self.c2h.len() * 8) / 8;
+        // At most one beat per cycle: a larger room only costs the model an allocation.
+        let room = (C2H_BUFFER.saturating_sub(self.c2h.len() * 8) / 8).min(SLICE as usize);
         self.model.run(SLICE, &mut self.h2c, &mut self.c2h, room)
     }
 

@@ -82,6 +82,11 @@ pub struct EmulatorStats {
     pub reg_writes: u64,
     pub h2c_bytes: u64,
     pub c2h_bytes: u64,
+    /// Turns of the serving loop, and those that found nothing to do (and slept).
+    pub turns: u64,
+    pub idle_turns: u64,
+    /// Wall time spent clocking the model.
+    pub model_time: Duration,
 }
 
 /// A running emulated card. Dropping it stops the card and removes its files.
@@ -320,6 +325,9 @@ impl Card {
                 None => data_words.push(w),
             }
         }
+        // STATUS first (see `publish_live`).
+        let status = (regs::STATUS.offset / 4) as usize;
+        live_words.sort_by_key(|&w| w != status);
         Card {
             model,
             opts,
@@ -385,14 +393,6 @@ impl Card {
         Ok(v)
     }
 
-    fn publish(&mut self, w: usize) -> io::Result<()> {
-        let v = self.visible(w)?;
-        if v != self.published[w] {
-            self.write_word(w, v)?;
-        }
-        Ok(())
-    }
-
     fn publish_all(&mut self) -> io::Result<()> {
         for w in 0..self.words {
             let v = match regs::decode(4 * w as u32) {
@@ -422,7 +422,9 @@ impl Card {
                 // The engine refuses the job: forward everything but START.
                 let rest = regs::CTRL_START.set(v, 0);
                 if rest != 0 {
-                    self.model.write_reg(regs::CTRL.offset, rest).map_err(model_err)?;
+                    self.model
+                        .write_reg(regs::CTRL.offset, rest)
+                        .map_err(model_err)?;
                 }
                 return Ok(false);
             }
@@ -475,13 +477,7 @@ impl Card {
         }
         // Let the pulse take effect (START clears DONE a cycle later) and publish the new
         // state before acknowledging: a host that saw CTRL = 0 must never read a stale DONE.
-        let room = C2H_BUFFER.saturating_sub(self.c2h_out.len()) / 8;
-        self.model.run(
-            PULSE_SETTLE_CYCLES,
-            &mut self.h2c_queue,
-            &mut self.c2h_beats,
-            room,
-        );
+        self.clock(PULSE_SETTLE_CYCLES);
         self.publish_live()?;
         for &(w, _) in pulses {
             // Reading 0 again tells the host the pulse was taken.
@@ -490,10 +486,31 @@ impl Card {
         Ok(())
     }
 
+    /// Run the model for `cycles`, streams connected; C2H takes what the output buffer holds.
+    fn clock(&mut self, cycles: u64) -> u64 {
+        // At most one beat per cycle: a larger room only costs the model an allocation.
+        let room = (C2H_BUFFER.saturating_sub(self.c2h_out.len()) / 8).min(cycles as usize);
+        let t = std::time::Instant::now();
+        let ran = self
+            .model
+            .run(cycles, &mut self.h2c_queue, &mut self.c2h_beats, room);
+        self.stats.model_time += t.elapsed();
+        ran
+    }
+
+    /// Republish the registers that change on their own. STATUS is read from the model first
+    /// and written to the file last: once the host sees DONE (or ERROR), the counters and ERR
+    /// it reads next are the ones of that moment, as on a card that answers each read at once.
     fn publish_live(&mut self) -> io::Result<()> {
+        let mut values = Vec::with_capacity(self.live_words.len());
         for i in 0..self.live_words.len() {
             let w = self.live_words[i];
-            self.publish(w)?;
+            values.push((w, self.visible(w)?));
+        }
+        for &(w, v) in values.iter().rev() {
+            if v != self.published[w] {
+                self.write_word(w, v)?;
+            }
         }
         Ok(())
     }
@@ -510,13 +527,7 @@ impl Card {
             if budget == 0 || self.opts.faults.stall_h2c {
                 return Ok(());
             }
-            let room = C2H_BUFFER.saturating_sub(self.c2h_out.len()) / 8;
-            let ran = self.model.run(
-                self.opts.cycles_per_turn,
-                &mut self.h2c_queue,
-                &mut self.c2h_beats,
-                room,
-            );
+            let ran = self.clock(self.opts.cycles_per_turn);
             budget = budget.saturating_sub(ran.max(1));
             self.pump_c2h()?;
         }
@@ -605,7 +616,10 @@ impl Card {
                 self.forward_pulses(&pulses)?;
             }
             let got = self.pump_h2c()?;
-            let status = self.model.read_reg(regs::STATUS.offset).map_err(model_err)?;
+            let status = self
+                .model
+                .read_reg(regs::STATUS.offset)
+                .map_err(model_err)?;
             let busy = regs::STATUS_BUSY.get(status) != 0;
             let active =
                 pulsed || got || busy || !self.h2c_queue.is_empty() || !self.c2h_beats.is_empty();
@@ -614,14 +628,13 @@ impl Card {
             } else {
                 64
             };
-            let room = C2H_BUFFER.saturating_sub(self.c2h_out.len()) / 8;
-            let ran = self
-                .model
-                .run(cycles, &mut self.h2c_queue, &mut self.c2h_beats, room);
+            let ran = self.clock(cycles);
             self.stats.cycles += ran;
             let moved = self.pump_c2h()?;
             self.publish_live()?;
+            self.stats.turns += 1;
             if !(active || moved) {
+                self.stats.idle_turns += 1;
                 thread::sleep(self.opts.idle_sleep);
             }
         }

@@ -19,7 +19,9 @@ pub struct RtlCard {
 impl RtlCard {
     /// A fresh (reset) model of `cfg`; an error names the presets this build has verilated.
     pub fn new(cfg: &AccelConfig) -> Result<RtlCard, RtlError> {
-        Ok(RtlCard { rtl: Rtl::new(cfg)? })
+        Ok(RtlCard {
+            rtl: Rtl::new(cfg)?,
+        })
     }
 
     /// Random stalls on both streams and the register bus (reproducible from the seed).
@@ -40,15 +42,29 @@ impl CardModel for RtlCard {
 
     fn write_reg(&mut self, off: u32, value: u32) -> Result<(), String> {
         // SLVERR (an unmapped offset) is an answer, as on the board; only a silent bus is an error.
-        self.rtl.write_reg_resp(off, value).map(|_| ()).map_err(|e| e.to_string())
+        self.rtl
+            .write_reg_resp(off, value)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     fn read_reg(&mut self, off: u32) -> Result<u32, String> {
-        self.rtl.read_reg_resp(off).map(|(d, _)| d).map_err(|e| e.to_string())
+        self.rtl
+            .read_reg_resp(off)
+            .map(|(d, _)| d)
+            .map_err(|e| e.to_string())
     }
 
-    fn run(&mut self, cycles: u64, h2c: &mut VecDeque<u64>, c2h: &mut VecDeque<u64>, c2h_room: usize) -> u64 {
-        let (taken, out) = self.rtl.pump_streams(h2c.make_contiguous(), c2h_room, cycles);
+    fn run(
+        &mut self,
+        cycles: u64,
+        h2c: &mut VecDeque<u64>,
+        c2h: &mut VecDeque<u64>,
+        c2h_room: usize,
+    ) -> u64 {
+        let (taken, out) = self
+            .rtl
+            .pump_streams(h2c.make_contiguous(), c2h_room, cycles);
         h2c.drain(..taken.min(h2c.len()));
         c2h.extend(out);
         cycles

@@ -425,11 +425,7 @@ mod tests {
         assert_eq!(c.read(regs::ID.offset), regs::ID_VALUE);
         assert_eq!(c.read(regs::CONFIG_HASH.offset), cfg.config_hash());
         c.write(regs::ID.offset, 7);
-        assert_eq!(
-            c.read(regs::ID.offset),
-            regs::ID_VALUE,
-            "RO ignores writes"
-        );
+        assert_eq!(c.read(regs::ID.offset), regs::ID_VALUE, "RO ignores writes");
         c.write(regs::SCRATCH.offset, 0xDEAD_BEEF);
         assert_eq!(c.read(regs::SCRATCH.offset), 0xDEAD_BEEF);
         c.write(regs::CTRL.offset, regs::CTRL_CLEAR_PERF.val(1));
