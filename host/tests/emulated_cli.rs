@@ -88,7 +88,8 @@ fn info_and_infer_through_the_emulated_card() {
     let out = text(&info.stdout);
     assert!(info.status.success(), "{out}{}", text(&info.stderr));
     assert!(
-        out.contains("0x53515A31 (sqz engine)") && out.contains("preset `tiny`"),
+        out.contains(&format!("0x{:08X} (sqz engine)", spec::regs::ID_VALUE))
+            && out.contains("preset `tiny`"),
         "{out}"
     );
     let info = sqz(&["info", "--device", &prefix, "--json"]);

@@ -676,11 +676,7 @@ impl Drop for Rtl {
 
 /// Names of the ERR bits set in `err`.
 pub fn err_names(err: u32) -> String {
-    let v: Vec<&str> = regs::ERR_FIELDS
-        .iter()
-        .filter(|f| f.get(err) != 0)
-        .map(|f| f.name)
-        .collect();
+    let v = regs::ERR.set_fields(err);
     if v.is_empty() {
         "none".into()
     } else {

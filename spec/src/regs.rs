@@ -85,6 +85,14 @@ impl Register {
     pub const fn end(&self) -> u32 {
         self.offset + 4 * self.count
     }
+    /// Names of the fields that are nonzero in `value` (for error and status messages).
+    pub fn set_fields(&self, value: u32) -> Vec<&'static str> {
+        self.fields
+            .iter()
+            .filter(|f| f.get(value) != 0)
+            .map(|f| f.name)
+            .collect()
+    }
     /// Whether the host can write it.
     pub const fn writable(&self) -> bool {
         !matches!(self.access, Access::RO)

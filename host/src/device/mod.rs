@@ -215,11 +215,7 @@ pub type Result<T, E = DeviceError> = std::result::Result<T, E>;
 
 /// Human text for a STATUS value.
 pub fn describe_status(status: u32) -> String {
-    let set: Vec<&str> = regs::STATUS_FIELDS
-        .iter()
-        .filter(|f| f.get(status) != 0)
-        .map(|f| f.name)
-        .collect();
+    let set = regs::STATUS.set_fields(status);
     if set.is_empty() {
         "idle, no job finished".into()
     } else {
