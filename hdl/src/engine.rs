@@ -4,18 +4,20 @@
 //! (code + relative index) one per cycle, so zero weights cost no cycles.
 //!
 //! Pipeline (cycle of an entry, T0 = issue):
-//! T0 weight-memory read (entry `e`), mask read (tile), tokens into pipes;
-//! T1 entry arrives: position recurrence (c, t) += rel + 1 with wraps at K*K (registered),
+//! T0 weight-memory read (entry `e`, 2 cycles: the deep memory's output is registered), mask
+//!    read (tile), tokens into pipes;
+//! T2 entry arrives: position recurrence (c, t) += rel + 1 with wraps at K*K (registered),
 //!    codebook read for the code;
-//! T2 tap offset kh*Wg + kw and c*plane (registered), weight byte from the LUT word;
-//! T3 address = src_base + c*plane + tap + q0 (registered); T4..T6 banked activation read with
-//!    rotation (2 cycles); T6 lanes multiply, T7 accumulate; T8 hold; T9..T15 the shared
-//!    requantizers (4 chunks, 3 stages); T16 the tile's `S` bytes (masked) enter the output FIFO.
+//! T3 tap offset kh*Wg + kw and c*plane (registered), weight byte from the LUT word;
+//! T4 address = src_base + c*plane + tap + q0 (registered); T5..T8 banked activation read
+//!    (3 cycles: per-bank row select, bank read, rotation); T8 lanes multiply, T9 accumulate;
+//!    T10 hold; T11..T17 the shared requantizers (4 chunks, 3 stages); T18 the tile's `S` bytes
+//!    (masked) enter the output FIFO.
 //! Credits (one per output FIFO entry) are taken when a tile's first entry issues, so the
 //! pipeline never needs to stall: only the issue stage waits.
 //!
 //! Registered: the control FSM (state, channel, tile, entry pointers, counts, bias, tile base,
-//! credits, destination base), the T1/T2/T3 stage registers, and everything inside the children.
+//! credits, destination base), the T1..T4 stage registers, and everything inside the children.
 //! Combinational: read addresses, the recurrence's next values, the tokens, stream handshakes.
 //!
 //! Ports: `clk`, `resetn`; from the register file `desc`, `start`, `soft_reset`, `halted`; to it
@@ -88,6 +90,8 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     since_last: DFF<Bits<3>>,
     dst_chan: DFF<Bits<24>>,
     // Pipeline registers.
+    v_a: DFF<Bit>,
+    first_a: DFF<Bit>,
     v1: DFF<Bit>,
     first1: DFF<Bit>,
     code_lo: DFF<Bits<3>>,
@@ -172,20 +176,20 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             m_axis_tready: Default::default(),
             dd: DescDecode::new(),
             loader: Loader::new(cfg),
-            wmem: Ram::new(cfg.weight_entries as usize),
+            wmem: Ram::with_output_reg(cfg.weight_entries as usize),
             cbmem: Ram::new(cfg.codebook_slots as usize * 32),
             chanmem: Ram::new(cfg.bias_words as usize),
             maskmem: MaskMem::new(cfg.mask_bits as usize),
-            actmem: BankedMem::new(cfg.act_in_bytes as usize),
-            midmem: BankedMem::new(cfg.act_mid_bytes as usize),
+            actmem: BankedMem::pipelined(cfg.act_in_bytes as usize),
+            midmem: BankedMem::pipelined(cfg.act_mid_bytes as usize),
             array: LaneArray::new(),
             outctl: OutCtl::new(cfg),
-            p_tok: Pipe::new(6),
-            p_bias: Pipe::new(6),
-            p_w: Pipe::new(4),
-            p_q0: Pipe::new(3),
-            p_mask: Pipe::new(15),
-            p_meta: Pipe::new(16),
+            p_tok: Pipe::new(8),
+            p_bias: Pipe::new(8),
+            p_w: Pipe::new(5),
+            p_q0: Pipe::new(4),
+            p_mask: Pipe::new(17),
+            p_meta: Pipe::new(18),
             st: Default::default(),
             o: Default::default(),
             t: Default::default(),
@@ -199,6 +203,8 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             credits: Default::default(),
             since_last: Default::default(),
             dst_chan: Default::default(),
+            v_a: Default::default(),
+            first_a: Default::default(),
             v1: Default::default(),
             first1: Default::default(),
             code_lo: Default::default(),
@@ -249,7 +255,8 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
     fn update(&mut self) {
         dff_setup!(
             self, clk, rst, st, o, t, e, e_chan, n_left, cnt, bias_r, q0, rel0, credits,
-            since_last, dst_chan, v1, first1, code_lo, c_reg, t_reg, tap_r, cpl_r, addr_r
+            since_last, dst_chan, v_a, first_a, v1, first1, code_lo, c_reg, t_reg, tap_r, cpl_r,
+            addr_r
         );
         self.dd.desc.next = self.desc.val();
         // Reset (and SOFT_RESET) reach the children one cycle later, from a register.
@@ -276,8 +283,9 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.loader.enable.next = self.st.q.val() == self.st_idle.val();
         self.loader.halted.next = self.halted.val();
         self.loader.tdata.next = self.s_axis_tdata.val();
-        self.loader.tvalid.next = self.s_axis_tvalid.val();
-        self.s_axis_tready.next = self.loader.tready.val();
+        // No beat is taken while reset is asserted or still reaching the children.
+        self.loader.tvalid.next = self.s_axis_tvalid.val() & self.resetn.val() & !self.rst.q.val();
+        self.s_axis_tready.next = self.loader.tready.val() & self.resetn.val() & !self.rst.q.val();
         self.wmem.we.next = self.loader.w_we.val();
         self.wmem.waddr.next = self.loader.w_addr.val();
         self.wmem.wdata.next = self.loader.w_data.val();
@@ -427,10 +435,13 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             | (bit_cast::<51, 1>((self.issue.val() & self.last0.val()).into()) << 48)
             | (bit_cast::<51, 1>(self.chan_last.val().into()) << 49)
             | (bit_cast::<51, 1>(self.job_last.val().into()) << 50);
-        self.v1.d.next = self.issue.val();
-        self.first1.d.next = self.first0.val();
+        // The weight memory's read takes two cycles (output register): T0 tokens reach T2.
+        self.v_a.d.next = self.issue.val();
+        self.first_a.d.next = self.first0.val();
+        self.v1.d.next = self.v_a.q.val();
+        self.first1.d.next = self.first_a.q.val();
 
-        // ---- T1: entry arrives; position recurrence ----
+        // ---- T2: entry arrives; position recurrence ----
         self.code.next = self.wmem.rdata.val().get_bits::<8>(0);
         self.rel.next = bit_cast::<8, 4>(self.wmem.rdata.val().get_bits::<4>(8));
         self.code_lo.d.next = self.code.val().get_bits::<3>(0);
@@ -478,7 +489,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             }
         }
 
-        // ---- T2: tap offset, channel plane offset, weight byte ----
+        // ---- T3: tap offset, channel plane offset, weight byte ----
         self.kh.next = 0.into();
         self.kw.next = 0.into();
         if self.dd.k.val() == 2 {
@@ -564,16 +575,16 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             }
         }
 
-        // ---- T3: address ----
+        // ---- T4: address ----
         self.addr_r.d.next = self.dd.src_base.val()
             + bit_cast::<24, 32>(self.cpl_r.q.val())
             + self.tap_r.q.val()
             + self.p_q0.dout.val();
-        // ---- T4..T6: banked read ----
+        // ---- T5..T8: banked read ----
         self.actmem.raddr.next = self.addr_r.q.val();
         self.midmem.raddr.next = self.addr_r.q.val();
 
-        // ---- T6: lanes ----
+        // ---- T8: lanes ----
         self.tok6.next = self.p_tok.dout.val();
         if self.dd.src_mid.val() {
             self.array.act_bus.next = self.midmem.rdata.val();
@@ -597,7 +608,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             self.inc_macs.next = self.s16.val();
         }
 
-        // ---- T16: finished tiles to the output controller ----
+        // ---- T18: finished tiles to the output controller ----
         self.outctl.rst.next = self.rst.q.val();
         self.outctl.dst_mid.next = self.dd.dst_mid.val();
         self.outctl.pool.next = self.dd.pool.val();

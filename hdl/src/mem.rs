@@ -3,10 +3,11 @@
 //! assignment per word). Each has a trivial rust-hdl `update` because the RTL is judged under
 //! Verilator only.
 //!
-//! * [`Ram`]: one write port, one read port, registered read (1 cycle), `depth` words.
+//! * [`Ram`]: one write port, one read port, registered read (1 cycle, or 2 with the output
+//!   register), `depth` words.
 //! * [`BankedMem`]: `S` byte banks (bank = address mod S) with rotation, so `S` consecutive bytes
-//!   at any address are read (latency 2: bank read registered, rotation registered) or written
-//!   (per-lane enables) in one cycle.
+//!   at any address are read (latency 2: bank read registered, rotation registered; 3 when
+//!   `pipelined`, which also registers the write port) or written (per-lane enables) per cycle.
 //! * [`MaskMem`]: the output-position mask, written 64 bits at a time, read `S` bits per tile
 //!   (latency 1).
 //! * [`Pipe`]: a `depth`-stage delay line (all stages registered).
@@ -26,13 +27,24 @@ pub struct Ram<const D: usize> {
     pub wdata: Signal<In, Bits<D>>,
     pub we: Signal<In, Bit>,
     _depth: usize,
+    _out_reg: bool,
 }
 
 impl<const D: usize> Ram<D> {
+    /// Read latency 1.
     pub fn new(depth: usize) -> Self {
         Ram {
             _depth: depth,
             ..Default::default()
+        }
+    }
+
+    /// Read latency 2: the read data is registered once more, so a deep memory built from many
+    /// block RAMs (and their output multiplexer) ends at a flip-flop (Fmax).
+    pub fn with_output_reg(depth: usize) -> Self {
+        Ram {
+            _out_reg: true,
+            ..Self::new(depth)
         }
     }
 }
@@ -44,15 +56,28 @@ impl<const D: usize> Logic for Ram<D> {
     }
     fn hdl(&self) -> Verilog {
         let a = bits_for(self._depth as u64);
+        let read = if self._out_reg {
+            format!(
+                "rdata_q <= mem[raddr[{ah}:0]];\n    rdata <= rdata_q;",
+                ah = a - 1
+            )
+        } else {
+            format!("rdata <= mem[raddr[{ah}:0]];", ah = a - 1)
+        };
+        let decl = if self._out_reg {
+            format!("reg [{}:0] rdata_q;\n", D - 1)
+        } else {
+            String::new()
+        };
         Verilog::Custom(format!(
             r#"
 reg [{dh}:0] mem [0:{last}];
-/* verilator lint_off UNUSEDSIGNAL */
+{decl}/* verilator lint_off UNUSEDSIGNAL */
 // Addresses are 24-bit buses; the memory uses the low {a} bits.
 wire [23:0] unused_addr_bits = raddr ^ waddr;
 /* verilator lint_on UNUSEDSIGNAL */
 always @(posedge clk) begin
-    rdata <= mem[raddr[{ah}:0]];
+    {read}
     if (we) mem[waddr[{ah}:0]] <= wdata;
 end
 "#,
@@ -73,14 +98,28 @@ pub struct BankedMem<const S: usize, const S8: usize> {
     pub wlanes: Signal<In, Bits<S>>,
     pub we: Signal<In, Bit>,
     _bytes: usize,
+    _pipelined: bool,
 }
 
 impl<const S: usize, const S8: usize> BankedMem<S, S8> {
+    /// Read latency 2; a write lands at the clock edge that takes it.
     pub fn new(bytes: usize) -> Self {
         assert_eq!(S * 8, S8);
         BankedMem {
             _bytes: bytes,
             ..Default::default()
+        }
+    }
+
+    /// Read latency 3 and writes one cycle late: the per-bank row addresses, the rotated write
+    /// data and the lane enables are registered before they fan out to the `S` banks, so no
+    /// adder or rotator sits in front of a block RAM's address or data pins (Fmax). For buffers
+    /// that are never read right after a write (the activation buffers: loads and squeeze
+    /// outputs finish jobs before the reading job starts).
+    pub fn pipelined(bytes: usize) -> Self {
+        BankedMem {
+            _pipelined: true,
+            ..Self::new(bytes)
         }
     }
 }
@@ -101,17 +140,63 @@ impl<const S: usize, const S8: usize> Logic for BankedMem<S, S8> {
             ""
         };
         let mut banks = String::new();
-        for b in 0..S {
+        if self._pipelined {
+            // Stage 0 registers what the banks need; the banks then only mux two row addresses.
             banks.push_str(&format!(
-                r#"{style}reg [7:0] bank{b} [0:{last}];
+                r#"reg [{rah}:0] rrow_q, rrow1_q, wrow_q, wrow1_q;
+reg [{sh}:0] rinc_q, winc_q, wl_q;
+reg [{s8h}:0] wd_q;
+reg we_q;
+reg [{lbh}:0] rrot_q;
+always @(posedge clk) begin
+    rrow_q <= rrow;
+    rrow1_q <= rrow + {ra}'d1;
+    rrot_q <= rrot;
+    wrow_q <= wrow;
+    wrow1_q <= wrow + {ra}'d1;
+    wd_q <= wd_rot;
+    wl_q <= wl_rot;
+    we_q <= we;
+end
+"#,
+                rah = ra - 1,
+                sh = S - 1,
+                s8h = S8 - 1,
+                lbh = lb - 1,
+            ));
+            for b in 0..S {
+                // Bank S-1 never takes the next row (the rotation is < S).
+                let (rinc, winc) = if b == S - 1 {
+                    ("1'b0".to_string(), "1'b0".to_string())
+                } else {
+                    (format!("{lb}'d{b} < rrot"), format!("{lb}'d{b} < wrot"))
+                };
+                banks.push_str(&format!(
+                    r#"{style}reg [7:0] bank{b} [0:{last}];
+always @(posedge clk) begin
+    rinc_q[{b}] <= {rinc};
+    winc_q[{b}] <= {winc};
+    bank_q[{b}*8 +: 8] <= bank{b}[rinc_q[{b}] ? rrow1_q : rrow_q];
+    if (we_q & wl_q[{b}]) bank{b}[winc_q[{b}] ? wrow1_q : wrow_q] <= wd_q[{b}*8 +: 8];
+end
+"#,
+                    last = rows - 1,
+                ));
+            }
+        } else {
+            for b in 0..S {
+                banks.push_str(&format!(
+                    r#"{style}reg [7:0] bank{b} [0:{last}];
 always @(posedge clk) begin
     bank_q[{b}*8 +: 8] <= bank{b}[rrow + (({b} < rrot) ? {ra}'d1 : {ra}'d0)];
     if (we & wl_rot[{b}]) bank{b}[wrow + (({b} < wrot) ? {ra}'d1 : {ra}'d0)] <= wd_rot[{b}*8 +: 8];
 end
 "#,
-                last = rows - 1,
-            ));
+                    last = rows - 1,
+                ));
+            }
         }
+        let rot_src = if self._pipelined { "rrot_q" } else { "rrot" };
         Verilog::Custom(format!(
             r#"
 // {S} banks x {rows} bytes; bank b holds byte addresses a with a mod {S} == b at row a / {S}.
@@ -138,7 +223,7 @@ reg [{lbh}:0] rot_q;
 wire [{s2h}:0] rd_dbl = {{bank_q, bank_q}} >> {{rot_q, 3'd0}};
 /* verilator lint_on UNUSEDSIGNAL */
 always @(posedge clk) begin
-    rot_q <= rrot;
+    rot_q <= {rot_src};
     rdata <= rd_dbl[{s8h}:0];
 end
 {banks}"#,

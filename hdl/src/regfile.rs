@@ -126,14 +126,25 @@ fn generate(cfg: &AccelConfig) -> anyhow::Result<String> {
     let mut reads = String::new();
     let mut seq = String::new();
     let mut comb = String::new();
+    // The increments arrive from all over the engine: register them once so the counters' carry
+    // chains start at a flip-flop (a count lands one cycle late; the host reads after DONE).
+    decls.push_str(
+        "reg inc_busy_r, inc_stall_r, inc_stall_in_r, inc_stall_out_r;\nreg [15:0] inc_macs_r;\n",
+    );
+    reset.push_str(
+        "        inc_busy_r <= 1'b0;\n        inc_stall_r <= 1'b0;\n        inc_stall_in_r <= 1'b0;\n        inc_stall_out_r <= 1'b0;\n        inc_macs_r <= 16'd0;\n",
+    );
+    seq.push_str(
+        "        inc_busy_r <= inc_busy;\n        inc_stall_r <= inc_stall;\n        inc_stall_in_r <= inc_stall_in;\n        inc_stall_out_r <= inc_stall_out;\n        inc_macs_r <= inc_macs;\n",
+    );
     // The perf counters: name -> increment expression.
     let perf_src = |name: &str| -> Option<&'static str> {
         match name {
-            "PERF_BUSY" => Some("{63'd0, inc_busy}"),
-            "PERF_MACS" => Some("{48'd0, inc_macs}"),
-            "PERF_STALL" => Some("{63'd0, inc_stall}"),
-            "PERF_STALL_IN" => Some("{63'd0, inc_stall_in}"),
-            "PERF_STALL_OUT" => Some("{63'd0, inc_stall_out}"),
+            "PERF_BUSY" => Some("{63'd0, inc_busy_r}"),
+            "PERF_MACS" => Some("{48'd0, inc_macs_r}"),
+            "PERF_STALL" => Some("{63'd0, inc_stall_r}"),
+            "PERF_STALL_IN" => Some("{63'd0, inc_stall_in_r}"),
+            "PERF_STALL_OUT" => Some("{63'd0, inc_stall_out_r}"),
             "PERF_JOBS" => Some("{63'd0, done_set}"),
             _ => None,
         }

@@ -103,13 +103,12 @@ struct Sim {
         c2h_data = top->m_axis_tdata;
         c2h_side = side;
     }
-    // AXI: a master may raise a VALID only at a rising edge after ARESETn is high, and the
-    // engine registers its reset once more; give it idle cycles before any traffic.
+    // AXI: a master may raise a VALID only at a rising edge after ARESETn is high. Traffic
+    // starts right there: the engine holds TREADY low while its registered reset is still
+    // reaching its children, so nothing offered early is lost.
     void after_reset() {
-        for (int i = 0; i < 4; i++) {
-            settle();
-            tick();
-        }
+        settle();
+        tick();
         settle();
     }
     void idle_inputs() {
