@@ -119,7 +119,7 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     kw: Signal<Local, Bits<2>>,
     wg24: Signal<Local, Bits<24>>,
     dst_ch: Signal<Local, Bits<16>>,
-    dst_prod: Signal<Local, Bits<32>>,
+    dst_prod: DFF<Bits<32>>,
     cpl: Signal<Local, Bits<32>>,
     rnd: Signal<Local, Bits<48>>,
     credit_take: Signal<Local, Bit>,
@@ -255,8 +255,8 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
     fn update(&mut self) {
         dff_setup!(
             self, clk, rst, st, o, t, e, e_chan, n_left, cnt, bias_r, q0, rel0, credits,
-            since_last, dst_chan, v_a, first_a, v1, first1, code_lo, c_reg, t_reg, tap_r, cpl_r,
-            addr_r
+            since_last, dst_chan, dst_prod, v_a, first_a, v1, first1, code_lo, c_reg, t_reg, tap_r,
+            cpl_r, addr_r
         );
         self.dd.desc.next = self.desc.val();
         // Reset (and SOFT_RESET) reach the children one cycle later, from a register.
@@ -343,7 +343,9 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.err_set.next = 0.into();
         self.chanmem.raddr.next = bit_cast::<24, 16>(self.dd.bias_base.val() + self.o.q.val());
         self.dst_ch.next = self.dd.out_ch_offset.val() + self.o.q.val();
-        self.dst_prod.next = self.dst_ch.val() * self.dd.plane_out.val();
+        // Registered in ST_CHAN (o is stable there), used in ST_CHANW: the multiply and the add
+        // of the destination base get a cycle each.
+        self.dst_prod.d.next = self.dst_ch.val() * self.dd.plane_out.val();
         self.wmem.raddr.next = self.e.q.val();
         self.maskmem.rtile.next = self.dd.mask_base.val() + self.t.q.val();
 
@@ -368,7 +370,8 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             self.cnt.d.next = self.chanmem.rdata.val().get_bits::<16>(32);
             self.n_left.d.next = self.chanmem.rdata.val().get_bits::<16>(32);
             self.bias_r.d.next = self.chanmem.rdata.val().get_bits::<32>(0);
-            self.dst_chan.d.next = self.dd.dst_base.val() + bit_cast::<24, 32>(self.dst_prod.val());
+            self.dst_chan.d.next =
+                self.dd.dst_base.val() + bit_cast::<24, 32>(self.dst_prod.q.val());
             if self.chanmem.rdata.val().get_bits::<16>(32) == 0 {
                 // A channel needs >= 1 entry (spec::job guarantees it): refuse, never hang.
                 self.err_set.next = 2.into();

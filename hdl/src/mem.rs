@@ -56,16 +56,28 @@ impl<const D: usize> Logic for Ram<D> {
     }
     fn hdl(&self) -> Verilog {
         let a = bits_for(self._depth as u64);
-        let read = if self._out_reg {
-            format!(
-                "rdata_q <= mem[raddr[{ah}:0]];\n    rdata <= rdata_q;",
-                ah = a - 1
+        // With the output register the write port is registered too (a write lands one cycle
+        // late), so the loader's address and data reach the block RAMs from flip-flops.
+        let (read, write) = if self._out_reg {
+            (
+                format!("rdata_q <= mem[raddr[{ah}:0]];\n    rdata <= rdata_q;", ah = a - 1),
+                format!(
+                    "we_q <= we;\n    waddr_q <= waddr[{ah}:0];\n    wdata_q <= wdata;\n    if (we_q) mem[waddr_q] <= wdata_q;",
+                    ah = a - 1
+                ),
             )
         } else {
-            format!("rdata <= mem[raddr[{ah}:0]];", ah = a - 1)
+            (
+                format!("rdata <= mem[raddr[{ah}:0]];", ah = a - 1),
+                format!("if (we) mem[waddr[{ah}:0]] <= wdata;", ah = a - 1),
+            )
         };
         let decl = if self._out_reg {
-            format!("reg [{}:0] rdata_q;\n", D - 1)
+            format!(
+                "reg [{dh}:0] rdata_q;\nreg [{dh}:0] wdata_q;\nreg [{ah}:0] waddr_q;\nreg we_q;\n",
+                dh = D - 1,
+                ah = a - 1
+            )
         } else {
             String::new()
         };
@@ -78,12 +90,11 @@ wire [23:0] unused_addr_bits = raddr ^ waddr;
 /* verilator lint_on UNUSEDSIGNAL */
 always @(posedge clk) begin
     {read}
-    if (we) mem[waddr[{ah}:0]] <= wdata;
+    {write}
 end
 "#,
             dh = D - 1,
             last = self._depth - 1,
-            ah = a - 1
         ))
     }
 }

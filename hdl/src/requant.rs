@@ -3,7 +3,8 @@
 //! serves lanes `4r .. 4r+3` in four consecutive cycles (`sel`), which is why a tile lasts at
 //! least four cycles.
 //!
-//! Registered: R1 the partial products `lo_m`, `hi_m` and the sign; R2 the 48-bit rounded
+//! Registered: R1 the partial products `lo_m`, `hi_m` and the addend `adj` = rnd (- m << 32 when
+//! acc < 0); R2 the 48-bit rounded
 //! product `p`; R3 the output byte `y`. Combinational: the 4:1 input select, the sum and the
 //! final shift/clamp.
 //!
@@ -36,8 +37,7 @@ pub struct Requant {
     shifted: Signal<Local, Bits<48>>,
     lo_m: DFF<Bits<32>>,
     hi_m: DFF<Bits<32>>,
-    neg: DFF<Bit>,
-    m_r: DFF<Bits<16>>,
+    adj: DFF<Bits<48>>,
     p: DFF<Bits<48>>,
     yq: DFF<Bits<8>>,
     max8: Constant<Bits<48>>,
@@ -64,8 +64,7 @@ impl Default for Requant {
             shifted: Default::default(),
             lo_m: Default::default(),
             hi_m: Default::default(),
-            neg: Default::default(),
-            m_r: Default::default(),
+            adj: Default::default(),
             p: Default::default(),
             yq: Default::default(),
             max8: Constant::new(255u64.to_bits()),
@@ -76,7 +75,7 @@ impl Default for Requant {
 impl Logic for Requant {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clk, lo_m, hi_m, neg, m_r, p, yq);
+        dff_setup!(self, clk, lo_m, hi_m, adj, p, yq);
         // Input select: the chunk's lane.
         match self.sel.val().index() {
             0 => {
@@ -97,18 +96,19 @@ impl Logic for Requant {
         self.hi16.next = self.acc.val().get_bits::<16>(16);
         self.lo_m.d.next = self.lo16.val() * self.m.val();
         self.hi_m.d.next = self.hi16.val() * self.m.val();
-        self.neg.d.next = self.acc.val().get_bit(31);
-        self.m_r.d.next = self.m.val();
+        // The rounding constant and the sign correction are folded into one registered addend
+        // beside the products, so R2 is a single three-input sum (mod 2^48).
+        self.corr.next = bit_cast::<48, 16>(self.m.val()) << 32;
+        if self.acc.val().get_bit(31) {
+            self.adj.d.next = self.rnd.val() - self.corr.val();
+        } else {
+            self.adj.d.next = self.rnd.val();
+        }
         // R2: acc * m + rnd as a 48-bit two's complement pattern.
         self.sum.next = (bit_cast::<48, 32>(self.hi_m.q.val()) << 16)
             + bit_cast::<48, 32>(self.lo_m.q.val())
-            + self.rnd.val();
-        self.corr.next = bit_cast::<48, 16>(self.m_r.q.val()) << 32;
-        if self.neg.q.val() {
-            self.p.d.next = self.sum.val() - self.corr.val();
-        } else {
-            self.p.d.next = self.sum.val();
-        }
+            + self.adj.q.val();
+        self.p.d.next = self.sum.val();
         // R3: arithmetic shift + ReLU + clamp to 255 (negative -> 0).
         self.shifted.next = self.p.q.val() >> self.shift.val();
         if self.p.q.val().get_bit(47) {

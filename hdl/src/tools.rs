@@ -202,6 +202,9 @@ pub fn pnr(cfg: &AccelConfig) -> anyhow::Result<f64> {
             &cfg.target_mhz.to_string(),
             "--log",
             "nextpnr.log",
+            // Critical paths and utilisation as JSON, beside the log.
+            "--report",
+            "report.json",
         ])
         .current_dir(&d)
         .output()
