@@ -66,7 +66,6 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     chanmem: Ram<48>,
     maskmem: MaskMem<S>,
     actmem: BankedMem<S, S8>,
-    midmem: BankedMem<S, S8>,
     array: LaneArray<S, S8, R>,
     outctl: OutCtl<S, S8>,
     p_tok: Pipe<3>,
@@ -181,7 +180,6 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             chanmem: Ram::new(cfg.bias_words as usize),
             maskmem: MaskMem::new(cfg.mask_bits as usize),
             actmem: BankedMem::pipelined(cfg.act_in_bytes as usize),
-            midmem: BankedMem::pipelined(cfg.act_mid_bytes as usize),
             array: LaneArray::new(),
             outctl: OutCtl::new(cfg),
             p_tok: Pipe::new(8),
@@ -268,7 +266,6 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.chanmem.clk.next = self.clk.val();
         self.maskmem.clk.next = self.clk.val();
         self.actmem.clk.next = self.clk.val();
-        self.midmem.clk.next = self.clk.val();
         self.array.clk.next = self.clk.val();
         self.outctl.clk.next = self.clk.val();
         self.p_tok.clk.next = self.clk.val();
@@ -298,21 +295,19 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.maskmem.we.next = self.loader.mask_we.val();
         self.maskmem.waddr.next = self.loader.addr.val();
         self.maskmem.wdata.next = self.loader.data.val();
-        self.actmem.we.next = self.loader.act_we.val();
-        self.actmem.waddr.next = self.loader.addr.val();
-        self.actmem.wdata.next = bit_cast::<S8, 64>(self.loader.data.val());
-        self.actmem.wlanes.next = self.lanes8.val();
-        // The mid buffer is written by the loader (ACT_MID) or by a squeeze job's output.
+        // The activation buffer is written by the loader (ACT_IN/ACT_MID, only between jobs) or
+        // by a squeeze job's output into the mid window, while the same job reads its input
+        // through the read port.
         if self.outctl.mid_we.val() {
-            self.midmem.we.next = true;
-            self.midmem.waddr.next = self.outctl.mid_waddr.val();
-            self.midmem.wdata.next = self.outctl.mid_wdata.val();
-            self.midmem.wlanes.next = self.outctl.mid_wlanes.val();
+            self.actmem.we.next = true;
+            self.actmem.waddr.next = self.outctl.mid_waddr.val();
+            self.actmem.wdata.next = self.outctl.mid_wdata.val();
+            self.actmem.wlanes.next = self.outctl.mid_wlanes.val();
         } else {
-            self.midmem.we.next = self.loader.mid_we.val();
-            self.midmem.waddr.next = self.loader.addr.val();
-            self.midmem.wdata.next = bit_cast::<S8, 64>(self.loader.data.val());
-            self.midmem.wlanes.next = self.lanes8.val();
+            self.actmem.we.next = self.loader.act_we.val();
+            self.actmem.waddr.next = self.loader.addr.val();
+            self.actmem.wdata.next = bit_cast::<S8, 64>(self.loader.data.val());
+            self.actmem.wlanes.next = self.lanes8.val();
         }
 
         // ---- control FSM (T0) ----
@@ -323,7 +318,9 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             | (self.dd.m.val() == 0)
             | (self.dd.shift.val() == 0)
             | (self.dd.shift.val() > 46)
-            | (self.dd.pool.val() & self.dd.dst_mid.val());
+            | (self.dd.pool.val() & self.dd.dst_mid.val())
+            // A squeeze output cannot be the input of the job writing it.
+            | (self.dd.src_mid.val() & self.dd.dst_mid.val());
         self.first0.next = self.n_left.q.val() == self.cnt.q.val();
         self.last0.next = self.n_left.q.val() == 1;
         // A tile's first entry needs an output credit; its last entry must come >= 4 cycles after
@@ -585,15 +582,10 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             + self.p_q0.dout.val();
         // ---- T5..T8: banked read ----
         self.actmem.raddr.next = self.addr_r.q.val();
-        self.midmem.raddr.next = self.addr_r.q.val();
 
         // ---- T8: lanes ----
         self.tok6.next = self.p_tok.dout.val();
-        if self.dd.src_mid.val() {
-            self.array.act_bus.next = self.midmem.rdata.val();
-        } else {
-            self.array.act_bus.next = self.actmem.rdata.val();
-        }
+        self.array.act_bus.next = self.actmem.rdata.val();
         self.array.weight.next = self.p_w.dout.val();
         self.array.in_signed.next = self.dd.in_signed.val();
         self.array.valid.next = self.tok6.val().get_bit(0);

@@ -33,7 +33,6 @@ pub struct Loader {
     pub bias_we: Signal<Out, Bit>,
     pub mask_we: Signal<Out, Bit>,
     pub act_we: Signal<Out, Bit>,
-    pub mid_we: Signal<Out, Bit>,
     /// Word/byte address of the current payload beat (bias, mask, activations).
     pub addr: Signal<Out, Bits<24>>,
     /// The current payload beat (codebook, bias, mask, activations).
@@ -70,7 +69,6 @@ pub struct Loader {
     slot_cap: Constant<Bits<24>>,
     bias_cap: Constant<Bits<24>>,
     act_in_cap: Constant<Bits<24>>,
-    act_mid_cap: Constant<Bits<24>>,
     mask_cap: Constant<Bits<24>>,
     one24: Constant<Bits<24>>,
     eight24: Constant<Bits<24>>,
@@ -103,7 +101,6 @@ impl Loader {
             bias_we: Default::default(),
             mask_we: Default::default(),
             act_we: Default::default(),
-            mid_we: Default::default(),
             addr: Default::default(),
             data: Default::default(),
             err_bad_packet: Default::default(),
@@ -137,7 +134,6 @@ impl Loader {
             slot_cap: c24(cfg.codebook_slots),
             bias_cap: c24(cfg.bias_words),
             act_in_cap: c24(cfg.act_in_bytes),
-            act_mid_cap: c24(cfg.act_mid_bytes),
             mask_cap: c24(cfg.mask_bits / 64),
             one24: c24(1),
             eight24: c24(8),
@@ -199,7 +195,7 @@ impl Logic for Loader {
             self.in_range.next = self.ptr.q.val() < self.act_in_cap.val();
         }
         if self.ptype.q.val() == self.t_act_mid.val() {
-            self.in_range.next = self.ptr.q.val() < self.act_mid_cap.val();
+            self.in_range.next = self.ptr.q.val() < self.act_in_cap.val();
         }
 
         self.tready.next = false;
@@ -220,7 +216,6 @@ impl Logic for Loader {
         self.bias_we.next = false;
         self.mask_we.next = false;
         self.act_we.next = false;
-        self.mid_we.next = false;
         self.addr.next = self.ptr.q.val();
         self.data.next = self.tdata.val();
         self.err_bad_packet.next = false;
@@ -259,8 +254,9 @@ impl Logic for Loader {
                         self.cb_we.next = self.ptype.q.val() == self.t_codebook.val();
                         self.bias_we.next = self.ptype.q.val() == self.t_bias.val();
                         self.mask_we.next = self.ptype.q.val() == self.t_mask.val();
-                        self.act_we.next = self.ptype.q.val() == self.t_act_in.val();
-                        self.mid_we.next = self.ptype.q.val() == self.t_act_mid.val();
+                        // ACT_MID addresses the same buffer (the mid window shares it).
+                        self.act_we.next = (self.ptype.q.val() == self.t_act_in.val())
+                            | (self.ptype.q.val() == self.t_act_mid.val());
                     } else {
                         self.err_w_overflow.next = (self.ptype.q.val() == self.t_bias.val())
                             | (self.ptype.q.val() == self.t_mask.val());

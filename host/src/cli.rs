@@ -87,6 +87,33 @@ pub struct BenchArgs {
     /// Print one JSON document on stdout instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Card backends: the engine clock from place and route, in MHz, for the projected
+    /// images/s (default: the preset's target clock, reported as such).
+    #[arg(long, value_name = "MHZ", value_parser = parse_mhz)]
+    pub fmax: Option<f64>,
+    /// Card backends: host<->card payload rate per direction in GB/s (XDMA on PCIe Gen2 x4).
+    #[arg(long, value_name = "GBPS", default_value_t = crate::perf_report::DEFAULT_LINK_GBPS,
+          value_parser = parse_gbps)]
+    pub link_gbps: f64,
+    /// Card backends: where to write the SVG plot of per-layer cycles vs the ideal
+    /// (default: sqz-bench-PRESET.svg in the current directory).
+    #[arg(long, value_name = "PATH")]
+    pub plot: Option<PathBuf>,
+}
+
+fn parse_positive(s: &str, max: f64, unit: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= max => Ok(v),
+        _ => Err(format!("`{s}` is not a number of {unit} in (0, {max}]")),
+    }
+}
+
+fn parse_mhz(s: &str) -> Result<f64, String> {
+    parse_positive(s, 2000.0, "MHz")
+}
+
+fn parse_gbps(s: &str) -> Result<f64, String> {
+    parse_positive(s, 1000.0, "GB/s")
 }
 
 /// The shared test images beside the repository, used when `bench` gets no `--images`.
@@ -324,6 +351,9 @@ pub struct BenchReport {
     /// Card backends: the card's counters for the last image, per layer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub card: Option<crate::device::card::CycleReport>,
+    /// Card backends: the SVG plot written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plot: Option<String>,
 }
 
 /// `sqz-host bench`.
@@ -371,6 +401,31 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<bool> {
             total: stats(&tot[i])?,
         });
     }
+    let clock = crate::perf_report::Clocking {
+        fmax_mhz: args.fmax,
+        link_gbps: args.link_gbps,
+    };
+    let card = backend.cycle_report().map(|c| c.reclock(&clock));
+    let plot = match &card {
+        Some(c) => {
+            let path = args
+                .plot
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(format!("sqz-bench-{}.svg", c.preset)));
+            std::fs::write(&path, c.svg())
+                .with_context(|| format!("writing the plot {}", path.display()))?;
+            Some(path.display().to_string())
+        }
+        None => {
+            if args.plot.is_some() || args.fmax.is_some() {
+                eprintln!(
+                    "note: --plot and --fmax apply to the card backends (sim, xdma) only; the {} backend has no cycle counters",
+                    backend.kind()
+                );
+            }
+            None
+        }
+    };
     let report = BenchReport {
         backend: backend.kind(),
         model: loaded.model_path.display().to_string(),
@@ -378,7 +433,8 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<bool> {
         model_load_ms: loaded.load_time.as_secs_f64() * 1e3,
         images: rows,
         per_image: stats(&per_run)?,
-        card: backend.cycle_report(),
+        card,
+        plot,
     };
     if args.json {
         serde_json::to_writer_pretty(&mut *out, &report)?;
@@ -432,6 +488,9 @@ fn print_bench(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
     )?;
     if let Some(c) = &r.card {
         c.print(out)?;
+    }
+    if let Some(p) = &r.plot {
+        writeln!(out, "plot: per-layer cycles vs ideal written to {p}")?;
     }
     Ok(())
 }
@@ -522,12 +581,36 @@ mod tests {
         };
         assert_eq!((b.runs, b.model.backend), (2, BackendKind::Float));
         assert!(b.images.is_empty());
+        assert_eq!((b.fmax, b.link_gbps, b.plot), (None, 1.6, None));
+        let c = Cli::try_parse_from([
+            "sqz-host",
+            "bench",
+            "--backend",
+            "sim",
+            "--fmax",
+            "37.5",
+            "--link-gbps",
+            "0.8",
+            "--plot",
+            "p.svg",
+        ])
+        .unwrap();
+        let Command::Bench(b) = c.command else {
+            panic!("not bench")
+        };
+        assert_eq!(
+            (b.fmax, b.link_gbps, b.plot),
+            (Some(37.5), 0.8, Some(PathBuf::from("p.svg")))
+        );
         // Bad usage is rejected by the parser, not discovered later.
         for bad in [
             &["sqz-host", "infer"][..],
             &["sqz-host", "infer", "a.png", "--top", "0"],
             &["sqz-host", "infer", "a.png", "--backend", "gpu"],
             &["sqz-host", "bench", "--runs", "0"],
+            &["sqz-host", "bench", "--fmax", "0"],
+            &["sqz-host", "bench", "--fmax", "fast"],
+            &["sqz-host", "bench", "--link-gbps", "-1"],
         ] {
             assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
         }

@@ -1,9 +1,11 @@
 //! host: the sqz driver library behind the `sqz-host` binary: image loading and preprocessing
-//! ([`image`]), backend selection ([`backend`]) and the command line ([`cli`]).
+//! ([`image`]), backend selection ([`backend`]), the command line ([`cli`]) and the performance
+//! report of `bench` ([`perf_report`]).
 
 pub mod backend;
 pub mod cli;
 pub mod device;
 pub mod emulate;
 pub mod image;
+pub mod perf_report;
 pub mod sequencer;

@@ -21,6 +21,7 @@ use weights::topology::{
 };
 
 use crate::device::{self, Device, DeviceError, Result};
+use crate::perf_report::{self, H2cBytes, JobModel};
 
 /// Send packets on H2C as one transfer.
 pub fn send_packets(dev: &mut dyn Device, packets: &[Packet]) -> Result<()> {
@@ -197,6 +198,8 @@ pub struct LayerReport {
     pub dense_macs: u64,
     /// C2H bytes of the job.
     pub out_bytes: u64,
+    /// What the plan makes the job do (entries, tiles, positions), for the cycle breakdown.
+    pub model: JobModel,
 }
 
 /// One step (conv or Fire module) as run.
@@ -206,6 +209,8 @@ pub struct StepReport {
     pub layers: Vec<LayerReport>,
     /// H2C bytes sent (weights, codebooks, biases, masks, activations).
     pub h2c_bytes: u64,
+    /// The same bytes by kind.
+    pub h2c: H2cBytes,
     /// Host time of the step: planning, transfers, waiting.
     pub wall: Duration,
     /// Of which planning and output parsing on the host.
@@ -348,13 +353,14 @@ fn run_jobs(
     plan: &Plan,
     descs: &[[u32; spec::descriptor::DESC_WORDS]],
     layers: &[usize],
+    models: &[JobModel],
 ) -> Result<(Vec<u8>, Vec<LayerReport>, u64), DeviceError> {
     let beats: Vec<u64> = packets.iter().flat_map(|p| p.to_beats()).collect();
     dev.write_h2c(&spec::packet::beats_to_bytes(&beats))?;
     let mut c2h = Vec::with_capacity(plan.out_bytes() as usize);
     let mut reports = Vec::new();
     let mut before = device::read_perf(dev)?;
-    for ((j, desc), &li) in plan.jobs.iter().zip(descs).zip(layers) {
+    for (((j, desc), &li), model) in plan.jobs.iter().zip(descs).zip(layers).zip(models) {
         for (i, w) in desc.iter().enumerate() {
             dev.write_reg(regs::DESC.at(i as u32), *w)?;
         }
@@ -372,6 +378,7 @@ fn run_jobs(
             perf: after - before,
             dense_macs: LAYERS[li].dense_macs(),
             out_bytes: j.out_bytes,
+            model: model.clone(),
         });
         before = after;
     }
@@ -390,6 +397,8 @@ pub struct Sequencer {
     input_scale: f32,
     /// Per step: where its weights live (all zero when they are reloaded per step).
     places: Vec<Place>,
+    /// Per step: the planner's view of each job (the same for every input).
+    models: Vec<Vec<JobModel>>,
     resident: bool,
     /// The card holds every step's weights (resident mode, after a successful image).
     loaded: bool,
@@ -416,6 +425,7 @@ impl Sequencer {
             output_scale: model.output_scale,
             input_scale: model.input_scale,
             places: vec![Place::default(); steps().len()],
+            models: Vec::new(),
             resident: false,
             loaded: false,
         };
@@ -429,7 +439,12 @@ impl Sequencer {
                 signed: l.input == Input::Image,
                 data: vec![0; l.in_c * l.in_hw * l.in_hw],
             };
-            let f = footprint(&seq.plan(step, &x)?)?;
+            let plan = seq.plan(step, &x)?;
+            let f = footprint(&plan)?;
+            seq.models.push(
+                perf_report::job_models(&plan, cfg.pixel_lanes)
+                    .map_err(|e| SeqError::Input(format!("{}: {e}", step.name())))?,
+            );
             seq.places[i] = at;
             at.weight += f.weight.div_ceil(4) * 4;
             at.bias += f.bias;
@@ -442,6 +457,11 @@ impl Sequencer {
             seq.places.fill(Place::default());
         }
         Ok(seq)
+    }
+
+    /// The planner's view of each job, per step (see [`crate::perf_report::JobModel`]).
+    pub fn job_models(&self) -> &[Vec<JobModel>] {
+        &self.models
     }
 
     /// Whether all weights stay on the card (sent once).
@@ -514,7 +534,7 @@ impl Sequencer {
         r.map(|(y, layers, _, _)| (y, layers))
     }
 
-    /// (output, per-layer counters, H2C bytes, host time).
+    /// (output, per-layer counters, H2C bytes by kind, host time).
     fn step_at(
         &mut self,
         dev: &mut dyn Device,
@@ -522,7 +542,7 @@ impl Sequencer {
         step: Step,
         x: &QTensor,
         send_weights: bool,
-    ) -> Result<(QTensor, Vec<LayerReport>, u64, Duration), SeqError> {
+    ) -> Result<(QTensor, Vec<LayerReport>, H2cBytes, Duration), SeqError> {
         let t0 = Instant::now();
         let plan = self.plan(step, &to_tensor(x))?;
         let (weights, rest, descs) = relocate(&plan, self.places[si])?;
@@ -531,8 +551,17 @@ impl Sequencer {
         } else {
             rest
         };
+        let h2c = H2cBytes::of(&packets);
         let mut host = t0.elapsed();
-        let (c2h, layers, h2c_bytes) = run_jobs(dev, &packets, &plan, &descs, &step.layers())?;
+        let (c2h, layers, h2c_bytes) = run_jobs(
+            dev,
+            &packets,
+            &plan,
+            &descs,
+            &step.layers(),
+            &self.models[si],
+        )?;
+        debug_assert_eq!(h2c.total(), h2c_bytes);
         let t1 = Instant::now();
         let y = plan.parse_output(&c2h).map_err(|source| SeqError::Plan {
             step: step.name(),
@@ -547,7 +576,7 @@ impl Sequencer {
         )
         .map_err(|e| SeqError::Input(e.to_string()))?;
         host += t1.elapsed();
-        Ok((y, layers, h2c_bytes, host))
+        Ok((y, layers, h2c, host))
     }
 
     fn run_inner(
@@ -574,7 +603,7 @@ impl Sequencer {
         for (si, step) in steps().into_iter().enumerate() {
             let t0 = Instant::now();
             let x = layer_input(step.first(), &image, &outs)?;
-            let (y, layers, h2c_bytes, host) = self.step_at(dev, si, step, &x, send_weights)?;
+            let (y, layers, h2c, host) = self.step_at(dev, si, step, &x, send_weights)?;
             let mut from = 0;
             for li in step.outputs() {
                 let n = LAYERS[li].out_c;
@@ -588,7 +617,8 @@ impl Sequencer {
             let r = StepReport {
                 step: step.name(),
                 layers,
-                h2c_bytes,
+                h2c_bytes: h2c.total(),
+                h2c,
                 wall: t0.elapsed(),
                 host,
             };

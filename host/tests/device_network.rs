@@ -76,9 +76,19 @@ fn resident_weights_are_sent_once_when_they_fit() {
         !sequencer::Sequencer::new(&tiny, &q).unwrap().resident(),
         "tiny reloads per layer"
     );
-    let cfg = AccelConfig::nitefury();
+    assert!(
+        !sequencer::Sequencer::new(&AccelConfig::nitefury(), &q)
+            .unwrap()
+            .resident(),
+        "nitefury streams weights per layer"
+    );
+    // A variant with every weight on chip.
+    let cfg = AccelConfig {
+        weight_entries: 448 * 1024,
+        ..AccelConfig::nitefury()
+    };
     let mut seq = sequencer::Sequencer::new(&cfg, &q).unwrap();
-    assert!(seq.resident(), "nitefury holds every weight");
+    assert!(seq.resident(), "448 K entries hold every weight");
     let mut dev = ModelDevice::new(
         SoftCard::engine(cfg.clone()),
         Timeouts::uniform(Duration::from_secs(60)),

@@ -115,9 +115,12 @@ pub const FIELDS: &[DescField] = &[
 pub struct Descriptor {
     /// Tap window side on the grid: 1, 3 or 4 (4 = a 7x7/2 conv after space-to-depth).
     pub k: u32,
-    /// Read the input from the squeeze (mid) buffer instead of the input buffer.
+    /// The input is a Fire squeeze output (the mid window of the activation buffer, at
+    /// `src_base`). The hardware reads the one activation buffer either way; the bit says what
+    /// the job is (traces, the emulator's checks).
     pub src_mid: bool,
-    /// Write the output into the mid buffer instead of sending it on C2H.
+    /// Write the output into the activation buffer (the mid window at `dst_base`) instead of
+    /// sending it on C2H.
     pub dst_mid: bool,
     /// Input bytes are int8 (sign-extended); otherwise uint8.
     pub in_signed: bool,
@@ -144,9 +147,9 @@ pub struct Descriptor {
     /// Requantization multiplier (1..=32767) and shift (1..=46).
     pub m: u32,
     pub shift: u32,
-    /// Mid-buffer byte address of output position `q_start` of channel 0 (dst_mid only).
+    /// Activation-buffer byte address of output position `q_start` of channel 0 (dst_mid only).
     pub dst_base: u32,
-    /// Bytes between output channel planes in the mid buffer (dst_mid only).
+    /// Bytes between output channel planes in the mid window (dst_mid only).
     pub plane_out: u32,
     /// Output channel offset: output channel `o` is written as channel `out_ch_offset + o` (Fire concat).
     pub out_ch_offset: u32,

@@ -444,6 +444,7 @@ fn c2h_job(
     bb: u32,
     slot: u32,
     src_mid: bool,
+    src_base: u32,
     in_signed: bool,
     gw: u32,
     plane_in: u32,
@@ -471,7 +472,7 @@ fn c2h_job(
         plane_in,
         q_start,
         ntiles,
-        src_base: 0,
+        src_base,
         weight_base: wb,
         bias_base: bb,
         m: l.m as u32,
@@ -592,6 +593,7 @@ pub fn plan_conv(cfg: &AccelConfig, l: &ConvLayer, x: &Tensor) -> Result<Plan, J
         bb,
         slot,
         false,
+        0,
         x.signed,
         gw,
         gw * gh,
@@ -664,6 +666,16 @@ pub fn plan_fire(
             sq.out_c, cfg.act_mid_bytes
         )));
     }
+    // The mid window shares the activation buffer: right after the input, on a lane boundary.
+    let mid_base = (bytes.len() as u32).div_ceil(s) * s;
+    if mid_base as u64 + sq.out_c as u64 * plane as u64 > cfg.act_in_bytes as u64 {
+        return Err(JobError::Capacity(format!(
+            "Fire input ({} bytes) and squeeze output ({}x{plane} bytes) exceed act_in_bytes = {}",
+            bytes.len(),
+            sq.out_c,
+            cfg.act_in_bytes
+        )));
+    }
     let mut b = Builder::new(cfg);
     let (wbs, bbs, ss) = b.load_layer(&esq)?;
     let (wb1, bb1, s1) = b.load_layer(&ee1)?;
@@ -691,7 +703,7 @@ pub fn plan_fire(
         bias_base: bbs,
         m: sq.m as u32,
         shift: sq.shift as u32,
-        dst_base: 0,
+        dst_base: mid_base,
         plane_out: plane,
         out_ch_offset: 0,
         mask_base,
@@ -706,11 +718,11 @@ pub fn plan_fire(
     };
     // expand1x1: output (y, x) sits at grid (y + 1, x + 1) of the mid grid.
     let j1 = c2h_job(
-        &mut b, &ee1, wb1, bb1, s1, true, false, gw, plane, h, w, 1, 1, 0,
+        &mut b, &ee1, wb1, bb1, s1, true, mid_base, false, gw, plane, h, w, 1, 1, 0,
     )?;
     // expand3x3 (pad 1): output (y, x) sits at grid (y, x).
     let j3 = c2h_job(
-        &mut b, &ee3, wb3, bb3, s3, true, false, gw, plane, h, w, 0, 0, e1.out_c,
+        &mut b, &ee3, wb3, bb3, s3, true, mid_base, false, gw, plane, h, w, 0, 0, e1.out_c,
     )?;
     let act = act_packet(cfg, false, &bytes)?;
     let (load, entries) = b.finish(act)?;

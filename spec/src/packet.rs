@@ -30,7 +30,8 @@ pub enum PacketType {
     /// Mask bits, 64 per beat (bit j of beat i = grid position (address + i) * 64 + j of the
     /// mask memory); address = 64-bit word index.
     Mask = 5,
-    /// Like `ActIn` but into the mid (squeeze) buffer: lets a test run an expand layer alone.
+    /// Activation bytes for the mid window: the same buffer and addresses as `ActIn` (the mid
+    /// window shares the activation buffer); kept so a trace says what the bytes are.
     ActMid = 6,
 }
 
@@ -165,7 +166,7 @@ impl Packet {
         Packet::new(PacketType::Bias, addr, beats)
     }
 
-    /// Activation bytes at byte address `addr` of the input (or mid) buffer.
+    /// Activation bytes at byte address `addr` of the activation buffer (`mid`: typed `ActMid`).
     pub fn act(mid: bool, addr: u32, bytes: &[u8]) -> Result<Packet, PacketError> {
         if addr % 8 != 0 {
             return Err(PacketError::Align(addr));

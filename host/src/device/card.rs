@@ -1,6 +1,7 @@
 //! The card backends of the command line: the options they share ([`CardArgs`]: device prefix,
 //! preset, timeout), [`CardBackend`] (a [`Device`] plus the quantized model, classifying images
-//! through the network sequencer), and `sqz-host info`.
+//! through the network sequencer), its [`CycleReport`] (the `bench` performance report), and
+//! `sqz-host info`.
 //!
 //! `--preset` names the configuration the host plans for. With `xdma` it is optional: the card's
 //! `CONFIG_HASH` says which preset it was built from, and an explicit `--preset` that disagrees is
@@ -22,6 +23,7 @@ use super::model::ModelDevice;
 use super::xdma::{XdmaDevice, DEFAULT_PREFIX};
 use super::{read_info, read_perf, Device, Timeouts};
 use crate::emulate::rtl::RtlCard;
+use crate::perf_report::{self, Clocking, H2cBytes, LayerRow, Totals, Traffic};
 use crate::sequencer::{self, NetOutput, StepReport};
 
 /// Options of the card backends.
@@ -194,7 +196,9 @@ pub fn backend(kind: BackendKind, model: Model, args: &CardArgs) -> Result<Backe
 /// Default wait of the `sim` backend: the RTL runs about two million cycles per second.
 const SIM_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Cycle figures of one network run on a card with `lanes` MAC lanes.
+/// Cycle figures of one network run on a card with `lanes` MAC lanes: the counters per layer,
+/// the per-layer table with its cycle breakdown, totals at a clock and the bytes moved
+/// ([`crate::perf_report`] computes them).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct CycleReport {
     pub preset: String,
@@ -212,14 +216,36 @@ pub struct CycleReport {
     pub wall_ms: f64,
     pub host_ms: f64,
     pub layers: Vec<sequencer::LayerReport>,
+    /// One row per layer: MACs, cycles, ideal, efficiency, utilisation, cycle breakdown.
+    pub rows: Vec<LayerRow>,
+    /// The image at the clock of [`Clocking`] (`bench --fmax`, else the target clock).
+    pub totals: Totals,
+    /// Bytes moved per image and their time on the link (`bench --link-gbps`).
+    pub traffic: Traffic,
 }
 
 impl CycleReport {
+    /// The report at the preset's target clock and the default link rate.
     pub fn of(out: &NetOutput, cfg: &AccelConfig) -> CycleReport {
+        CycleReport::at(out, cfg, &Clocking::default())
+    }
+
+    pub fn at(out: &NetOutput, cfg: &AccelConfig, clock: &Clocking) -> CycleReport {
         let layers: Vec<_> = out.steps.iter().flat_map(|s| s.layers.clone()).collect();
         let cycles: u64 = layers.iter().map(|l| l.perf.busy).sum();
         let dense: u64 = layers.iter().map(|l| l.dense_macs).sum();
         let lanes = cfg.mac_lanes();
+        let rows: Vec<LayerRow> = layers
+            .iter()
+            .map(|l| LayerRow::new(l.layer, l.dense_macs, &l.model, &l.perf, lanes))
+            .collect();
+        let totals = Totals::of(&rows, lanes, cfg.target_mhz, clock);
+        let mut h2c = H2cBytes::default();
+        for s in &out.steps {
+            h2c += s.h2c;
+        }
+        let c2h = layers.iter().map(|l| l.out_bytes).sum();
+        let traffic = Traffic::new(h2c, c2h, &totals, clock);
         CycleReport {
             preset: cfg.name.clone(),
             mac_lanes: lanes,
@@ -240,37 +266,49 @@ impl CycleReport {
             wall_ms: out.steps.iter().map(|s| s.wall.as_secs_f64() * 1e3).sum(),
             host_ms: out.host_time().as_secs_f64() * 1e3,
             layers,
+            rows,
+            totals,
+            traffic,
         }
     }
 
-    /// A per-layer table.
+    /// The same counters projected at another clock and link rate.
+    pub fn reclock(mut self, clock: &Clocking) -> CycleReport {
+        self.totals = Totals::of(&self.rows, self.mac_lanes, self.target_mhz, clock);
+        self.traffic = Traffic::new(
+            self.traffic.h2c,
+            self.traffic.c2h_bytes,
+            &self.totals,
+            clock,
+        );
+        self
+    }
+
+    /// The per-layer tables, totals, traffic and host time.
     pub fn print(&self, out: &mut dyn Write) -> std::io::Result<()> {
-        writeln!(
+        perf_report::print_tables(out, &self.rows, &self.totals)?;
+        perf_report::print_totals(
             out,
-            "{:<20} {:>12} {:>14} {:>12} {:>8}",
-            "layer", "cycles", "MACs issued", "stall", "eff"
-        )?;
-        for l in &self.layers {
-            let eff = if l.perf.busy == 0 {
-                0.0
-            } else {
-                l.dense_macs as f64 / (self.mac_lanes as f64 * l.perf.busy as f64)
-            };
-            writeln!(
-                out,
-                "{:<20} {:>12} {:>14} {:>12} {:>8.3}",
-                l.layer, l.perf.busy, l.perf.macs, l.perf.stall, eff
-            )?;
-        }
-        writeln!(
-            out,
-            "total: {} cycles on {} MAC lanes ({}), dense-equivalent efficiency {:.3}, {:.1} images/s at {} MHz",
-            self.cycles, self.mac_lanes, self.preset, self.efficiency, self.images_per_s_at_target, self.target_mhz
+            &self.totals,
+            &self.traffic,
+            self.mac_lanes,
+            &self.preset,
         )?;
         writeln!(
             out,
             "host: {:.1} ms per image in the sequencer, of which {:.1} ms planning and parsing",
             self.wall_ms, self.host_ms
+        )
+    }
+
+    /// Per-layer measured vs ideal cycles as an SVG document.
+    pub fn svg(&self) -> String {
+        perf_report::svg(
+            &format!(
+                "sqz {} ({} MAC lanes): cycles per layer, measured vs ideal; {} cycles per image, efficiency {:.3}",
+                self.preset, self.mac_lanes, self.cycles, self.totals.efficiency
+            ),
+            &self.rows,
         )
     }
 }
@@ -377,4 +415,95 @@ pub fn info(args: &InfoArgs, out: &mut dyn Write) -> Result<bool> {
         );
     }
     Ok(info.preset.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::Perf;
+    use crate::perf_report::{H2cBytes, JobModel};
+    use crate::sequencer::LayerReport;
+    use sim::reference::int8::QTensor;
+    use std::time::Duration;
+
+    /// Two steps of synthetic counters: one conv and one two-layer step.
+    fn output() -> NetOutput {
+        let layer = |name, busy, stall, e: u64| LayerReport {
+            layer: name,
+            perf: Perf {
+                busy,
+                macs: 16 * 3 * e,
+                stall,
+                jobs: 1,
+                ..Default::default()
+            },
+            dense_macs: 9 * 64 * 8,
+            out_bytes: 256,
+            model: JobModel::from_channels(16, 4, 60, &[(e, 1), (e, 0)]),
+        };
+        let h2c = H2cBytes {
+            weights: 1000,
+            masks: 16,
+            activations: 4000,
+        };
+        let step = |name, layers| StepReport {
+            step: name,
+            layers,
+            h2c_bytes: h2c.total(),
+            h2c,
+            wall: Duration::from_millis(3),
+            host: Duration::from_millis(1),
+        };
+        NetOutput {
+            input: QTensor {
+                c: 1,
+                h: 1,
+                w: 1,
+                signed: true,
+                data: vec![0],
+            },
+            layers: Vec::new(),
+            logits: Vec::new(),
+            probabilities: Vec::new(),
+            steps: vec![
+                step("a", vec![layer("a", 100, 36, 8)]),
+                step("b", vec![layer("b1", 90, 26, 8), layer("b2", 60, 12, 6)]),
+            ],
+        }
+    }
+
+    #[test]
+    fn report_json_and_text_carry_the_breakdown() {
+        let cfg = AccelConfig::tiny();
+        let r = CycleReport::of(&output(), &cfg);
+        assert_eq!((r.rows.len(), r.cycles, r.totals.cycles), (3, 250, 250));
+        assert_eq!(r.traffic.h2c_bytes, 2 * 5016);
+        assert_eq!(r.traffic.c2h_bytes, 3 * 256);
+        for row in &r.rows {
+            assert_eq!(row.breakdown.total(), row.cycles as i64, "{row:?}");
+        }
+        let j = serde_json::to_value(&r).unwrap();
+        assert_eq!(j["rows"].as_array().unwrap().len(), 3);
+        assert_eq!(j["rows"][1]["layer"], "b1");
+        assert!(j["rows"][0]["breakdown"]["useful"].as_u64().unwrap() > 0);
+        assert!(j["rows"][0]["efficiency"].as_f64().unwrap() > 0.0);
+        assert_eq!(j["totals"]["mhz_source"], perf_report::FMAX_TARGET);
+        assert_eq!(j["traffic"]["h2c"]["weights"], 2000);
+        assert_eq!(j["traffic"]["link_gbps"], 1.6);
+        assert!(j["layers"][0]["model"]["entries"].as_u64().is_some());
+        // At a P&R clock: the same counters, another time.
+        let slow = r.clone().reclock(&Clocking {
+            fmax_mhz: Some(37.0),
+            link_gbps: 0.5,
+        });
+        assert_eq!(slow.totals.mhz_source, perf_report::FMAX_GIVEN);
+        assert!((slow.totals.compute_ms - 250.0 / 37e3).abs() < 1e-12);
+        assert_eq!(slow.traffic.effective_gbps, 0.296_f64.min(0.5));
+        let mut text = Vec::new();
+        slow.print(&mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.contains("b2") && text.contains("lane waste"), "{text}");
+        assert!(text.contains("at 37 MHz (P&R Fmax (--fmax))"), "{text}");
+        assert_eq!(slow.svg().matches(r#"class="measured""#).count(), 3);
+    }
 }

@@ -9,7 +9,8 @@
 //! output grid position `q` (from `q_start`, `ntiles * lanes` of them) accumulates
 //! `w * src[src_base + c * plane_in + q + kh * grid_w + kw]` onto the channel's bias; the mask bit
 //! of position `r = q - q_start` (tile `mask_base + r / lanes`) keeps `requantize(acc)`, else 0.
-//! Output goes to the mid buffer (`dst_base + o * plane_out + r` for `r < wr_count`) or to C2H:
+//! Output goes to the mid window of the activation buffer (`dst_base + o * plane_out + r` for
+//! `r < wr_count`; it shares the buffer with the input, `src_mid` only names the job) or to C2H:
 //! the masked plane, or with `pool` the 3x3/2 max-pool of the plane in chunks of `lanes/2 - 1`
 //! pooled columns, each sent as `lanes/2` bytes.
 //!
@@ -54,6 +55,7 @@ fn run(cfg: &AccelConfig, d: &Descriptor, mem: &mut Memories) -> Result<JobOutpu
         || !(1..=46).contains(&d.shift)
         || d.lut_slot as usize >= mem.luts.len()
         || (d.pool && d.dst_mid)
+        || (d.src_mid && d.dst_mid)
     {
         return Err(bad_desc());
     }
@@ -61,7 +63,7 @@ fn run(cfg: &AccelConfig, d: &Descriptor, mem: &mut Memories) -> Result<JobOutpu
     let lut = mem.luts[d.lut_slot as usize];
     // Sign- or zero-extend the source once.
     let src: Vec<i32> = {
-        let b = if d.src_mid { &mem.act_mid } else { &mem.act_in };
+        let b = &mem.act_in;
         if d.in_signed {
             b.iter().map(|&v| v as i8 as i32).collect()
         } else {
@@ -118,7 +120,7 @@ fn run(cfg: &AccelConfig, d: &Descriptor, mem: &mut Memories) -> Result<JobOutpu
         if d.dst_mid {
             let n = d.wr_count as usize;
             let at = d.dst_base as usize + (d.out_ch_offset as usize + o) * d.plane_out as usize;
-            let dst = mem.act_mid.get_mut(at..at + n).ok_or(act_ovf())?;
+            let dst = mem.act_in.get_mut(at..at + n).ok_or(act_ovf())?;
             let take = n.min(npos);
             dst[..take].copy_from_slice(&plane[..take]);
         } else if d.pool {

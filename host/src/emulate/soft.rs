@@ -25,8 +25,8 @@ pub struct Memories {
     pub luts: Vec<[i8; 256]>,
     /// (bias, entry count) per output channel.
     pub bias: Vec<(i32, u16)>,
+    /// The activation buffer; a Fire module's squeeze output (the mid window) lives in it too.
     pub act_in: Vec<u8>,
-    pub act_mid: Vec<u8>,
     pub mask: Vec<bool>,
 }
 
@@ -37,7 +37,6 @@ impl Memories {
             luts: vec![[0; 256]; cfg.codebook_slots as usize],
             bias: vec![(0, 0); cfg.bias_words as usize],
             act_in: vec![0; cfg.act_in_bytes as usize],
-            act_mid: vec![0; cfg.act_mid_bytes as usize],
             mask: vec![false; cfg.mask_bits as usize],
         }
     }
@@ -76,7 +75,7 @@ impl JobExecutor for Loopback {
         mem: &mut Memories,
     ) -> Result<JobOutput, u32> {
         let n = d.output_bytes(cfg.pixel_lanes) as usize;
-        let src = if d.src_mid { &mem.act_mid } else { &mem.act_in };
+        let src = &mem.act_in;
         let start = d.src_base as usize;
         let bytes = src.get(start..start + n).ok_or(regs::ERR_BAD_DESC.val(1))?;
         let mut c2h = bytes.to_vec();
@@ -222,12 +221,12 @@ impl SoftCard {
                     (beat as u32 as i32, (beat >> 32) as u16);
             }
             PacketType::ActIn | PacketType::ActMid => {
-                let buf = if ty == PacketType::ActIn {
-                    &mut self.mem.act_in
-                } else {
-                    &mut self.mem.act_mid
-                };
-                let dst = buf.get_mut(a + i * 8..a + i * 8 + 8).ok_or(act_ovf)?;
+                // Both address the one activation buffer (the mid window shares it).
+                let dst = self
+                    .mem
+                    .act_in
+                    .get_mut(a + i * 8..a + i * 8 + 8)
+                    .ok_or(act_ovf)?;
                 dst.copy_from_slice(&beat.to_le_bytes());
             }
             PacketType::Mask => {
