@@ -34,6 +34,8 @@ pub struct LaneArray<const S: usize, const S8: usize, const R: usize> {
     pub bias: Signal<In, Bits<32>>,
     pub m: Signal<In, Bits<16>>,
     pub rnd: Signal<In, Bits<48>>,
+    /// Ones at bit positions >= shift + 8 (the requantizers' clamp test).
+    pub ovf: Signal<In, Bits<48>>,
     pub shift: Signal<In, Bits<6>>,
     pub keep: Signal<In, Bits<S>>,
     pub y_bus: Signal<Out, Bits<S8>>,
@@ -67,6 +69,7 @@ impl<const S: usize, const S8: usize, const R: usize> LaneArray<S, S8, R> {
             bias: Default::default(),
             m: Default::default(),
             rnd: Default::default(),
+            ovf: Default::default(),
             shift: Default::default(),
             keep: Default::default(),
             y_bus: Default::default(),
@@ -155,6 +158,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for LaneArray<S, S8,
             self.units[r].sel.next = self.sel.q.val();
             self.units[r].m.next = self.m.val();
             self.units[r].rnd.next = self.rnd.val();
+            self.units[r].ovf.next = self.ovf.val();
             self.units[r].shift.next = self.shift.val();
             self.lanes[r * 4].yin.next = self.units[r].y.val();
             self.lanes[r * 4 + 1].yin.next = self.units[r].y.val();

@@ -121,6 +121,7 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     dst_prod: DFF<Bits<32>>,
     cpl: Signal<Local, Bits<32>>,
     rnd: Signal<Local, Bits<48>>,
+    ones48: Constant<Bits<48>>,
     credit_take: Signal<Local, Bit>,
     tok6: Signal<Local, Bits<3>>,
     st_idle: Constant<Bits<3>>,
@@ -232,6 +233,7 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             dst_prod: Default::default(),
             cpl: Default::default(),
             rnd: Default::default(),
+            ones48: Constant::new(0xFFFF_FFFF_FFFFu64.to_bits()),
             credit_take: Default::default(),
             tok6: Default::default(),
             st_idle: Constant::new(ST_IDLE.to_bits()),
@@ -595,6 +597,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.array.m.next = self.dd.m.val();
         self.rnd.next = self.one48.val() << (self.dd.shift.val() - 1);
         self.array.rnd.next = self.rnd.val();
+        self.array.ovf.next = (self.ones48.val() << self.dd.shift.val()) << 8;
         self.array.shift.next = self.dd.shift.val();
         self.p_mask.din.next = self.maskmem.rdata.val();
         self.array.keep.next = self.p_mask.dout.val();

@@ -35,6 +35,7 @@ pub struct Lane {
     a16: Signal<Local, Bits<16>>,
     full: Signal<Local, Bits<32>>,
     p16: Signal<Local, Bits<16>>,
+    base: Signal<Local, Bits<32>>,
     prod: DFF<Bits<32>>,
     acc: DFF<Bits<32>>,
     held_r: DFF<Bits<32>>,
@@ -64,6 +65,7 @@ impl Lane {
             a16: Default::default(),
             full: Default::default(),
             p16: Default::default(),
+            base: Default::default(),
             prod: Default::default(),
             acc: Default::default(),
             held_r: Default::default(),
@@ -91,12 +93,15 @@ impl Logic for Lane {
             self.prod.d.next = bit_cast::<32, 16>(self.p16.val()) | self.hi16c.val();
         }
         // L2: accumulate (a tile's first entry loads the bias).
+        // One adder with a selected operand, the product first: Yosys then maps each bit to one
+        // LUT feeding the carry chain (two adders and a mux took twice the LUTs).
+        if self.first.val() {
+            self.base.next = self.bias.val();
+        } else {
+            self.base.next = self.acc.q.val();
+        }
         if self.mac_en.val() {
-            if self.first.val() {
-                self.acc.d.next = self.bias.val() + self.prod.q.val();
-            } else {
-                self.acc.d.next = self.acc.q.val() + self.prod.q.val();
-            }
+            self.acc.d.next = self.prod.q.val() + self.base.val();
         }
         // Hold the finished accumulator for the shared requantizer.
         if self.cap.val() {

@@ -12,7 +12,7 @@
 //! unsigned): with hi/lo the upper/lower 16-bit halves of acc read as unsigned and m < 2^15,
 //! acc * m = (hi * m << 16) + lo * m - (acc < 0 ? m << 32 : 0); it fits 48 bits signed.
 //!
-//! Ports: `clk`; `a0..a3` (the held accumulators of its four lanes), `sel`; `m`, `rnd`,
+//! Ports: `clk`; `a0..a3` (the held accumulators of its four lanes), `sel`; `m`, `rnd`, `ovf`,
 //! `shift`; `y`.
 
 use rust_hdl::prelude::*;
@@ -28,6 +28,8 @@ pub struct Requant {
     pub m: Signal<In, Bits<16>>,
     pub rnd: Signal<In, Bits<48>>,
     pub shift: Signal<In, Bits<6>>,
+    /// Job constant: ones at bit positions >= shift + 8.
+    pub ovf: Signal<In, Bits<48>>,
     pub y: Signal<Out, Bits<8>>,
     acc: Signal<Local, Bits<32>>,
     lo16: Signal<Local, Bits<16>>,
@@ -40,7 +42,6 @@ pub struct Requant {
     adj: DFF<Bits<48>>,
     p: DFF<Bits<48>>,
     yq: DFF<Bits<8>>,
-    max8: Constant<Bits<48>>,
 }
 
 impl Default for Requant {
@@ -55,6 +56,7 @@ impl Default for Requant {
             m: Default::default(),
             rnd: Default::default(),
             shift: Default::default(),
+            ovf: Default::default(),
             y: Default::default(),
             acc: Default::default(),
             lo16: Default::default(),
@@ -67,7 +69,6 @@ impl Default for Requant {
             adj: Default::default(),
             p: Default::default(),
             yq: Default::default(),
-            max8: Constant::new(255u64.to_bits()),
         }
     }
 }
@@ -113,7 +114,9 @@ impl Logic for Requant {
         self.shifted.next = self.p.q.val() >> self.shift.val();
         if self.p.q.val().get_bit(47) {
             self.yq.d.next = 0.into();
-        } else if self.shifted.val() > self.max8.val() {
+        } else if (self.p.q.val() & self.ovf.val()).any() {
+            // p >> shift > 255 exactly when p has a bit at shift + 8 or above: a mask test on
+            // p instead of a compare on the full shifted word (only 8 shifted bits are kept).
             self.yq.d.next = 255.into();
         } else {
             self.yq.d.next = self.shifted.val().get_bits::<8>(0);
