@@ -113,7 +113,8 @@ fn info_and_infer_through_the_emulated_card() {
     assert_eq!(a["results"][0]["top"][0]["class"], 285);
     assert_eq!(a["results"][1]["top"][0]["class"], 967);
 
-    // bench reports the card's own counters per layer.
+    // bench reports the card's own counters per layer (its plot goes beside the emulated card).
+    let plot = format!("{prefix}-bench.svg");
     let b = sqz(&[
         "bench",
         "--json",
@@ -125,8 +126,11 @@ fn info_and_infer_through_the_emulated_card() {
         &prefix,
         "--images",
         &imgs[0],
+        "--plot",
+        &plot,
     ]);
     assert!(b.status.success(), "{}", text(&b.stderr));
+    assert!(std::path::Path::new(&plot).exists(), "plot written");
     let j: serde_json::Value = serde_json::from_slice(&b.stdout).expect("bench --json");
     assert_eq!(j["card"]["layers"].as_array().map(Vec::len), Some(26));
     assert!(
