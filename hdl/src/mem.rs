@@ -110,6 +110,7 @@ pub struct BankedMem<const S: usize, const S8: usize> {
     pub we: Signal<In, Bit>,
     _bytes: usize,
     _pipelined: bool,
+    _aligned_writes: bool,
 }
 
 impl<const S: usize, const S8: usize> BankedMem<S, S8> {
@@ -130,6 +131,16 @@ impl<const S: usize, const S8: usize> BankedMem<S, S8> {
     pub fn pipelined(bytes: usize) -> Self {
         BankedMem {
             _pipelined: true,
+            ..Self::new(bytes)
+        }
+    }
+
+    /// Read latency 2; every write address is a multiple of `S` (lane `s` goes to bank `s`), so
+    /// the write port has no rotator. For the pool plane buffer, written a whole tile at a time
+    /// at tile offsets.
+    pub fn aligned_writes(bytes: usize) -> Self {
+        BankedMem {
+            _aligned_writes: true,
             ..Self::new(bytes)
         }
     }
@@ -194,6 +205,18 @@ end
                     last = rows - 1,
                 ));
             }
+        } else if self._aligned_writes {
+            for b in 0..S {
+                banks.push_str(&format!(
+                    r#"{style}reg [7:0] bank{b} [0:{last}];
+always @(posedge clk) begin
+    bank_q[{b}*8 +: 8] <= bank{b}[rrow + (({b} < rrot) ? {ra}'d1 : {ra}'d0)];
+    if (we & wlanes[{b}]) bank{b}[wrow] <= wdata[{b}*8 +: 8];
+end
+"#,
+                    last = rows - 1,
+                ));
+            }
         } else {
             for b in 0..S {
                 banks.push_str(&format!(
@@ -208,17 +231,12 @@ end
             }
         }
         let rot_src = if self._pipelined { "rrot_q" } else { "rrot" };
-        Verilog::Custom(format!(
-            r#"
-// {S} banks x {rows} bytes; bank b holds byte addresses a with a mod {S} == b at row a / {S}.
-wire [{rah}:0] rrow = raddr[{rtop}:{lb}];
-wire [{lbh}:0] rrot = raddr[{lbh}:0];
-wire [{rah}:0] wrow = waddr[{rtop}:{lb}];
-wire [{lbh}:0] wrot = waddr[{lbh}:0];
-/* verilator lint_off UNUSEDSIGNAL */
-// Addresses are 24-bit buses; the banks use the low {abits} bits.
-wire [23:0] unused_addr_bits = raddr ^ waddr;
-/* verilator lint_on UNUSEDSIGNAL */
+        let write_rot = if self._aligned_writes {
+            "// Writes are S-aligned (the low address bits are 0): lane s goes to bank s.\n"
+                .to_string()
+        } else {
+            format!(
+                r#"wire [{lbh}:0] wrot = waddr[{lbh}:0];
 // Write: lane s goes to bank (waddr + s) mod {S}: rotate left by waddr mod {S} lanes.
 // A rotation is a shift of the doubled word; only one half of it is the result.
 /* verilator lint_off UNUSEDSIGNAL */
@@ -227,7 +245,25 @@ wire [{s2lh}:0] wl_dbl = {{wlanes, wlanes}} << wrot;
 /* verilator lint_on UNUSEDSIGNAL */
 wire [{s8h}:0] wd_rot = wd_dbl[{s2h}:{S8}];
 wire [{sh}:0] wl_rot = wl_dbl[{s2lh}:{S}];
-reg [{s8h}:0] bank_q;
+"#,
+                lbh = lb - 1,
+                s2h = 2 * S8 - 1,
+                s8h = S8 - 1,
+                s2lh = 2 * S - 1,
+                sh = S - 1,
+            )
+        };
+        Verilog::Custom(format!(
+            r#"
+// {S} banks x {rows} bytes; bank b holds byte addresses a with a mod {S} == b at row a / {S}.
+wire [{rah}:0] rrow = raddr[{rtop}:{lb}];
+wire [{lbh}:0] rrot = raddr[{lbh}:0];
+wire [{rah}:0] wrow = waddr[{rtop}:{lb}];
+/* verilator lint_off UNUSEDSIGNAL */
+// Addresses are 24-bit buses; the banks use the low {abits} bits.
+wire [23:0] unused_addr_bits = raddr ^ waddr;
+/* verilator lint_on UNUSEDSIGNAL */
+{write_rot}reg [{s8h}:0] bank_q;
 reg [{lbh}:0] rot_q;
 // Read: lane s = bank (raddr + s) mod {S}: rotate right by raddr mod {S} lanes.
 /* verilator lint_off UNUSEDSIGNAL */
@@ -244,8 +280,6 @@ end
             abits = lb + ra,
             s2h = 2 * S8 - 1,
             s8h = S8 - 1,
-            s2lh = 2 * S - 1,
-            sh = S - 1,
         ))
     }
 }

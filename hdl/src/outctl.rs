@@ -116,7 +116,7 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             stall_out: Default::default(),
             fifo_data: Fifo::new(crate::engine::OUT_FIFO_DEPTH),
             fifo_meta: Fifo::new(crate::engine::OUT_FIFO_DEPTH),
-            poolbuf: BankedMem::new(cfg.pool_bytes as usize),
+            poolbuf: BankedMem::aligned_writes(cfg.pool_bytes as usize),
             poolmax: PoolMax::default(),
             hold: Default::default(),
             beats: Default::default(),
