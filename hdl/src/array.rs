@@ -57,7 +57,8 @@ pub struct LaneArray<const S: usize, const S8: usize, const R: usize> {
 
 impl<const S: usize, const S8: usize, const R: usize> LaneArray<S, S8, R> {
     pub fn new() -> Self {
-        assert!(S * 8 == S8 && R * 4 == S);
+        // Each requantizer serves S/R lanes, one per cycle: the contract's minimum tile length.
+        assert!(S * 8 == S8 && R * spec::job::MIN_TILE_CYCLES as usize == S);
         LaneArray {
             clk: Default::default(),
             act_bus: Default::default(),

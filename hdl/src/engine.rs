@@ -122,6 +122,7 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     cpl: Signal<Local, Bits<32>>,
     rnd: Signal<Local, Bits<48>>,
     ones48: Constant<Bits<48>>,
+    tile_gap: Constant<Bits<3>>,
     credit_take: Signal<Local, Bit>,
     tok6: Signal<Local, Bits<3>>,
     st_idle: Constant<Bits<3>>,
@@ -234,6 +235,8 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             cpl: Default::default(),
             rnd: Default::default(),
             ones48: Constant::new(0xFFFF_FFFF_FFFFu64.to_bits()),
+            // spec::job::MIN_TILE_CYCLES apart: since_last counts from 0 after a tile's last.
+            tile_gap: Constant::new(((spec::job::MIN_TILE_CYCLES - 1) as u64).to_bits()),
             credit_take: Default::default(),
             tok6: Default::default(),
             st_idle: Constant::new(ST_IDLE.to_bits()),
@@ -329,7 +332,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         // the previous tile's (the shared requantizers take 4 cycles per tile).
         self.issue.next = (self.st.q.val() == self.st_run.val())
             & (!self.first0.val() | self.credits.q.val().any())
-            & (!self.last0.val() | (self.since_last.q.val() >= 3));
+            & (!self.last0.val() | (self.since_last.q.val() >= self.tile_gap.val()));
         if self.issue.val() & self.last0.val() {
             self.since_last.d.next = 0.into();
         } else if self.since_last.q.val() != 7 {

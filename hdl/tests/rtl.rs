@@ -97,7 +97,7 @@ fn plan_script(p: &Plan) -> String {
 }
 
 /// Issue cycles the walker needs by construction: per job, sum over channels of
-/// `ntiles * max(entries, 4)` (zero weights cost nothing; a tile lasts >= 4 cycles).
+/// `ntiles * max(entries, 4)` (zero weights cost nothing; a tile lasts >= spec::job::MIN_TILE_CYCLES).
 fn model_cycles(p: &Plan) -> Vec<u64> {
     use spec::packet::{Packet, PacketType};
     let pk = Packet::parse_stream(&p.load).unwrap();
@@ -112,7 +112,10 @@ fn model_cycles(p: &Plan) -> Vec<u64> {
         .map(|j| {
             let d = &j.descriptor;
             (0..d.out_c)
-                .map(|o| d.ntiles as u64 * counts[&(d.bias_base + o)].max(4))
+                .map(|o| {
+                    d.ntiles as u64
+                        * counts[&(d.bias_base + o)].max(spec::job::MIN_TILE_CYCLES as u64)
+                })
                 .sum()
         })
         .collect()

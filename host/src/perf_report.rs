@@ -23,12 +23,9 @@ use spec::packet::{Packet, PacketType};
 
 use crate::device::Perf;
 
-/// A tile's last entry issues at least this many cycles after the previous tile's last: the
-/// `S/4` requantizers are shared by four lanes each (hdl/src/engine.rs, `since_last >= 3`).
-pub const MIN_TILE_CYCLES: u64 = 4;
-/// Cycles per output channel in which the walker reads the channel's bias and entry count
-/// (hdl/src/engine.rs states `CHAN` and `CHANW`); no entry issues then.
-pub const CHANNEL_FETCH_CYCLES: u64 = 2;
+/// The engine timing of the contract (`spec::job`), widened for cycle arithmetic.
+pub const MIN_TILE_CYCLES: u64 = spec::job::MIN_TILE_CYCLES as u64;
+pub const CHANNEL_FETCH_CYCLES: u64 = spec::job::CHANNEL_FETCH_CYCLES as u64;
 /// The link rate assumed when `--link-gbps` is not given: XDMA on PCIe Gen2 x4 (5 GT/s x 4 lanes,
 /// 8b/10b = 2 GB/s raw per direction, about 1.6 GB/s of payload after TLP overhead).
 pub const DEFAULT_LINK_GBPS: f64 = 1.6;

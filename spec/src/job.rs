@@ -8,13 +8,20 @@
 //! grid of width `grid_w`; output grid position `q` of a KxK window reads
 //! `c * plane + q + kh * grid_w + kw`. A stride-2 layer is rewritten as a stride-1 layer over the
 //! four polyphase images (channel `4c + 2py + px`), with a `ceil(K/2)` tap window.
-//! A Fire module is three jobs: squeeze (input buffer -> mid buffer, written on a grid with a
-//! one-pixel zero border), expand1x1 and expand3x3 (mid buffer -> C2H); the squeeze output never
-//! leaves the chip.
+//! A Fire module is three jobs: squeeze (activation buffer -> its mid window, written on a grid
+//! with a one-pixel zero border), expand1x1 and expand3x3 (mid window -> C2H); the squeeze output
+//! never leaves the chip.
 
 use crate::descriptor::{Descriptor, MAX_K};
 use crate::packet::{Packet, PacketError};
 use crate::AccelConfig;
+
+/// Engine timing the cycle models rely on. A tile's last entry issues at least this many cycles
+/// after the previous tile's last: each shared requantizer serves four lanes, one per cycle.
+pub const MIN_TILE_CYCLES: u32 = 4;
+/// Cycles per output channel in which the walker fetches the channel's bias and entry count
+/// (no entry issues then).
+pub const CHANNEL_FETCH_CYCLES: u32 = 2;
 
 /// Weights of one layer, (O, I, K, K) row-major.
 #[derive(Clone, Debug)]
