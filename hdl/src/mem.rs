@@ -111,6 +111,7 @@ pub struct BankedMem<const S: usize, const S8: usize> {
     _bytes: usize,
     _pipelined: bool,
     _aligned_writes: bool,
+    _pool: bool,
 }
 
 impl<const S: usize, const S8: usize> BankedMem<S, S8> {
@@ -144,6 +145,16 @@ impl<const S: usize, const S8: usize> BankedMem<S, S8> {
             ..Self::new(bytes)
         }
     }
+
+    /// The pool plane buffer: aligned writes that land at once (the pool FSM may read right
+    /// after a channel's last tile) and the pipelined read (latency 3), so neither an adder
+    /// nor a rotator sits in front of the bank addresses.
+    pub fn pool_buffer(bytes: usize) -> Self {
+        BankedMem {
+            _pool: true,
+            ..Self::new(bytes)
+        }
+    }
 }
 
 impl<const S: usize, const S8: usize> Logic for BankedMem<S, S8> {
@@ -161,19 +172,34 @@ impl<const S: usize, const S8: usize> Logic for BankedMem<S, S8> {
         } else {
             ""
         };
+        // Read side: the pipelined variants register each bank's row choice first.
         let mut banks = String::new();
-        if self._pipelined {
-            // Stage 0 registers what the banks need; the banks then only mux two row addresses.
+        let piped_read = self._pipelined || self._pool;
+        if piped_read {
             banks.push_str(&format!(
-                r#"reg [{rah}:0] rrow_q, rrow1_q, wrow_q, wrow1_q;
-reg [{sh}:0] rinc_q, winc_q, wl_q;
-reg [{s8h}:0] wd_q;
-reg we_q;
+                r#"reg [{rah}:0] rrow_q, rrow1_q;
+reg [{sh}:0] rinc_q;
 reg [{lbh}:0] rrot_q;
 always @(posedge clk) begin
     rrow_q <= rrow;
     rrow1_q <= rrow + {ra}'d1;
     rrot_q <= rrot;
+end
+"#,
+                rah = ra - 1,
+                sh = S - 1,
+                lbh = lb - 1,
+            ));
+        }
+        // Write side: registered (activation buffer), aligned (pool buffer) or plain.
+        let aligned = self._aligned_writes || self._pool;
+        if self._pipelined {
+            banks.push_str(&format!(
+                r#"reg [{rah}:0] wrow_q, wrow1_q;
+reg [{sh}:0] winc_q, wl_q;
+reg [{s8h}:0] wd_q;
+reg we_q;
+always @(posedge clk) begin
     wrow_q <= wrow;
     wrow1_q <= wrow + {ra}'d1;
     wd_q <= wd_rot;
@@ -184,54 +210,49 @@ end
                 rah = ra - 1,
                 sh = S - 1,
                 s8h = S8 - 1,
-                lbh = lb - 1,
             ));
-            for b in 0..S {
-                // Bank S-1 never takes the next row (the rotation is < S).
-                let (rinc, winc) = if b == S - 1 {
-                    ("1'b0".to_string(), "1'b0".to_string())
-                } else {
-                    (format!("{lb}'d{b} < rrot"), format!("{lb}'d{b} < wrot"))
-                };
-                banks.push_str(&format!(
-                    r#"{style}reg [7:0] bank{b} [0:{last}];
-always @(posedge clk) begin
-    rinc_q[{b}] <= {rinc};
-    winc_q[{b}] <= {winc};
-    bank_q[{b}*8 +: 8] <= bank{b}[rinc_q[{b}] ? rrow1_q : rrow_q];
-    if (we_q & wl_q[{b}]) bank{b}[winc_q[{b}] ? wrow1_q : wrow_q] <= wd_q[{b}*8 +: 8];
-end
-"#,
-                    last = rows - 1,
-                ));
-            }
-        } else if self._aligned_writes {
-            for b in 0..S {
-                banks.push_str(&format!(
-                    r#"{style}reg [7:0] bank{b} [0:{last}];
-always @(posedge clk) begin
-    bank_q[{b}*8 +: 8] <= bank{b}[rrow + (({b} < rrot) ? {ra}'d1 : {ra}'d0)];
-    if (we & wlanes[{b}]) bank{b}[wrow] <= wdata[{b}*8 +: 8];
-end
-"#,
-                    last = rows - 1,
-                ));
-            }
-        } else {
-            for b in 0..S {
-                banks.push_str(&format!(
-                    r#"{style}reg [7:0] bank{b} [0:{last}];
-always @(posedge clk) begin
-    bank_q[{b}*8 +: 8] <= bank{b}[rrow + (({b} < rrot) ? {ra}'d1 : {ra}'d0)];
-    if (we & wl_rot[{b}]) bank{b}[wrow + (({b} < wrot) ? {ra}'d1 : {ra}'d0)] <= wd_rot[{b}*8 +: 8];
-end
-"#,
-                    last = rows - 1,
-                ));
-            }
         }
-        let rot_src = if self._pipelined { "rrot_q" } else { "rrot" };
-        let write_rot = if self._aligned_writes {
+        for b in 0..S {
+            // Bank S-1 never takes the next row (the rotation is < S).
+            let inc = |rot: &str| {
+                if b == S - 1 {
+                    "1'b0".to_string()
+                } else {
+                    format!("{lb}'d{b} < {rot}")
+                }
+            };
+            let mut body = String::new();
+            if piped_read {
+                body.push_str(&format!(
+                    "    rinc_q[{b}] <= {};\n    bank_q[{b}*8 +: 8] <= bank{b}[rinc_q[{b}] ? rrow1_q : rrow_q];\n",
+                    inc("rrot")
+                ));
+            } else {
+                body.push_str(&format!(
+                    "    bank_q[{b}*8 +: 8] <= bank{b}[rrow + (({b} < rrot) ? {ra}'d1 : {ra}'d0)];\n"
+                ));
+            }
+            if self._pipelined {
+                body.push_str(&format!(
+                    "    winc_q[{b}] <= {};\n    if (we_q & wl_q[{b}]) bank{b}[winc_q[{b}] ? wrow1_q : wrow_q] <= wd_q[{b}*8 +: 8];\n",
+                    inc("wrot")
+                ));
+            } else if aligned {
+                body.push_str(&format!(
+                    "    if (we & wlanes[{b}]) bank{b}[wrow] <= wdata[{b}*8 +: 8];\n"
+                ));
+            } else {
+                body.push_str(&format!(
+                    "    if (we & wl_rot[{b}]) bank{b}[wrow + (({b} < wrot) ? {ra}'d1 : {ra}'d0)] <= wd_rot[{b}*8 +: 8];\n"
+                ));
+            }
+            banks.push_str(&format!(
+                "{style}reg [7:0] bank{b} [0:{last}];\nalways @(posedge clk) begin\n{body}end\n",
+                last = rows - 1,
+            ));
+        }
+        let rot_src = if piped_read { "rrot_q" } else { "rrot" };
+        let write_rot = if aligned {
             "// Writes are S-aligned (the low address bits are 0): lane s goes to bank s.\n"
                 .to_string()
         } else {

@@ -116,7 +116,7 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             stall_out: Default::default(),
             fifo_data: Fifo::new(crate::engine::OUT_FIFO_DEPTH),
             fifo_meta: Fifo::new(crate::engine::OUT_FIFO_DEPTH),
-            poolbuf: BankedMem::aligned_writes(cfg.pool_bytes as usize),
+            poolbuf: BankedMem::pool_buffer(cfg.pool_bytes as usize),
             poolmax: PoolMax::default(),
             hold: Default::default(),
             beats: Default::default(),
@@ -209,9 +209,10 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             self.poolbuf.raddr.next = self.rd_off.val() + (self.wg24.val() << 1);
         }
         self.poolmax.d.next = self.poolbuf.rdata.val();
+        // Rows are read at pc 0, 1, 2 and arrive three cycles later (pipelined pool buffer).
         self.poolmax.en.next =
-            self.pooling.q.val() & (self.pc.q.val() >= 2) & (self.pc.q.val() <= 4);
-        self.poolmax.clear.next = self.pc.q.val() == 2;
+            self.pooling.q.val() & (self.pc.q.val() >= 3) & (self.pc.q.val() <= 5);
+        self.poolmax.clear.next = self.pc.q.val() == 3;
         self.last_chunk.next = (bit_cast::<8, 8>(self.pk.q.val()) + 1) == self.pool_chunks.val();
         self.last_row.next = (self.py.q.val() + 1) == self.pool_oh.val();
 
@@ -242,7 +243,7 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
         self.fifo_meta.pop.next = self.pop.val();
 
         if self.pooling.q.val() {
-            if self.pc.q.val() != 5 {
+            if self.pc.q.val() != 6 {
                 self.pc.d.next = self.pc.q.val() + 1;
             } else if self.ser_free.val() {
                 self.hold.d.next = self.poolmax.hout.val();
