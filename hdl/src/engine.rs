@@ -25,7 +25,7 @@
 
 use crate::array::LaneArray;
 use crate::loader::Loader;
-use crate::mem::{BankedMem, DescDecode, MaskMem, Pipe, Ram};
+use crate::mem::{BankedMem, DescDecode, MaskMem, Pipe, Ram, Replicate};
 use crate::outctl::OutCtl;
 use rust_hdl::prelude::*;
 use spec::AccelConfig;
@@ -66,6 +66,7 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     chanmem: Ram<48>,
     maskmem: MaskMem<S>,
     actmem: BankedMem<S, S8>,
+    beat_rep: Replicate<S8>,
     array: LaneArray<S, S8, R>,
     outctl: OutCtl<S, S8>,
     p_tok: Pipe<3>,
@@ -135,6 +136,7 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     fifo_depth: Constant<Bits<5>>,
     one48: Constant<Bits<48>>,
     lanes8: Constant<Bits<S>>,
+    lane_mask: Constant<Bits<24>>,
 }
 
 const ST_IDLE: u64 = 0;
@@ -182,6 +184,7 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             chanmem: Ram::new(cfg.bias_words as usize),
             maskmem: MaskMem::new(cfg.mask_bits as usize),
             actmem: BankedMem::pipelined(cfg.act_in_bytes as usize),
+            beat_rep: Default::default(),
             array: LaneArray::new(),
             outctl: OutCtl::new(cfg),
             p_tok: Pipe::new(8),
@@ -249,6 +252,7 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             fifo_depth: Constant::new((OUT_FIFO_DEPTH as u64).to_bits()),
             one48: Constant::new(1u64.to_bits()),
             lanes8: Constant::new(0xFFu64.to_bits()),
+            lane_mask: Constant::new(((S - 1) as u64).to_bits()),
         })
     }
 }
@@ -309,11 +313,15 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             self.actmem.wdata.next = self.outctl.mid_wdata.val();
             self.actmem.wlanes.next = self.outctl.mid_wlanes.val();
         } else {
+            // An 8-byte beat at an 8-aligned address: copied to every 8-byte group, and the
+            // lane enables pick the group at address mod S.
             self.actmem.we.next = self.loader.act_we.val();
             self.actmem.waddr.next = self.loader.addr.val();
-            self.actmem.wdata.next = bit_cast::<S8, 64>(self.loader.data.val());
-            self.actmem.wlanes.next = self.lanes8.val();
+            self.actmem.wdata.next = self.beat_rep.out.val();
+            self.actmem.wlanes.next =
+                self.lanes8.val() << (self.loader.addr.val() & self.lane_mask.val());
         }
+        self.beat_rep.din.next = self.loader.data.val();
 
         // ---- control FSM (T0) ----
         self.bad_desc.next = (self.dd.k.val() == 0)
@@ -325,7 +333,12 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             | (self.dd.shift.val() > 46)
             | (self.dd.pool.val() & self.dd.dst_mid.val())
             // A squeeze output cannot be the input of the job writing it.
-            | (self.dd.src_mid.val() & self.dd.dst_mid.val());
+            | (self.dd.src_mid.val() & self.dd.dst_mid.val())
+            // Mid-window writes are whole tiles at lane-aligned addresses (no write rotator).
+            | (self.dd.dst_mid.val()
+                & ((self.dd.dst_base.val() & self.lane_mask.val()).any()
+                    | (bit_cast::<24, 16>(self.dd.plane_out.val()) & self.lane_mask.val())
+                        .any()));
         self.first0.next = self.n_left.q.val() == self.cnt.q.val();
         self.last0.next = self.n_left.q.val() == 1;
         // A tile's first entry needs an output credit; its last entry must come >= 4 cycles after

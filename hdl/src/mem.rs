@@ -124,11 +124,12 @@ impl<const S: usize, const S8: usize> BankedMem<S, S8> {
         }
     }
 
-    /// Read latency 3 and writes one cycle late: the per-bank row addresses, the rotated write
-    /// data and the lane enables are registered before they fan out to the `S` banks, so no
-    /// adder or rotator sits in front of a block RAM's address or data pins (Fmax). For buffers
-    /// that are never read right after a write (the activation buffers: loads and squeeze
-    /// outputs finish jobs before the reading job starts).
+    /// Read latency 3 and writes one cycle late: the per-bank row addresses are registered
+    /// before they fan out to the `S` banks, so no adder sits in front of a block RAM's address
+    /// pins (Fmax). Writes are lane-positioned: `waddr` is rounded down to a multiple of `S`
+    /// and lane `s` of `wdata`/`wlanes` goes to bank `s` (no write rotator; the writer places
+    /// its bytes). For a buffer never read right after a write (the activation buffer: loads and
+    /// squeeze outputs finish before the reading job starts).
     pub fn pipelined(bytes: usize) -> Self {
         BankedMem {
             _pipelined: true,
@@ -192,18 +193,17 @@ end
             ));
         }
         // Write side: registered (activation buffer), aligned (pool buffer) or plain.
-        let aligned = self._aligned_writes || self._pool;
+        let aligned = self._aligned_writes || self._pool || self._pipelined;
         if self._pipelined {
             banks.push_str(&format!(
-                r#"reg [{rah}:0] wrow_q, wrow1_q;
-reg [{sh}:0] winc_q, wl_q;
+                r#"reg [{rah}:0] wrow_q;
+reg [{sh}:0] wl_q;
 reg [{s8h}:0] wd_q;
 reg we_q;
 always @(posedge clk) begin
     wrow_q <= wrow;
-    wrow1_q <= wrow + {ra}'d1;
-    wd_q <= wd_rot;
-    wl_q <= wl_rot;
+    wd_q <= wdata;
+    wl_q <= wlanes;
     we_q <= we;
 end
 "#,
@@ -234,8 +234,7 @@ end
             }
             if self._pipelined {
                 body.push_str(&format!(
-                    "    winc_q[{b}] <= {};\n    if (we_q & wl_q[{b}]) bank{b}[winc_q[{b}] ? wrow1_q : wrow_q] <= wd_q[{b}*8 +: 8];\n",
-                    inc("wrot")
+                    "    if (we_q & wl_q[{b}]) bank{b}[wrow_q] <= wd_q[{b}*8 +: 8];\n"
                 ));
             } else if aligned {
                 body.push_str(&format!(
@@ -711,5 +710,24 @@ impl<const S: usize, const S8: usize> Logic for Concat<S, S8> {
     fn hdl(&self) -> Verilog {
         let parts: Vec<String> = (0..S).rev().map(|i| format!("ins${i}")).collect();
         Verilog::Custom(format!("always @(*) out = {{{}}};\n", parts.join(", ")))
+    }
+}
+
+/// One 64-bit H2C beat copied into every 8-byte group of an `S`-byte word (`out` = `{S/8{din}}`):
+/// with lane enables picking one group, the loader writes the activation buffer without a
+/// rotator. Purely combinational.
+#[derive(LogicBlock, Default)]
+pub struct Replicate<const S8: usize> {
+    pub din: Signal<In, Bits<64>>,
+    pub out: Signal<Out, Bits<S8>>,
+}
+
+impl<const S8: usize> Logic for Replicate<S8> {
+    fn update(&mut self) {}
+    fn connect(&mut self) {
+        self.out.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(format!("always @(*) out = {{{}{{din}}}};\n", S8 / 64))
     }
 }

@@ -147,7 +147,8 @@ pub struct Descriptor {
     /// Requantization multiplier (1..=32767) and shift (1..=46).
     pub m: u32,
     pub shift: u32,
-    /// Activation-buffer byte address of output position `q_start` of channel 0 (dst_mid only).
+    /// Activation-buffer byte address of output position `q_start` of channel 0 (dst_mid only;
+    /// a multiple of `pixel_lanes`, like `plane_out`: the engine writes whole lane-aligned tiles).
     pub dst_base: u32,
     /// Bytes between output channel planes in the mid window (dst_mid only).
     pub plane_out: u32,

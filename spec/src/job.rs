@@ -667,17 +667,19 @@ pub fn plan_fire(
             "plane of {plane} bytes exceeds 65535"
         )));
     }
-    if sq.out_c as u64 * plane as u64 > cfg.act_mid_bytes as u64 {
+    // The mid window shares the activation buffer: right after the input, with its base and
+    // channel pitch on lane boundaries (the engine writes whole tiles without a rotator).
+    let mid_plane = plane.div_ceil(s) * s;
+    let mid_base = (bytes.len() as u32).div_ceil(s) * s;
+    if sq.out_c as u64 * mid_plane as u64 > cfg.act_mid_bytes as u64 {
         return Err(JobError::Capacity(format!(
-            "squeeze output {}x{plane} exceeds act_mid_bytes = {}",
+            "squeeze output {}x{mid_plane} exceeds act_mid_bytes = {}",
             sq.out_c, cfg.act_mid_bytes
         )));
     }
-    // The mid window shares the activation buffer: right after the input, on a lane boundary.
-    let mid_base = (bytes.len() as u32).div_ceil(s) * s;
-    if mid_base as u64 + sq.out_c as u64 * plane as u64 > cfg.act_in_bytes as u64 {
+    if mid_base as u64 + sq.out_c as u64 * mid_plane as u64 > cfg.act_in_bytes as u64 {
         return Err(JobError::Capacity(format!(
-            "Fire input ({} bytes) and squeeze output ({}x{plane} bytes) exceed act_in_bytes = {}",
+            "Fire input ({} bytes) and squeeze output ({}x{mid_plane} bytes) exceed act_in_bytes = {}",
             bytes.len(),
             sq.out_c,
             cfg.act_in_bytes
@@ -711,7 +713,7 @@ pub fn plan_fire(
         m: sq.m as u32,
         shift: sq.shift as u32,
         dst_base: mid_base,
-        plane_out: plane,
+        plane_out: mid_plane,
         out_ch_offset: 0,
         mask_base,
         wr_count: plane,
@@ -725,11 +727,11 @@ pub fn plan_fire(
     };
     // expand1x1: output (y, x) sits at grid (y + 1, x + 1) of the mid grid.
     let j1 = c2h_job(
-        &mut b, &ee1, wb1, bb1, s1, true, mid_base, false, gw, plane, h, w, 1, 1, 0,
+        &mut b, &ee1, wb1, bb1, s1, true, mid_base, false, gw, mid_plane, h, w, 1, 1, 0,
     )?;
     // expand3x3 (pad 1): output (y, x) sits at grid (y, x).
     let j3 = c2h_job(
-        &mut b, &ee3, wb3, bb3, s3, true, mid_base, false, gw, plane, h, w, 0, 0, e1.out_c,
+        &mut b, &ee3, wb3, bb3, s3, true, mid_base, false, gw, mid_plane, h, w, 0, 0, e1.out_c,
     )?;
     let act = act_packet(cfg, false, &bytes)?;
     let (load, entries) = b.finish(act)?;

@@ -56,6 +56,7 @@ fn run(cfg: &AccelConfig, d: &Descriptor, mem: &mut Memories) -> Result<JobOutpu
         || d.lut_slot as usize >= mem.luts.len()
         || (d.pool && d.dst_mid)
         || (d.src_mid && d.dst_mid)
+        || (d.dst_mid && (d.dst_base % s as u32 != 0 || d.plane_out % s as u32 != 0))
     {
         return Err(bad_desc());
     }
