@@ -205,6 +205,9 @@ pub fn pnr(cfg: &AccelConfig) -> anyhow::Result<f64> {
             // Critical paths and utilisation as JSON, beside the log.
             "--report",
             "report.json",
+            // The negotiated-congestion router finishes this design far sooner than router1.
+            "--router",
+            "router2",
         ])
         .current_dir(&d)
         .output()
