@@ -167,8 +167,10 @@ impl<const S: usize, const S8: usize> Logic for BankedMem<S, S8> {
         let lb = S.trailing_zeros() as usize;
         let rows = self._bytes / S;
         let ra = bits_for(rows as u64);
-        // A bank of <= 512 bytes would waste most of a block RAM (18 Kb): ask for LUT RAM.
-        let style = if rows <= 512 {
+        // A bank of < 512 bytes would waste most of a block RAM (18 Kb): ask for LUT RAM. From
+        // 512 bytes on, block RAM: spreading that much LUT RAM over an ECP5 put 15 ns of routing
+        // on its address nets (the ecp5 pool buffer, 32 banks x 512 bytes).
+        let style = if rows < 512 {
             "(* ram_style = \"distributed\" *) "
         } else {
             ""

@@ -213,21 +213,31 @@ pub fn pnr(cfg: &AccelConfig) -> anyhow::Result<f64> {
         .output()
         .context("running nextpnr-ecp5")?;
     let log = std::fs::read_to_string(d.join("nextpnr.log")).unwrap_or_default();
-    // "Max frequency for clock '$glbnet$clk': 151.06 MHz (PASS at 150.00 MHz)": the last is final.
-    let fmax = log
-        .lines()
-        .filter(|l| l.contains("Max frequency for clock"))
-        .last()
-        .and_then(|l| l.split(": ").nth(1))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse::<f64>().ok());
+    // "Info: Max frequency for clock 'clk': 45.07 MHz (FAIL at 150.01 MHz)" after placement, then
+    // the same after routing ("ERROR:" when it fails the target, and nextpnr exits 1): the last
+    // line is the routed figure.
+    let (fmax, routed) = match parse_fmax(&log) {
+        Some((f, r)) => (Some(f), r),
+        None => (None, false),
+    };
     match fmax {
         Some(f) => {
             println!(
-                "ecp5 preset {}: Fmax {f:.1} MHz (target {} MHz), log {}",
+                "ecp5 preset {}: Fmax {f:.2} MHz {} (target {} MHz: {}), log {}, timing report {}",
                 cfg.name,
+                if routed {
+                    "after routing"
+                } else {
+                    "estimated after placement"
+                },
                 cfg.target_mhz,
-                d.join("nextpnr.log").display()
+                if f >= cfg.target_mhz as f64 {
+                    "met"
+                } else {
+                    "NOT met"
+                },
+                d.join("nextpnr.log").display(),
+                d.join("report.json").display()
             );
             Ok(f)
         }
@@ -236,5 +246,44 @@ pub fn pnr(cfg: &AccelConfig) -> anyhow::Result<f64> {
             out.status,
             d.join("nextpnr.log").display()
         ),
+    }
+}
+
+/// The last Fmax nextpnr printed, and whether it is the routed one (a placement estimate comes
+/// first; the routed figure follows, as `ERROR:` when it misses the target).
+fn parse_fmax(log: &str) -> Option<(f64, bool)> {
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("Max frequency for clock"))
+        .collect();
+    let f = lines
+        .last()?
+        .rsplit("': ")
+        .next()?
+        .split_whitespace()
+        .next()?
+        .parse::<f64>()
+        .ok()?;
+    Some((
+        f,
+        lines.len() > 1 && log.contains("Running main router loop"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_fmax;
+
+    #[test]
+    fn fmax_from_placement_and_routing_lines() {
+        let placed = "Info: Max frequency for clock 'clk': 45.07 MHz (FAIL at 150.01 MHz)\n";
+        assert_eq!(parse_fmax(placed), Some((45.07, false)));
+        let routed = format!(
+            "{placed}Info: Running main router loop...\nERROR: Max frequency for clock 'clk': 46.46 MHz (FAIL at 150.01 MHz)\n"
+        );
+        assert_eq!(parse_fmax(&routed), Some((46.46, true)));
+        let pass = "Info: Max frequency for clock '$glbnet$clk': 151.06 MHz (PASS at 150.00 MHz)\n";
+        assert_eq!(parse_fmax(pass), Some((151.06, false)));
+        assert_eq!(parse_fmax("Info: Program finished normally.\n"), None);
     }
 }
