@@ -292,7 +292,7 @@ impl fmt::Display for AccelConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}: {} PE groups x {} pixel lanes = {} MAC lanes, {} weight entries, act {} KiB + {} KiB, hash {:08x}",
+            "{}: {} PE groups x {} pixel lanes = {} MAC lanes, {} weight entries, act {} KiB (Fire mid window <= {} KiB inside), hash {:08x}",
             self.name,
             self.pe_groups,
             self.pixel_lanes,

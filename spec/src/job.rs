@@ -555,11 +555,8 @@ fn check_input(cfg: &AccelConfig, x: &Tensor, in_c: u32) -> Result<(), JobError>
 }
 
 fn act_packet(cfg: &AccelConfig, mid: bool, bytes: &[u8]) -> Result<Packet, JobError> {
-    let cap = if mid {
-        cfg.act_mid_bytes
-    } else {
-        cfg.act_in_bytes
-    };
+    // ACT_MID addresses the same buffer as ACT_IN (the mid window shares it).
+    let cap = cfg.act_in_bytes;
     if bytes.len() as u64 > cap as u64 {
         return Err(JobError::Capacity(format!(
             "{} activation bytes exceed the {} byte buffer",
