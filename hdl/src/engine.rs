@@ -4,20 +4,21 @@
 //! (code + relative index) one per cycle, so zero weights cost no cycles.
 //!
 //! Pipeline (cycle of an entry, T0 = issue):
-//! T0 weight-memory read (entry `e`, 2 cycles: the deep memory's output is registered), mask
-//!    read (tile), tokens into pipes;
-//! T2 entry arrives: position recurrence (c, t) += rel + 1 with wraps at K*K (registered),
+//! T0 weight-memory read (entry `e`; 4 cycles: per-bank address copy, block RAM, bank
+//!    register, bank multiplexer), mask read (tile), tokens into pipes;
+//! T4 entry arrives: position recurrence (c, t) += rel + 1 with wraps at K*K (registered),
 //!    codebook read for the code;
-//! T3 tap offset kh*Wg + kw and c*plane (registered), weight byte from the LUT word;
-//! T4 address = src_base + c*plane + tap + q0 (registered); T5..T8 banked activation read
-//!    (3 cycles: per-bank row select, bank read, rotation); T8 lanes multiply, T9 accumulate;
-//!    T10 hold; T11..T17 the shared requantizers (4 chunks, 3 stages); T18 the tile's `S` bytes
-//!    (masked) enter the output FIFO.
+//! T5 tap offset kh*Wg + kw and c*plane (registered), weight byte from the LUT word;
+//! T6 address = src_base + c*plane + tap + q0 (registered); T7..T11 banked activation read
+//!    (5 cycles: per-bank row select, bank read, bank register, two rotation steps); T12 lanes
+//!    multiply, T13 accumulate; T14 hold; T15..T21 the shared requantizers (4 chunks, 3
+//!    stages); T22 the tile's `S` bytes (masked) enter the output FIFO. (`LANE_STAGE`,
+//!    `OUT_STAGE`.)
 //! Credits (one per output FIFO entry) are taken when a tile's first entry issues, so the
 //! pipeline never needs to stall: only the issue stage waits.
 //!
 //! Registered: the control FSM (state, channel, tile, entry pointers, counts, bias, tile base,
-//! credits, destination base), the T1..T4 stage registers, and everything inside the children.
+//! credits, destination base), the T4..T6 stage registers, and everything inside the children.
 //! Combinational: read addresses, the recurrence's next values, the tokens, stream handshakes.
 //!
 //! Ports: `clk`, `resetn`; from the register file `desc`, `start`, `soft_reset`, `halted`; to it
@@ -25,13 +26,22 @@
 
 use crate::array::LaneArray;
 use crate::loader::Loader;
-use crate::mem::{BankedMem, DescDecode, MaskMem, Pipe, Ram, Replicate};
+use crate::mem::{
+    BankedMem, DescDecode, MaskMem, Pipe, Ram, Replicate, ACT_READ_LATENCY, DEEP_RAM_LATENCY,
+};
 use crate::outctl::OutCtl;
 use rust_hdl::prelude::*;
 use spec::AccelConfig;
 
 /// Entries of the output FIFO (= credits).
 pub const OUT_FIFO_DEPTH: usize = 8;
+/// Cycle (after issue at T0) at which an entry's activation word and weight reach the lanes:
+/// the weight memory, the recurrence, the tap/plane offsets, the address sum, the activation
+/// buffer's read.
+const LANE_STAGE: usize = DEEP_RAM_LATENCY + 3 + ACT_READ_LATENCY;
+/// Cycle at which a tile's bytes enter the output FIFO: the lanes' multiply and accumulate,
+/// the hold, the requantizers (4 chunks, 3 stages) and the lanes' output registers.
+const OUT_STAGE: usize = LANE_STAGE + 10;
 
 #[derive(LogicBlock)]
 pub struct Engine<const S: usize, const S8: usize, const R: usize> {
@@ -75,6 +85,8 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     p_q0: Pipe<24>,
     p_mask: Pipe<S>,
     p_meta: Pipe<51>,
+    /// (valid, first) of an issued entry, until its weight-memory word arrives.
+    p_vf: Pipe<2>,
     // Control registers.
     st: DFF<Bits<3>>,
     o: DFF<Bits<16>>,
@@ -90,10 +102,8 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     since_last: DFF<Bits<3>>,
     dst_chan: DFF<Bits<24>>,
     // Pipeline registers.
-    v_a: DFF<Bit>,
-    first_a: DFF<Bit>,
-    v1: DFF<Bit>,
-    first1: DFF<Bit>,
+    v1: Signal<Local, Bit>,
+    first1: Signal<Local, Bit>,
     code_lo: DFF<Bits<3>>,
     c_reg: DFF<Bits<16>>,
     t_reg: DFF<Bits<8>>,
@@ -179,7 +189,7 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             m_axis_tready: Default::default(),
             dd: DescDecode::new(),
             loader: Loader::new(cfg),
-            wmem: Ram::with_output_reg(cfg.weight_entries as usize),
+            wmem: Ram::deep(cfg.weight_entries as usize),
             cbmem: Ram::new(cfg.codebook_slots as usize * 32),
             chanmem: Ram::new(cfg.bias_words as usize),
             maskmem: MaskMem::new(cfg.mask_bits as usize),
@@ -187,12 +197,16 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             beat_rep: Default::default(),
             array: LaneArray::new(),
             outctl: OutCtl::new(cfg),
-            p_tok: Pipe::new(8),
-            p_bias: Pipe::new(8),
-            p_w: Pipe::new(5),
-            p_q0: Pipe::new(4),
-            p_mask: Pipe::new(17),
-            p_meta: Pipe::new(18),
+            p_tok: Pipe::new(LANE_STAGE),
+            p_bias: Pipe::new(LANE_STAGE),
+            // From the codebook's read data (one cycle after the entry) to the lanes.
+            p_w: Pipe::new(LANE_STAGE - DEEP_RAM_LATENCY - 1),
+            // To the address sum, two cycles after the entry.
+            p_q0: Pipe::new(DEEP_RAM_LATENCY + 2),
+            // From the mask memory's read data (T1) to the output stage.
+            p_mask: Pipe::new(OUT_STAGE - 1),
+            p_meta: Pipe::new(OUT_STAGE),
+            p_vf: Pipe::new(DEEP_RAM_LATENCY),
             st: Default::default(),
             o: Default::default(),
             t: Default::default(),
@@ -206,8 +220,6 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             credits: Default::default(),
             since_last: Default::default(),
             dst_chan: Default::default(),
-            v_a: Default::default(),
-            first_a: Default::default(),
             v1: Default::default(),
             first1: Default::default(),
             code_lo: Default::default(),
@@ -262,8 +274,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
     fn update(&mut self) {
         dff_setup!(
             self, clk, rst, st, o, t, e, e_chan, n_left, cnt, bias_r, q0, rel0, credits,
-            since_last, dst_chan, dst_prod, v_a, first_a, v1, first1, code_lo, c_reg, t_reg, tap_r,
-            cpl_r, addr_r
+            since_last, dst_chan, dst_prod, code_lo, c_reg, t_reg, tap_r, cpl_r, addr_r
         );
         self.dd.desc.next = self.desc.val();
         // Reset (and SOFT_RESET) reach the children one cycle later, from a register.
@@ -283,6 +294,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.p_q0.clk.next = self.clk.val();
         self.p_mask.clk.next = self.clk.val();
         self.p_meta.clk.next = self.clk.val();
+        self.p_vf.clk.next = self.clk.val();
 
         // ---- loader and memory write ports ----
         self.loader.rst.next = self.rst.q.val();
@@ -453,11 +465,11 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             | (bit_cast::<51, 1>((self.issue.val() & self.last0.val()).into()) << 48)
             | (bit_cast::<51, 1>(self.chan_last.val().into()) << 49)
             | (bit_cast::<51, 1>(self.job_last.val().into()) << 50);
-        // The weight memory's read takes two cycles (output register): T0 tokens reach T2.
-        self.v_a.d.next = self.issue.val();
-        self.first_a.d.next = self.first0.val();
-        self.v1.d.next = self.v_a.q.val();
-        self.first1.d.next = self.first_a.q.val();
+        // The weight memory's read takes DEEP_RAM_LATENCY cycles: T0 tokens reach T4 with it.
+        self.p_vf.din.next = bit_cast::<2, 1>(self.issue.val().into())
+            | (bit_cast::<2, 1>(self.first0.val().into()) << 1);
+        self.v1.next = self.p_vf.dout.val().get_bit(0);
+        self.first1.next = self.p_vf.dout.val().get_bit(1);
 
         // ---- T2: entry arrives; position recurrence ----
         self.code.next = self.wmem.rdata.val().get_bits::<8>(0);
@@ -465,7 +477,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.code_lo.d.next = self.code.val().get_bits::<3>(0);
         self.cbmem.raddr.next = (bit_cast::<24, 6>(self.dd.lut_slot.val()) << 5)
             | bit_cast::<24, 5>(self.code.val().get_bits::<5>(3));
-        if self.first1.q.val() {
+        if self.first1.val() {
             self.base_t.next = 0.into();
         } else {
             self.base_t.next = self.t_reg.q.val() + 1;
@@ -498,9 +510,9 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             self.wraps.next = 1.into();
             self.tn.next = self.t1.val() - self.kk.val();
         }
-        if self.v1.q.val() {
+        if self.v1.val() {
             self.t_reg.d.next = self.tn.val();
-            if self.first1.q.val() {
+            if self.first1.val() {
                 self.c_reg.d.next = bit_cast::<16, 8>(self.wraps.val());
             } else {
                 self.c_reg.d.next = self.c_reg.q.val() + bit_cast::<16, 8>(self.wraps.val());

@@ -3,11 +3,12 @@
 //! assignment per word). Each has a trivial rust-hdl `update` because the RTL is judged under
 //! Verilator only.
 //!
-//! * [`Ram`]: one write port, one read port, registered read (1 cycle, or 2 with the output
-//!   register), `depth` words.
+//! * [`Ram`]: one write port, one read port, registered read (1 cycle; [`DEEP_RAM_LATENCY`] for
+//!   [`Ram::deep`], banked with registered addresses and outputs), `depth` words.
 //! * [`BankedMem`]: `S` byte banks (bank = address mod S) with rotation, so `S` consecutive bytes
-//!   at any address are read (latency 2: bank read registered, rotation registered; 3 when
-//!   `pipelined`, which also registers the write port) or written (per-lane enables) per cycle.
+//!   at any address are read (latency 2: bank read registered, rotation registered; 3 for the
+//!   pool buffer; [`ACT_READ_LATENCY`] when `pipelined`, which also registers the write port)
+//!   or written (per-lane enables) per cycle.
 //! * [`MaskMem`]: the output-position mask, written 64 bits at a time, read `S` bits per tile
 //!   (latency 1).
 //! * [`Pipe`]: a `depth`-stage delay line (all stages registered).
@@ -39,13 +40,102 @@ impl<const D: usize> Ram<D> {
         }
     }
 
-    /// Read latency 2: the read data is registered once more, so a deep memory built from many
-    /// block RAMs (and their output multiplexer) ends at a flip-flop (Fmax).
-    pub fn with_output_reg(depth: usize) -> Self {
+    /// Read latency [`DEEP_RAM_LATENCY`], for a memory of many block RAMs (the weight memory):
+    /// it is split into banks of [`DEEP_RAM_BANK`] words, each with its own registered copy of
+    /// the read address (no single register drives every block RAM) and a register on its
+    /// output (a block RAM's clock-to-output, 5.8 ns on an ECP5 without its output register,
+    /// then ends at a flip-flop), and the bank select is a registered multiplexer. The write
+    /// port is registered too (a write lands one cycle late).
+    pub fn deep(depth: usize) -> Self {
         Ram {
             _out_reg: true,
             ..Self::new(depth)
         }
+    }
+}
+
+/// Read latency of [`Ram::deep`]: address copy, block RAM, bank register, bank multiplexer.
+pub const DEEP_RAM_LATENCY: usize = 4;
+/// Words per bank of [`Ram::deep`] (one ECP5 DP16KD deep at 16K x 1; a RAMB36 at 32K x 1 holds
+/// two).
+pub const DEEP_RAM_BANK: usize = 16384;
+
+impl<const D: usize> Ram<D> {
+    fn deep_hdl(&self) -> String {
+        let a = bits_for(self._depth as u64);
+        let nb = self._depth.div_ceil(DEEP_RAM_BANK);
+        let bank_words = self._depth.min(DEEP_RAM_BANK);
+        let ab = bits_for(bank_words as u64);
+        let sb = bits_for(nb as u64);
+        let dh = D - 1;
+        let mut s = format!(
+            r#"
+/* verilator lint_off UNUSEDSIGNAL */
+// Addresses are 24-bit buses; the memory uses the low {a} bits.
+wire [23:0] unused_addr_bits = raddr ^ waddr;
+/* verilator lint_on UNUSEDSIGNAL */
+reg [{dh}:0] wdata_q;
+reg [{ah}:0] waddr_q;
+reg we_q;
+always @(posedge clk) begin
+    we_q <= we;
+    waddr_q <= waddr[{ah}:0];
+    wdata_q <= wdata;
+end
+"#,
+            ah = a - 1,
+        );
+        if nb > 1 {
+            // The bank number follows the read through the address copy, the block RAM and the
+            // bank register.
+            s.push_str(&format!(
+                "reg [{sbh}:0] sel1, sel2, sel3;\nalways @(posedge clk) begin\n    sel1 <= raddr[{ah}:{ab}];\n    sel2 <= sel1;\n    sel3 <= sel2;\nend\n",
+                sbh = sb - 1,
+                ah = a - 1,
+            ));
+        }
+        let mut mux = String::new();
+        for b in 0..nb {
+            let hit = if nb == 1 {
+                "1'b1".to_string()
+            } else {
+                format!("waddr_q[{}:{ab}] == {sb}'d{b}", a - 1)
+            };
+            s.push_str(&format!(
+                r#"reg [{dh}:0] mem{b} [0:{last}];
+reg [{abh}:0] ra{b};
+reg [{dh}:0] rd{b}, rq{b};
+always @(posedge clk) begin
+    ra{b} <= raddr[{abh}:0];
+    rd{b} <= mem{b}[ra{b}];
+    rq{b} <= rd{b};
+    if (we_q && {hit}) mem{b}[waddr_q[{abh}:0]] <= wdata_q;
+end
+"#,
+                last = bank_words - 1,
+                abh = ab - 1,
+            ));
+            mux.push_str(&format!(
+                "        {sb}'d{b}: rdata <= rq{b};
+"
+            ));
+        }
+        if nb == 1 {
+            s.push_str(
+                "always @(posedge clk) rdata <= rq0;
+",
+            );
+        } else {
+            s.push_str(&format!(
+                "always @(posedge clk) begin
+    case (sel3)
+{mux}        default: rdata <= rq0;
+    endcase
+end
+"
+            ));
+        }
+        s
     }
 }
 
@@ -55,45 +145,24 @@ impl<const D: usize> Logic for Ram<D> {
         self.rdata.connect();
     }
     fn hdl(&self) -> Verilog {
+        if self._out_reg {
+            return Verilog::Custom(self.deep_hdl());
+        }
         let a = bits_for(self._depth as u64);
-        // With the output register the write port is registered too (a write lands one cycle
-        // late), so the loader's address and data reach the block RAMs from flip-flops.
-        let (read, write) = if self._out_reg {
-            (
-                format!("rdata_q <= mem[raddr[{ah}:0]];\n    rdata <= rdata_q;", ah = a - 1),
-                format!(
-                    "we_q <= we;\n    waddr_q <= waddr[{ah}:0];\n    wdata_q <= wdata;\n    if (we_q) mem[waddr_q] <= wdata_q;",
-                    ah = a - 1
-                ),
-            )
-        } else {
-            (
-                format!("rdata <= mem[raddr[{ah}:0]];", ah = a - 1),
-                format!("if (we) mem[waddr[{ah}:0]] <= wdata;", ah = a - 1),
-            )
-        };
-        let decl = if self._out_reg {
-            format!(
-                "reg [{dh}:0] rdata_q;\nreg [{dh}:0] wdata_q;\nreg [{ah}:0] waddr_q;\nreg we_q;\n",
-                dh = D - 1,
-                ah = a - 1
-            )
-        } else {
-            String::new()
-        };
         Verilog::Custom(format!(
             r#"
 reg [{dh}:0] mem [0:{last}];
-{decl}/* verilator lint_off UNUSEDSIGNAL */
+/* verilator lint_off UNUSEDSIGNAL */
 // Addresses are 24-bit buses; the memory uses the low {a} bits.
 wire [23:0] unused_addr_bits = raddr ^ waddr;
 /* verilator lint_on UNUSEDSIGNAL */
 always @(posedge clk) begin
-    {read}
-    {write}
+    rdata <= mem[raddr[{ah}:0]];
+    if (we) mem[waddr[{ah}:0]] <= wdata;
 end
 "#,
             dh = D - 1,
+            ah = a - 1,
             last = self._depth - 1,
         ))
     }
@@ -124,9 +193,10 @@ impl<const S: usize, const S8: usize> BankedMem<S, S8> {
         }
     }
 
-    /// Read latency 3 and writes one cycle late: the per-bank row addresses are registered
-    /// before they fan out to the `S` banks, so no adder sits in front of a block RAM's address
-    /// pins (Fmax). Writes are lane-positioned: `waddr` is rounded down to a multiple of `S`
+    /// Read latency [`ACT_READ_LATENCY`] and writes one cycle late: the per-bank row addresses
+    /// are registered before they fan out to the `S` banks, so no adder sits in front of a block
+    /// RAM's address pins, and the banks' outputs are registered before the two-step rotation
+    /// (Fmax). Writes are lane-positioned: `waddr` is rounded down to a multiple of `S`
     /// and lane `s` of `wdata`/`wlanes` goes to bank `s` (no write rotator; the writer places
     /// its bytes). For a buffer never read right after a write (the activation buffer: loads and
     /// squeeze outputs finish before the reading job starts).
@@ -275,6 +345,47 @@ wire [{sh}:0] wl_rot = wl_dbl[{s2lh}:{S}];
                 sh = S - 1,
             )
         };
+        // The read's rotation: in one registered step behind the block RAMs (latency 2/3), or,
+        // for the activation buffer, behind a register on the banks' outputs and in two
+        // registered steps, high rotation bits then low (latency ACT_READ_LATENCY).
+        let read_rot = if self._pipelined {
+            let lo = lb / 2;
+            format!(
+                r#"reg [{s8h}:0] bank_r, rot_a;
+reg [{lbh}:0] rot_r;
+reg [{loh}:0] rot_r2;
+/* verilator lint_off UNUSEDSIGNAL */
+wire [{s2h}:0] rd_dbl = {{bank_r, bank_r}} >> {{rot_r[{lbh}:{lo}], {lo}'d0, 3'd0}};
+wire [{s2h}:0] rd_dbl2 = {{rot_a, rot_a}} >> {{rot_r2[{loh}:0], 3'd0}};
+/* verilator lint_on UNUSEDSIGNAL */
+always @(posedge clk) begin
+    rot_q <= {rot_src};
+    bank_r <= bank_q;
+    rot_r <= rot_q;
+    rot_a <= rd_dbl[{s8h}:0];
+    rot_r2 <= rot_r[{loh}:0];
+    rdata <= rd_dbl2[{s8h}:0];
+end
+"#,
+                lbh = lb - 1,
+                loh = lo - 1,
+                s2h = 2 * S8 - 1,
+                s8h = S8 - 1,
+            )
+        } else {
+            format!(
+                r#"/* verilator lint_off UNUSEDSIGNAL */
+wire [{s2h}:0] rd_dbl = {{bank_q, bank_q}} >> {{rot_q, 3'd0}};
+/* verilator lint_on UNUSEDSIGNAL */
+always @(posedge clk) begin
+    rot_q <= {rot_src};
+    rdata <= rd_dbl[{s8h}:0];
+end
+"#,
+                s2h = 2 * S8 - 1,
+                s8h = S8 - 1,
+            )
+        };
         Verilog::Custom(format!(
             r#"
 // {S} banks x {rows} bytes; bank b holds byte addresses a with a mod {S} == b at row a / {S}.
@@ -288,23 +399,19 @@ wire [23:0] unused_addr_bits = raddr ^ waddr;
 {write_rot}reg [{s8h}:0] bank_q;
 reg [{lbh}:0] rot_q;
 // Read: lane s = bank (raddr + s) mod {S}: rotate right by raddr mod {S} lanes.
-/* verilator lint_off UNUSEDSIGNAL */
-wire [{s2h}:0] rd_dbl = {{bank_q, bank_q}} >> {{rot_q, 3'd0}};
-/* verilator lint_on UNUSEDSIGNAL */
-always @(posedge clk) begin
-    rot_q <= {rot_src};
-    rdata <= rd_dbl[{s8h}:0];
-end
-{banks}"#,
+{read_rot}{banks}"#,
             rah = ra - 1,
             rtop = lb + ra - 1,
             lbh = lb - 1,
             abits = lb + ra,
-            s2h = 2 * S8 - 1,
             s8h = S8 - 1,
         ))
     }
 }
+
+/// Read latency of [`BankedMem::pipelined`] (the activation buffer): row registers, block RAMs,
+/// bank register, two rotation steps.
+pub const ACT_READ_LATENCY: usize = 5;
 
 #[derive(LogicBlock, Default)]
 pub struct MaskMem<const S: usize> {
