@@ -105,6 +105,9 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     v1: Signal<Local, Bit>,
     first1: Signal<Local, Bit>,
     code_lo: DFF<Bits<3>>,
+    code_lo2: DFF<Bits<3>>,
+    /// The channel table's read address (bias_base + o), counted rather than added.
+    chan_addr: DFF<Bits<24>>,
     c_reg: DFF<Bits<16>>,
     t_reg: DFF<Bits<8>>,
     tap_r: DFF<Bits<24>>,
@@ -141,6 +144,7 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     st_chanw: Constant<Bits<3>>,
     st_run: Constant<Bits<3>>,
     st_drain: Constant<Bits<3>>,
+    st_chanr: Constant<Bits<3>>,
     s24: Constant<Bits<24>>,
     s16: Constant<Bits<16>>,
     fifo_depth: Constant<Bits<5>>,
@@ -154,6 +158,7 @@ const ST_CHAN: u64 = 1;
 const ST_CHANW: u64 = 2;
 const ST_RUN: u64 = 3;
 const ST_DRAIN: u64 = 4;
+const ST_CHANR: u64 = 5;
 
 impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
     pub fn new(cfg: &AccelConfig) -> anyhow::Result<Self> {
@@ -190,8 +195,8 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             dd: DescDecode::new(),
             loader: Loader::new(cfg),
             wmem: Ram::deep(cfg.weight_entries as usize),
-            cbmem: Ram::new(cfg.codebook_slots as usize * 32),
-            chanmem: Ram::new(cfg.bias_words as usize),
+            cbmem: Ram::registered(cfg.codebook_slots as usize * 32),
+            chanmem: Ram::registered(cfg.bias_words as usize),
             maskmem: MaskMem::new(cfg.mask_bits as usize),
             actmem: BankedMem::pipelined(cfg.act_in_bytes as usize),
             beat_rep: Default::default(),
@@ -199,8 +204,8 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             outctl: OutCtl::new(cfg),
             p_tok: Pipe::new(LANE_STAGE),
             p_bias: Pipe::new(LANE_STAGE),
-            // From the codebook's read data (one cycle after the entry) to the lanes.
-            p_w: Pipe::new(LANE_STAGE - DEEP_RAM_LATENCY - 1),
+            // From the codebook's read data (two cycles after the entry) to the lanes.
+            p_w: Pipe::new(LANE_STAGE - DEEP_RAM_LATENCY - 2),
             // To the address sum, two cycles after the entry.
             p_q0: Pipe::new(DEEP_RAM_LATENCY + 2),
             // From the mask memory's read data (T1) to the output stage.
@@ -223,6 +228,8 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             v1: Default::default(),
             first1: Default::default(),
             code_lo: Default::default(),
+            code_lo2: Default::default(),
+            chan_addr: Default::default(),
             c_reg: Default::default(),
             t_reg: Default::default(),
             tap_r: Default::default(),
@@ -259,6 +266,7 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             st_chanw: Constant::new(ST_CHANW.to_bits()),
             st_run: Constant::new(ST_RUN.to_bits()),
             st_drain: Constant::new(ST_DRAIN.to_bits()),
+            st_chanr: Constant::new(ST_CHANR.to_bits()),
             s24: Constant::new((S as u64).to_bits()),
             s16: Constant::new((S as u64).to_bits()),
             fifo_depth: Constant::new((OUT_FIFO_DEPTH as u64).to_bits()),
@@ -274,7 +282,8 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
     fn update(&mut self) {
         dff_setup!(
             self, clk, rst, st, o, t, e, e_chan, n_left, cnt, bias_r, q0, rel0, credits,
-            since_last, dst_chan, dst_prod, code_lo, c_reg, t_reg, tap_r, cpl_r, addr_r
+            since_last, dst_chan, dst_prod, code_lo, code_lo2, chan_addr, c_reg, t_reg, tap_r,
+            cpl_r, addr_r
         );
         self.dd.desc.next = self.desc.val();
         // Reset (and SOFT_RESET) reach the children one cycle later, from a register.
@@ -368,7 +377,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.credit_take.next = self.issue.val() & self.first0.val();
         self.done_set.next = false;
         self.err_set.next = 0.into();
-        self.chanmem.raddr.next = bit_cast::<24, 16>(self.dd.bias_base.val() + self.o.q.val());
+        self.chanmem.raddr.next = self.chan_addr.q.val();
         self.dst_ch.next = self.dd.out_ch_offset.val() + self.o.q.val();
         // Registered in ST_CHAN (o is stable there), used in ST_CHANW: the multiply and the add
         // of the destination base get a cycle each.
@@ -382,6 +391,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
                     self.err_set.next = 2.into();
                 } else {
                     self.st.d.next = self.st_chan.val();
+                    self.chan_addr.d.next = bit_cast::<24, 16>(self.dd.bias_base.val());
                     self.o.d.next = 0.into();
                     self.t.d.next = 0.into();
                     self.e.d.next = bit_cast::<24, 23>(self.dd.weight_base.val());
@@ -394,6 +404,9 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         } else if self.st.q.val() == self.st_chan.val() {
             self.st.d.next = self.st_chanw.val();
         } else if self.st.q.val() == self.st_chanw.val() {
+            // The channel table's read (two cycles, from ST_CHAN) lands in ST_CHANR.
+            self.st.d.next = self.st_chanr.val();
+        } else if self.st.q.val() == self.st_chanr.val() {
             self.cnt.d.next = self.chanmem.rdata.val().get_bits::<16>(32);
             self.n_left.d.next = self.chanmem.rdata.val().get_bits::<16>(32);
             self.bias_r.d.next = self.chanmem.rdata.val().get_bits::<32>(0);
@@ -413,6 +426,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
                 if self.last0.val() {
                     if self.chan_last.val() {
                         self.o.d.next = self.o.q.val() + 1;
+                        self.chan_addr.d.next = self.chan_addr.q.val() + 1;
                         self.t.d.next = 0.into();
                         self.q0.d.next = self.dd.q_start.val();
                         self.rel0.d.next = 0.into();
@@ -475,6 +489,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.code.next = self.wmem.rdata.val().get_bits::<8>(0);
         self.rel.next = bit_cast::<8, 4>(self.wmem.rdata.val().get_bits::<4>(8));
         self.code_lo.d.next = self.code.val().get_bits::<3>(0);
+        self.code_lo2.d.next = self.code_lo.q.val();
         self.cbmem.raddr.next = (bit_cast::<24, 6>(self.dd.lut_slot.val()) << 5)
             | bit_cast::<24, 5>(self.code.val().get_bits::<5>(3));
         if self.first1.val() {
@@ -578,7 +593,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.cpl.next = self.c_reg.q.val() * self.dd.plane_in.val();
         self.cpl_r.d.next = self.cpl.val();
         // The LUT word holds 8 codebook bytes; the code's low 3 bits pick one.
-        match self.code_lo.q.val().index() {
+        match self.code_lo2.q.val().index() {
             0 => {
                 self.p_w.din.next = self.cbmem.rdata.val().get_bits::<8>(0);
             }

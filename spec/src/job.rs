@@ -20,8 +20,8 @@ use crate::AccelConfig;
 /// after the previous tile's last: each shared requantizer serves four lanes, one per cycle.
 pub const MIN_TILE_CYCLES: u32 = 4;
 /// Cycles per output channel in which the walker fetches the channel's bias and entry count
-/// (no entry issues then).
-pub const CHANNEL_FETCH_CYCLES: u32 = 2;
+/// (no entry issues then): the engine's ST_CHAN, ST_CHANW, ST_CHANR.
+pub const CHANNEL_FETCH_CYCLES: u32 = 3;
 
 /// Weights of one layer, (O, I, K, K) row-major.
 #[derive(Clone, Debug)]
