@@ -787,9 +787,13 @@ mod tests {
             JobModel::from_channels(16, 3, 40, &[(1, 0)]).short_cycles,
             6
         );
-        // A second channel of 1 entry waits 1 more cycle after its fetch, then 3 per tile.
+        // A second channel of 1 entry: its first tile waits what the fetch does not cover (no
+        // cycle with the three fetch cycles), then 3 per tile.
         let m = JobModel::from_channels(16, 3, 40, &[(1, 0), (1, 0)]);
-        assert_eq!(m.short_cycles, 6 + 1 + 6);
+        assert_eq!(
+            m.short_cycles,
+            6 + MIN_TILE_CYCLES.saturating_sub(CHANNEL_FETCH_CYCLES + 1) + 6
+        );
         // 2 entries after a fetch do not wait; 4 entries never wait.
         assert_eq!(
             JobModel::from_channels(16, 2, 20, &[(4, 1), (2, 0)]).short_cycles,
@@ -810,26 +814,31 @@ mod tests {
         assert_eq!(m.nonzero_macs(), 11 * 50);
         // ch 2: 3 tiles after the first wait 2 each; its first tile follows a fetch: no wait.
         assert_eq!(m.short_cycles, 6);
-        assert_eq!(m.fetch_cycles(), 6);
-        // A card that issued exactly the model and stalled 6 + 6 + 20 cycles, 5 of them C2H.
-        let p = perf(56 + 32, 32, 5);
+        let f = m.fetch_cycles();
+        assert_eq!(f, 3 * CHANNEL_FETCH_CYCLES);
+        // A card that issued exactly the model and stalled 6 + f + 20 cycles, 5 of them C2H.
+        let stall = 6 + f + 20;
+        let p = perf(56 + stall, stall, 5);
         let b = Breakdown::of(&m, &p);
         assert_eq!(b.useful, (550 + 8) / 16);
         assert_eq!(b.useful + b.lane_waste, 56);
-        assert_eq!((b.short_channels, b.channel_fetch, b.c2h_stall), (6, 6, 5));
+        assert_eq!((b.short_channels, b.channel_fetch, b.c2h_stall), (6, f, 5));
         assert_eq!(b.other_stall, 15);
         assert_eq!(b.remainder, 0);
         assert_eq!(b.total(), p.busy as i64);
         // The counters disagree with the model (3 issues more than planned): shown, not hidden.
-        let p = perf(56 + 3 + 32, 32, 5);
+        let p = perf(56 + 3 + stall, stall, 5);
         let b = Breakdown::of(&m, &p);
         assert_eq!((b.remainder, b.total()), (3, p.busy as i64));
         // Fewer stalls than modelled: negative remainder, other stall 0.
         let p = perf(56 + 8, 8, 0);
         let b = Breakdown::of(&m, &p);
-        assert_eq!((b.other_stall, b.remainder, b.total()), (0, -4, 64));
+        assert_eq!(
+            (b.other_stall, b.remainder, b.total()),
+            (0, 8 - 6 - f as i64, 64)
+        );
         // Back-pressure counted while the walker issued is capped at the no-issue cycles left.
-        let p = perf(56 + 14, 14, 100);
+        let p = perf(56 + 6 + f + 2, 6 + f + 2, 100);
         let b = Breakdown::of(&m, &p);
         assert_eq!((b.c2h_stall, b.other_stall, b.remainder), (2, 0, 0));
     }
