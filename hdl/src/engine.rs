@@ -84,7 +84,7 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     p_w: Pipe<8>,
     p_q0: Pipe<24>,
     p_mask: Pipe<S>,
-    p_meta: Pipe<51>,
+    p_meta: Pipe<67>,
     /// (valid, first) of an issued entry, until its weight-memory word arrives.
     p_vf: Pipe<2>,
     // Control registers.
@@ -132,6 +132,8 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     kw: Signal<Local, Bits<2>>,
     wg24: Signal<Local, Bits<24>>,
     dst_ch: Signal<Local, Bits<16>>,
+    wr_left: Signal<Local, Bits<24>>,
+    wr_keep: Signal<Local, Bits<16>>,
     dst_prod: DFF<Bits<32>>,
     cpl: Signal<Local, Bits<32>>,
     rnd: Signal<Local, Bits<48>>,
@@ -253,6 +255,8 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             kw: Default::default(),
             wg24: Default::default(),
             dst_ch: Default::default(),
+            wr_left: Default::default(),
+            wr_keep: Default::default(),
             dst_prod: Default::default(),
             cpl: Default::default(),
             rnd: Default::default(),
@@ -474,11 +478,19 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             | (bit_cast::<3, 1>(self.last0.val().into()) << 2);
         self.p_bias.din.next = self.bias_r.q.val();
         self.p_q0.din.next = self.q0.q.val();
-        self.p_meta.din.next = bit_cast::<51, 24>(self.dst_chan.q.val() + self.rel0.q.val())
-            | (bit_cast::<51, 24>(self.rel0.q.val()) << 24)
-            | (bit_cast::<51, 1>((self.issue.val() & self.last0.val()).into()) << 48)
-            | (bit_cast::<51, 1>(self.chan_last.val().into()) << 49)
-            | (bit_cast::<51, 1>(self.job_last.val().into()) << 50);
+        // Bytes of the tile inside the mid window's write count (capped at S), computed here
+        // from registers so the output controller's write port needs no subtractor.
+        self.wr_left.next = self.dd.wr_count.val() - self.rel0.q.val();
+        self.wr_keep.next = bit_cast::<16, 24>(self.wr_left.val());
+        if self.wr_left.val() >= self.s24.val() {
+            self.wr_keep.next = self.s16.val();
+        }
+        self.p_meta.din.next = bit_cast::<67, 24>(self.dst_chan.q.val() + self.rel0.q.val())
+            | (bit_cast::<67, 24>(self.rel0.q.val()) << 24)
+            | (bit_cast::<67, 1>((self.issue.val() & self.last0.val()).into()) << 48)
+            | (bit_cast::<67, 1>(self.chan_last.val().into()) << 49)
+            | (bit_cast::<67, 1>(self.job_last.val().into()) << 50)
+            | (bit_cast::<67, 16>(self.wr_keep.val()) << 51);
         // The weight memory's read takes DEEP_RAM_LATENCY cycles: T0 tokens reach T4 with it.
         self.p_vf.din.next = bit_cast::<2, 1>(self.issue.val().into())
             | (bit_cast::<2, 1>(self.first0.val().into()) << 1);
@@ -653,7 +665,6 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.outctl.rst.next = self.rst.q.val();
         self.outctl.dst_mid.next = self.dd.dst_mid.val();
         self.outctl.pool.next = self.dd.pool.val();
-        self.outctl.wr_count.next = self.dd.wr_count.val();
         self.outctl.grid_w.next = self.dd.grid_w.val();
         self.outctl.pool_oh.next = self.dd.pool_oh.val();
         self.outctl.pool_chunks.next = self.dd.pool_chunks.val();
@@ -664,6 +675,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.outctl.prel.next = self.p_meta.dout.val().get_bits::<24>(24);
         self.outctl.pchan_last.next = self.p_meta.dout.val().get_bit(49);
         self.outctl.pjob_last.next = self.p_meta.dout.val().get_bit(50);
+        self.outctl.pkeep.next = self.p_meta.dout.val().get_bits::<16>(51);
         self.m_axis_tdata.next = self.outctl.tdata.val();
         self.m_axis_tkeep.next = self.outctl.tkeep.val();
         self.m_axis_tlast.next = self.outctl.tlast.val();

@@ -3,19 +3,20 @@
 //! * C2H: each tile is serialized into `S/8` beats of the AXI4-Stream master (`tlast` on the
 //!   job's final beat);
 //! * mid buffer (Fire squeeze): the tile is written in one cycle into the banked mid memory at
-//!   its grid address, lanes past `wr_count` masked off;
+//!   its grid address, lanes past the descriptor's `wr_count` masked off (`pkeep`);
 //! * fused 3x3/2 max-pool: tiles of one channel fill the pool plane buffer; after the channel's
 //!   last tile the pool FSM reads three rows per chunk (`S`-byte reads at any alignment), runs
 //!   them through [`PoolMax`] and sends `S/2` bytes (`S/16` beats) per chunk on C2H.
 //!
 //! Registered: FIFO contents and pointers (in [`Fifo`]), the serializer's holding register,
 //! beat counter and `tlast` flag, the pool FSM (state counter, row/chunk counters and address
-//! bases) and the pool buffer. Combinational: FIFO pop, the mid-buffer write port, the pool
-//! buffer ports and the stream outputs (driven from the holding register).
+//! bases), the pool buffer, and the mid-buffer and pool-buffer write ports (one cycle after the
+//! pop). Combinational: FIFO pop, the pool buffer's read address and the stream outputs
+//! (driven from the holding register).
 //!
-//! Ports: `clk`, `rst`; job constants (`dst_mid`, `pool`, `wr_count`, `grid_w`, `pool_oh`,
+//! Ports: `clk`, `rst`; job constants (`dst_mid`, `pool`, `grid_w`, `pool_oh`,
 //! `pool_chunks`, `pool_col0`); the tile input (`push`, `pdata`, `pdst` mid address, `prel`
-//! position relative to `q_start`, `pchan_last`, `pjob_last`); `pop` (one credit back to the
+//! position relative to `q_start`, `pchan_last`, `pjob_last`, `pkeep`); `pop` (one credit back to the
 //! engine), `idle`; the mid write port; the C2H stream; `stall_out` (a beat waits for tready).
 
 use crate::mem::{BankedMem, Fifo, PoolMax};
@@ -28,7 +29,6 @@ pub struct OutCtl<const S: usize, const S8: usize> {
     pub rst: Signal<In, Bit>,
     pub dst_mid: Signal<In, Bit>,
     pub pool: Signal<In, Bit>,
-    pub wr_count: Signal<In, Bits<24>>,
     pub grid_w: Signal<In, Bits<16>>,
     pub pool_oh: Signal<In, Bits<12>>,
     pub pool_chunks: Signal<In, Bits<8>>,
@@ -39,6 +39,8 @@ pub struct OutCtl<const S: usize, const S8: usize> {
     pub prel: Signal<In, Bits<24>>,
     pub pchan_last: Signal<In, Bit>,
     pub pjob_last: Signal<In, Bit>,
+    /// Bytes of the tile the mid window keeps (`min(wr_count - rel, S)`).
+    pub pkeep: Signal<In, Bits<16>>,
     pub pop: Signal<Out, Bit>,
     pub idle: Signal<Out, Bit>,
     pub mid_we: Signal<Out, Bit>,
@@ -52,7 +54,7 @@ pub struct OutCtl<const S: usize, const S8: usize> {
     pub tready: Signal<In, Bit>,
     pub stall_out: Signal<Out, Bit>,
     fifo_data: Fifo<S8>,
-    fifo_meta: Fifo<50>,
+    fifo_meta: Fifo<66>,
     poolbuf: BankedMem<S, S8>,
     poolmax: PoolMax<S8>,
     hold: DFF<Bits<S8>>,
@@ -65,18 +67,26 @@ pub struct OutCtl<const S: usize, const S8: usize> {
     pk: DFF<Bits<8>>,
     rowbase: DFF<Bits<24>>,
     chunkoff: DFF<Bits<24>>,
+    // The mid write port and the pool buffer's write port, registered.
+    mid_we_r: DFF<Bit>,
+    mid_waddr_r: DFF<Bits<24>>,
+    mid_wdata_r: DFF<Bits<S8>>,
+    mid_wlanes_r: DFF<Bits<S>>,
+    pw_we: DFF<Bit>,
+    pw_addr: DFF<Bits<24>>,
+    pw_data: DFF<Bits<S8>>,
+    m_keep: Signal<Local, Bits<16>>,
+    s16: Constant<Bits<16>>,
     m_dst: Signal<Local, Bits<24>>,
     m_rel: Signal<Local, Bits<24>>,
     m_chan_last: Signal<Local, Bit>,
     m_job_last: Signal<Local, Bit>,
-    rem: Signal<Local, Bits<24>>,
     ser_free: Signal<Local, Bit>,
     wg24: Signal<Local, Bits<24>>,
     rd_off: Signal<Local, Bits<24>>,
     last_chunk: Signal<Local, Bit>,
     last_row: Signal<Local, Bit>,
     ones: Constant<Bits<S>>,
-    s24: Constant<Bits<24>>,
     s2m24: Constant<Bits<24>>,
     beats_full: Constant<Bits<8>>,
     beats_half: Constant<Bits<8>>,
@@ -91,7 +101,6 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             rst: Default::default(),
             dst_mid: Default::default(),
             pool: Default::default(),
-            wr_count: Default::default(),
             grid_w: Default::default(),
             pool_oh: Default::default(),
             pool_chunks: Default::default(),
@@ -102,6 +111,7 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             prel: Default::default(),
             pchan_last: Default::default(),
             pjob_last: Default::default(),
+            pkeep: Default::default(),
             pop: Default::default(),
             idle: Default::default(),
             mid_we: Default::default(),
@@ -128,18 +138,25 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             pk: Default::default(),
             rowbase: Default::default(),
             chunkoff: Default::default(),
+            mid_we_r: Default::default(),
+            mid_waddr_r: Default::default(),
+            mid_wdata_r: Default::default(),
+            mid_wlanes_r: Default::default(),
+            pw_we: Default::default(),
+            pw_addr: Default::default(),
+            pw_data: Default::default(),
+            m_keep: Default::default(),
+            s16: Constant::new((S as u64).to_bits()),
             m_dst: Default::default(),
             m_rel: Default::default(),
             m_chan_last: Default::default(),
             m_job_last: Default::default(),
-            rem: Default::default(),
             ser_free: Default::default(),
             wg24: Default::default(),
             rd_off: Default::default(),
             last_chunk: Default::default(),
             last_row: Default::default(),
             ones: Constant::new(Bits::<S>::mask()),
-            s24: Constant::new((S as u64).to_bits()),
             s2m24: Constant::new(((S - 2) as u64).to_bits()),
             beats_full: Constant::new(((S / 8) as u64).to_bits()),
             beats_half: Constant::new(((S / 16) as u64).to_bits()),
@@ -151,7 +168,27 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
 impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clk, hold, beats, slast, pc, pooling, plast, py, pk, rowbase, chunkoff);
+        dff_setup!(
+            self,
+            clk,
+            hold,
+            beats,
+            slast,
+            pc,
+            pooling,
+            plast,
+            py,
+            pk,
+            rowbase,
+            chunkoff,
+            mid_we_r,
+            mid_waddr_r,
+            mid_wdata_r,
+            mid_wlanes_r,
+            pw_we,
+            pw_addr,
+            pw_data
+        );
         self.fifo_data.clk.next = self.clk.val();
         self.fifo_meta.clk.next = self.clk.val();
         self.poolbuf.clk.next = self.clk.val();
@@ -161,14 +198,16 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
         self.fifo_data.push.next = self.push.val();
         self.fifo_meta.push.next = self.push.val();
         self.fifo_data.din.next = self.pdata.val();
-        self.fifo_meta.din.next = bit_cast::<50, 24>(self.pdst.val())
-            | (bit_cast::<50, 24>(self.prel.val()) << 24)
-            | (bit_cast::<50, 1>(self.pchan_last.val().into()) << 48)
-            | (bit_cast::<50, 1>(self.pjob_last.val().into()) << 49);
+        self.fifo_meta.din.next = bit_cast::<66, 24>(self.pdst.val())
+            | (bit_cast::<66, 24>(self.prel.val()) << 24)
+            | (bit_cast::<66, 1>(self.pchan_last.val().into()) << 48)
+            | (bit_cast::<66, 1>(self.pjob_last.val().into()) << 49)
+            | (bit_cast::<66, 16>(self.pkeep.val()) << 50);
         self.m_dst.next = self.fifo_meta.dout.val().get_bits::<24>(0);
         self.m_rel.next = self.fifo_meta.dout.val().get_bits::<24>(24);
         self.m_chan_last.next = self.fifo_meta.dout.val().get_bit(48);
         self.m_job_last.next = self.fifo_meta.dout.val().get_bit(49);
+        self.m_keep.next = self.fifo_meta.dout.val().get_bits::<16>(50);
 
         // Serializer outputs.
         self.tdata.next = self.hold.q.val().get_bits::<64>(0);
@@ -182,23 +221,31 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             self.beats.d.next = self.beats.q.val() - 1;
         }
 
-        // Mid write port (tile straight from the FIFO).
-        self.rem.next = self.wr_count.val() - self.m_rel.val();
-        self.mid_waddr.next = self.m_dst.val();
-        self.mid_wdata.next = self.fifo_data.dout.val();
-        if self.rem.val() >= self.s24.val() {
-            self.mid_wlanes.next = self.ones.val();
+        // Mid write port: the tile from the FIFO, registered (lanes past the write count off).
+        self.mid_waddr_r.d.next = self.m_dst.val();
+        self.mid_wdata_r.d.next = self.fifo_data.dout.val();
+        if self.m_keep.val() >= self.s16.val() {
+            self.mid_wlanes_r.d.next = self.ones.val();
         } else {
-            self.mid_wlanes.next = !(self.ones.val() << self.rem.val());
+            self.mid_wlanes_r.d.next = !(self.ones.val() << self.m_keep.val());
         }
-        self.mid_we.next = false;
+        self.mid_we_r.d.next = false;
+        self.mid_we.next = self.mid_we_r.q.val();
+        self.mid_waddr.next = self.mid_waddr_r.q.val();
+        self.mid_wdata.next = self.mid_wdata_r.q.val();
+        self.mid_wlanes.next = self.mid_wlanes_r.q.val();
         self.pop.next = false;
 
-        // Pool buffer: written from the FIFO, read by the pool FSM.
-        self.poolbuf.waddr.next = self.m_rel.val();
-        self.poolbuf.wdata.next = self.fifo_data.dout.val();
+        // Pool buffer: written from the FIFO (registered: a write lands one cycle after its
+        // pop, still before the pool FSM's first bank read, two cycles after pooling starts),
+        // read by the pool FSM.
+        self.pw_addr.d.next = self.m_rel.val();
+        self.pw_data.d.next = self.fifo_data.dout.val();
+        self.pw_we.d.next = false;
+        self.poolbuf.waddr.next = self.pw_addr.q.val();
+        self.poolbuf.wdata.next = self.pw_data.q.val();
         self.poolbuf.wlanes.next = self.ones.val();
-        self.poolbuf.we.next = false;
+        self.poolbuf.we.next = self.pw_we.q.val();
         self.wg24.next = bit_cast::<24, 16>(self.grid_w.val());
         self.rd_off.next = self.rowbase.q.val() + self.chunkoff.q.val();
         self.poolbuf.raddr.next = self.rd_off.val();
@@ -219,7 +266,7 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
         if !self.fifo_data.empty.val() & !self.pooling.q.val() {
             if self.pool.val() {
                 self.pop.next = true;
-                self.poolbuf.we.next = true;
+                self.pw_we.d.next = true;
                 if self.m_chan_last.val() {
                     self.pooling.d.next = true;
                     self.plast.d.next = self.m_job_last.val();
@@ -231,7 +278,7 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
                 }
             } else if self.dst_mid.val() {
                 self.pop.next = true;
-                self.mid_we.next = true;
+                self.mid_we_r.d.next = true;
             } else if self.ser_free.val() {
                 self.pop.next = true;
                 self.hold.d.next = self.fifo_data.dout.val();
@@ -265,8 +312,13 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
                 }
             }
         }
-        self.idle.next = self.fifo_data.empty.val() & self.ser_free.val() & !self.pooling.q.val();
+        self.idle.next = self.fifo_data.empty.val()
+            & self.ser_free.val()
+            & !self.pooling.q.val()
+            & !self.mid_we_r.q.val();
         if self.rst.val() {
+            self.mid_we_r.d.next = false;
+            self.pw_we.d.next = false;
             self.beats.d.next = 0.into();
             self.pooling.d.next = false;
         }
