@@ -2,13 +2,14 @@
 //! own byte of the `S`-byte activation word (pixel parallel), and `S/4` shared [`Requant`] units
 //! that requantize a finished tile in four cycles (unit r serves lanes 4r..4r+3, one per cycle).
 //!
-//! Timing (T6 = `act_bus` valid): L1 product at T6, L2 accumulate at T7; the tile's `last`
-//! entry makes `cap` at T8 (lanes hold their accumulators); chunks 0..3 enter the requantizers
-//! at T9..T12, their bytes are loaded into the lanes at the end of T12..T15, and `y_bus` is
-//! valid at T16. Tiles must end at least four cycles apart (the engine enforces it).
+//! Timing (T = `act_bus` valid): L0 registers the operands at T, L1 the product at T+1, L2
+//! accumulates at T+2; the tile's `last` entry makes `cap` at T+3 (lanes hold their
+//! accumulators); chunks 0..3 enter the requantizers at T+4..T+7, their bytes are loaded into
+//! the lanes [`REQUANT_LATENCY`] cycles later, and `y_bus` is valid at T+[`ARRAY_LATENCY`].
+//! Tiles must end at least four cycles apart (the engine enforces it).
 //!
-//! Registered: the alignment of `valid`/`first`/`bias`/`last` with L2 and `cap`, the chunk
-//! counter `sel`/`run` and its three-cycle delayed one-hot copy (the lanes' load strobes).
+//! Registered: the weight (L0), the alignment of `valid`/`first`/`bias`/`last` with L2 and
+//! `cap`, the chunk counter `sel`/`run` and its delayed one-hot copy (the lanes' load strobes).
 //! Combinational: slicing the activation bus and the weight's sign extension; `y_bus` is the
 //! lanes' bytes concatenated by a [`crate::mem::Concat`] leaf (rust-hdl cannot assign slices in
 //! a loop).
@@ -19,7 +20,12 @@
 
 use crate::lane::Lane;
 use crate::mem::{Concat, Pipe};
-use crate::requant::Requant;
+use crate::requant::{Requant, REQUANT_LATENCY};
+
+/// Cycles from `act_bus` (with its `valid`/`first`/`last`/`bias`) to the tile's bytes on
+/// `y_bus`: L0..L2 (3), `cap` (1), chunks 1..3 behind chunk 0 (3), a requantizer, the lanes'
+/// output registers (1).
+pub const ARRAY_LATENCY: usize = 3 + 1 + 3 + REQUANT_LATENCY + 1;
 use rust_hdl::prelude::*;
 
 #[derive(LogicBlock)]
@@ -42,6 +48,11 @@ pub struct LaneArray<const S: usize, const S8: usize, const R: usize> {
     pub lanes: [Lane; S],
     pub units: [Requant; R],
     cat: Concat<S, S8>,
+    valid0: DFF<Bit>,
+    first0: DFF<Bit>,
+    last0: DFF<Bit>,
+    bias0: DFF<Bits<32>>,
+    w_r: DFF<Bits<16>>,
     valid1: DFF<Bit>,
     first1: DFF<Bit>,
     last1: DFF<Bit>,
@@ -77,6 +88,11 @@ impl<const S: usize, const S8: usize, const R: usize> LaneArray<S, S8, R> {
             lanes: std::array::from_fn(Lane::new),
             units: std::array::from_fn(|_| Requant::default()),
             cat: Concat::new(),
+            valid0: Default::default(),
+            first0: Default::default(),
+            last0: Default::default(),
+            bias0: Default::default(),
+            w_r: Default::default(),
             valid1: Default::default(),
             first1: Default::default(),
             last1: Default::default(),
@@ -84,7 +100,7 @@ impl<const S: usize, const S8: usize, const R: usize> LaneArray<S, S8, R> {
             cap: Default::default(),
             run: Default::default(),
             sel: Default::default(),
-            load_d: Pipe::new(3),
+            load_d: Pipe::new(REQUANT_LATENCY),
             w16: Default::default(),
             onehot: Default::default(),
             hi8: Constant::new(0xFF00u64.to_bits()),
@@ -95,12 +111,20 @@ impl<const S: usize, const S8: usize, const R: usize> LaneArray<S, S8, R> {
 impl<const S: usize, const S8: usize, const R: usize> Logic for LaneArray<S, S8, R> {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clk, valid1, first1, last1, bias1, cap, run, sel);
+        dff_setup!(
+            self, clk, valid0, first0, last0, bias0, w_r, valid1, first1, last1, bias1, cap, run,
+            sel
+        );
         self.load_d.clk.next = self.clk.val();
-        self.valid1.d.next = self.valid.val();
-        self.first1.d.next = self.first.val();
-        self.last1.d.next = self.valid.val() & self.last.val();
-        self.bias1.d.next = self.bias.val();
+        // L0 (the lanes register their activation bytes): the weight and the controls too.
+        self.valid0.d.next = self.valid.val();
+        self.first0.d.next = self.first.val();
+        self.last0.d.next = self.valid.val() & self.last.val();
+        self.bias0.d.next = self.bias.val();
+        self.valid1.d.next = self.valid0.q.val();
+        self.first1.d.next = self.first0.q.val();
+        self.last1.d.next = self.last0.q.val();
+        self.bias1.d.next = self.bias0.q.val();
         self.cap.d.next = self.last1.q.val();
         // Chunk counter: starts the cycle after cap, runs 4 cycles.
         if self.cap.q.val() {
@@ -129,17 +153,18 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for LaneArray<S, S8,
                 }
             }
         }
-        // The requantizers' results appear three cycles after their input select.
+        // The requantizers' results appear REQUANT_LATENCY cycles after their input select.
         self.load_d.din.next = self.onehot.val();
         self.w16.next = bit_cast::<16, 8>(self.weight.val());
         if self.weight.val().get_bit(7) {
             self.w16.next = bit_cast::<16, 8>(self.weight.val()) | self.hi8.val();
         }
+        self.w_r.d.next = self.w16.val();
         // Lane inputs; the lanes' bytes are concatenated into y_bus by a leaf.
         for i in 0..S {
             self.lanes[i].clk.next = self.clk.val();
             self.lanes[i].act.next = self.act_bus.val().get_bits::<8>(i * 8);
-            self.lanes[i].weight.next = self.w16.val();
+            self.lanes[i].weight.next = self.w_r.q.val();
             self.lanes[i].in_signed.next = self.in_signed.val();
             self.lanes[i].mac_en.next = self.valid1.q.val();
             self.lanes[i].first.next = self.first1.q.val();

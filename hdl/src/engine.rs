@@ -39,9 +39,8 @@ pub const OUT_FIFO_DEPTH: usize = 8;
 /// the weight memory, the recurrence, the tap/plane offsets, the address sum, the activation
 /// buffer's read.
 const LANE_STAGE: usize = DEEP_RAM_LATENCY + 3 + ACT_READ_LATENCY;
-/// Cycle at which a tile's bytes enter the output FIFO: the lanes' multiply and accumulate,
-/// the hold, the requantizers (4 chunks, 3 stages) and the lanes' output registers.
-const OUT_STAGE: usize = LANE_STAGE + 10;
+/// Cycle at which a tile's bytes enter the output FIFO: the lane array's latency.
+const OUT_STAGE: usize = LANE_STAGE + crate::array::ARRAY_LATENCY;
 
 #[derive(LogicBlock)]
 pub struct Engine<const S: usize, const S8: usize, const R: usize> {
@@ -131,7 +130,8 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     kh: Signal<Local, Bits<2>>,
     kw: Signal<Local, Bits<2>>,
     wg24: Signal<Local, Bits<24>>,
-    dst_ch: Signal<Local, Bits<16>>,
+    /// Destination channel (out_ch_offset + o), counted rather than added.
+    dst_ch: DFF<Bits<16>>,
     wr_left: Signal<Local, Bits<24>>,
     wr_keep: Signal<Local, Bits<16>>,
     dst_prod: DFF<Bits<32>>,
@@ -286,8 +286,8 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
     fn update(&mut self) {
         dff_setup!(
             self, clk, rst, st, o, t, e, e_chan, n_left, cnt, bias_r, q0, rel0, credits,
-            since_last, dst_chan, dst_prod, code_lo, code_lo2, chan_addr, c_reg, t_reg, tap_r,
-            cpl_r, addr_r
+            since_last, dst_chan, dst_prod, dst_ch, code_lo, code_lo2, chan_addr, c_reg, t_reg,
+            tap_r, cpl_r, addr_r
         );
         self.dd.desc.next = self.desc.val();
         // Reset (and SOFT_RESET) reach the children one cycle later, from a register.
@@ -382,10 +382,9 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.done_set.next = false;
         self.err_set.next = 0.into();
         self.chanmem.raddr.next = self.chan_addr.q.val();
-        self.dst_ch.next = self.dd.out_ch_offset.val() + self.o.q.val();
-        // Registered in ST_CHAN (o is stable there), used in ST_CHANW: the multiply and the add
+        // Registered in ST_CHAN (dst_ch is stable there), used in ST_CHANR: the multiply and the add
         // of the destination base get a cycle each.
-        self.dst_prod.d.next = self.dst_ch.val() * self.dd.plane_out.val();
+        self.dst_prod.d.next = self.dst_ch.q.val() * self.dd.plane_out.val();
         self.wmem.raddr.next = self.e.q.val();
         self.maskmem.rtile.next = self.dd.mask_base.val() + self.t.q.val();
 
@@ -396,6 +395,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
                 } else {
                     self.st.d.next = self.st_chan.val();
                     self.chan_addr.d.next = bit_cast::<24, 16>(self.dd.bias_base.val());
+                    self.dst_ch.d.next = self.dd.out_ch_offset.val();
                     self.o.d.next = 0.into();
                     self.t.d.next = 0.into();
                     self.e.d.next = bit_cast::<24, 23>(self.dd.weight_base.val());
@@ -431,6 +431,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
                     if self.chan_last.val() {
                         self.o.d.next = self.o.q.val() + 1;
                         self.chan_addr.d.next = self.chan_addr.q.val() + 1;
+                        self.dst_ch.d.next = self.dst_ch.q.val() + 1;
                         self.t.d.next = 0.into();
                         self.q0.d.next = self.dd.q_start.val();
                         self.rel0.d.next = 0.into();

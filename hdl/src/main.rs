@@ -27,10 +27,14 @@ enum Cmd {
         #[arg(long, default_value = "tiny")]
         preset: String,
     },
-    /// Yosys + nextpnr-ecp5 (LFE5U-85F, out of context); prints the Fmax.
+    /// Yosys + nextpnr-ecp5 (LFE5U-85F, CABGA381, out of context); prints the Fmax.
     Pnr {
         #[arg(long, default_value = "ecp5")]
         preset: String,
+        /// Speed grade: 8 is the part constraints/ecp5.lpf names (LFE5U-85F-8BG381); 6 is the
+        /// slowest grade (nextpnr's default).
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(6..=8))]
+        speed: u8,
     },
     /// Yosys synthesis; prints LUT/FF/DSP/BRAM.
     Synth {
@@ -57,9 +61,9 @@ fn main() -> anyhow::Result<()> {
             let cfg = AccelConfig::preset(&preset)?;
             hdl::tools::lint(&cfg)?;
         }
-        Cmd::Pnr { preset } => {
+        Cmd::Pnr { preset, speed } => {
             let cfg = AccelConfig::preset(&preset)?;
-            hdl::tools::pnr(&cfg)?;
+            hdl::tools::pnr(&cfg, speed)?;
         }
         Cmd::Synth { preset, target } => {
             let cfg = AccelConfig::preset(&preset)?;

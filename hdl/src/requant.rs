@@ -3,7 +3,7 @@
 //! serves lanes `4r .. 4r+3` in four consecutive cycles (`sel`), which is why a tile lasts at
 //! least four cycles.
 //!
-//! Registered: R1 the partial products `lo_m`, `hi_m` and the addend `adj` = rnd (- m << 32 when
+//! Registered: R0 the selected accumulator; R1 the partial products `lo_m`, `hi_m` and the addend `adj` = rnd (- m << 32 when
 //! acc < 0); R2 the 48-bit rounded
 //! product `p`; R3 the output byte `y`. Combinational: the 4:1 input select, the sum and the
 //! final shift/clamp.
@@ -16,6 +16,9 @@
 //! `shift`; `y`.
 
 use rust_hdl::prelude::*;
+
+/// Cycles from the input select (`sel`, `a0..a3`) to `y`: R0, R1, R2, R3.
+pub const REQUANT_LATENCY: usize = 4;
 
 #[derive(LogicBlock)]
 pub struct Requant {
@@ -32,6 +35,7 @@ pub struct Requant {
     pub ovf: Signal<In, Bits<48>>,
     pub y: Signal<Out, Bits<8>>,
     acc: Signal<Local, Bits<32>>,
+    acc_r: DFF<Bits<32>>,
     lo16: Signal<Local, Bits<16>>,
     hi16: Signal<Local, Bits<16>>,
     sum: Signal<Local, Bits<48>>,
@@ -59,6 +63,7 @@ impl Default for Requant {
             ovf: Default::default(),
             y: Default::default(),
             acc: Default::default(),
+            acc_r: Default::default(),
             lo16: Default::default(),
             hi16: Default::default(),
             sum: Default::default(),
@@ -76,7 +81,7 @@ impl Default for Requant {
 impl Logic for Requant {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clk, lo_m, hi_m, adj, p, yq);
+        dff_setup!(self, clk, acc_r, lo_m, hi_m, adj, p, yq);
         // Input select: the chunk's lane.
         match self.sel.val().index() {
             0 => {
@@ -92,15 +97,17 @@ impl Logic for Requant {
                 self.acc.next = self.a3.val();
             }
         }
+        // R0: the chosen accumulator, registered (the multipliers' operands come from flip-flops).
+        self.acc_r.d.next = self.acc.val();
         // R1: partial products of acc * m.
-        self.lo16.next = self.acc.val().get_bits::<16>(0);
-        self.hi16.next = self.acc.val().get_bits::<16>(16);
+        self.lo16.next = self.acc_r.q.val().get_bits::<16>(0);
+        self.hi16.next = self.acc_r.q.val().get_bits::<16>(16);
         self.lo_m.d.next = self.lo16.val() * self.m.val();
         self.hi_m.d.next = self.hi16.val() * self.m.val();
         // The rounding constant and the sign correction are folded into one registered addend
         // beside the products, so R2 is a single three-input sum (mod 2^48).
         self.corr.next = bit_cast::<48, 16>(self.m.val()) << 32;
-        if self.acc.val().get_bit(31) {
+        if self.acc_r.q.val().get_bit(31) {
             self.adj.d.next = self.rnd.val() - self.corr.val();
         } else {
             self.adj.d.next = self.rnd.val();

@@ -215,9 +215,9 @@ fn pnr_yosys() -> (PathBuf, &'static str) {
     }
 }
 
-/// Synthesize for ECP5 and place and route out of context on an LFE5U-85F (only the clock is
-/// constrained, constraints/ecp5.lpf); prints the achieved Fmax.
-pub fn pnr(cfg: &AccelConfig) -> anyhow::Result<f64> {
+/// Synthesize for ECP5 and place and route out of context on an LFE5U-85F of speed grade
+/// `speed` (only the clock is constrained, constraints/ecp5.lpf); prints the achieved Fmax.
+pub fn pnr(cfg: &AccelConfig, speed: u8) -> anyhow::Result<f64> {
     let d = build_dir(cfg, "pnr")?;
     let (yosys, target) = pnr_yosys();
     println!("synthesis: {} ({target})", yosys.display());
@@ -226,6 +226,8 @@ pub fn pnr(cfg: &AccelConfig) -> anyhow::Result<f64> {
     let out = Command::new(nextpnr()?)
         .args([
             "--85k",
+            "--speed",
+            &speed.to_string(),
             "--package",
             "CABGA381",
             "--json",
@@ -261,7 +263,7 @@ pub fn pnr(cfg: &AccelConfig) -> anyhow::Result<f64> {
     match fmax {
         Some(f) => {
             println!(
-                "ecp5 preset {}: Fmax {f:.2} MHz {} (target {} MHz: {}), log {}, timing report {}",
+                "ecp5 preset {} on LFE5U-85F-{speed}BG381: Fmax {f:.2} MHz {} (target {} MHz: {}), log {}, timing report {}",
                 cfg.name,
                 if routed {
                     "after routing"
