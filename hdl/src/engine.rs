@@ -107,6 +107,19 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     code_lo2: DFF<Bits<3>>,
     /// The channel table's read address (bias_base + o), counted rather than added.
     chan_addr: DFF<Bits<24>>,
+    /// The mask memory's tile index (mask_base + t), counted rather than added.
+    mtile: DFF<Bits<16>>,
+    // The walker's conditions as registered flags, so `issue` is two LUT levels from flip-flops:
+    // next entry is a tile's first / last, the tile is the channel's last, the channel is the
+    // job's last, a 1-entry channel, an output credit is free, the tile gap is met.
+    first_f: DFF<Bit>,
+    last_f: DFF<Bit>,
+    chanl_f: DFF<Bit>,
+    ol_f: DFF<Bit>,
+    cnt1_f: DFF<Bit>,
+    cred_f: DFF<Bit>,
+    gap_f: DFF<Bit>,
+    tile_gap_m1: Constant<Bits<3>>,
     c_reg: DFF<Bits<16>>,
     t_reg: DFF<Bits<8>>,
     tap_r: DFF<Bits<24>>,
@@ -138,7 +151,6 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     cpl: Signal<Local, Bits<32>>,
     rnd: Signal<Local, Bits<48>>,
     ones48: Constant<Bits<48>>,
-    tile_gap: Constant<Bits<3>>,
     credit_take: Signal<Local, Bit>,
     tok6: Signal<Local, Bits<3>>,
     st_idle: Constant<Bits<3>>,
@@ -232,6 +244,17 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             code_lo: Default::default(),
             code_lo2: Default::default(),
             chan_addr: Default::default(),
+            mtile: Default::default(),
+            first_f: Default::default(),
+            last_f: Default::default(),
+            chanl_f: Default::default(),
+            ol_f: Default::default(),
+            cnt1_f: Default::default(),
+            cred_f: Default::default(),
+            gap_f: Default::default(),
+            // Tiles end spec::job::MIN_TILE_CYCLES apart: since_last counts from 0 after a tile's
+            // last, and gap_f (since_last >= MIN - 1) is registered a cycle ahead.
+            tile_gap_m1: Constant::new(((spec::job::MIN_TILE_CYCLES - 2) as u64).to_bits()),
             c_reg: Default::default(),
             t_reg: Default::default(),
             tap_r: Default::default(),
@@ -261,8 +284,6 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             cpl: Default::default(),
             rnd: Default::default(),
             ones48: Constant::new(0xFFFF_FFFF_FFFFu64.to_bits()),
-            // spec::job::MIN_TILE_CYCLES apart: since_last counts from 0 after a tile's last.
-            tile_gap: Constant::new(((spec::job::MIN_TILE_CYCLES - 1) as u64).to_bits()),
             credit_take: Default::default(),
             tok6: Default::default(),
             st_idle: Constant::new(ST_IDLE.to_bits()),
@@ -286,8 +307,8 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
     fn update(&mut self) {
         dff_setup!(
             self, clk, rst, st, o, t, e, e_chan, n_left, cnt, bias_r, q0, rel0, credits,
-            since_last, dst_chan, dst_prod, dst_ch, code_lo, code_lo2, chan_addr, c_reg, t_reg,
-            tap_r, cpl_r, addr_r
+            since_last, dst_chan, dst_prod, dst_ch, code_lo, code_lo2, chan_addr, mtile, first_f,
+            last_f, chanl_f, ol_f, cnt1_f, cred_f, gap_f, c_reg, t_reg, tap_r, cpl_r, addr_r
         );
         self.dd.desc.next = self.desc.val();
         // Reset (and SOFT_RESET) reach the children one cycle later, from a register.
@@ -364,20 +385,25 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
                 & ((self.dd.dst_base.val() & self.lane_mask.val()).any()
                     | (bit_cast::<24, 16>(self.dd.plane_out.val()) & self.lane_mask.val())
                         .any()));
-        self.first0.next = self.n_left.q.val() == self.cnt.q.val();
-        self.last0.next = self.n_left.q.val() == 1;
+        self.first0.next = self.first_f.q.val();
+        self.last0.next = self.last_f.q.val();
         // A tile's first entry needs an output credit; its last entry must come >= 4 cycles after
         // the previous tile's (the shared requantizers take 4 cycles per tile).
         self.issue.next = (self.st.q.val() == self.st_run.val())
-            & (!self.first0.val() | self.credits.q.val().any())
-            & (!self.last0.val() | (self.since_last.q.val() >= self.tile_gap.val()));
+            & (!self.first0.val() | self.cred_f.q.val())
+            & (!self.last0.val() | self.gap_f.q.val());
+        // gap_f = (since_last >= MIN_TILE_CYCLES - 1), one cycle ahead.
         if self.issue.val() & self.last0.val() {
             self.since_last.d.next = 0.into();
-        } else if self.since_last.q.val() != 7 {
-            self.since_last.d.next = self.since_last.q.val() + 1;
+            self.gap_f.d.next = false;
+        } else {
+            if self.since_last.q.val() != 7 {
+                self.since_last.d.next = self.since_last.q.val() + 1;
+            }
+            self.gap_f.d.next = self.since_last.q.val() >= self.tile_gap_m1.val();
         }
-        self.chan_last.next = (self.t.q.val() + 1) == self.dd.ntiles.val();
-        self.job_last.next = self.chan_last.val() & ((self.o.q.val() + 1) == self.dd.out_c.val());
+        self.chan_last.next = self.chanl_f.q.val();
+        self.job_last.next = self.chan_last.val() & self.ol_f.q.val();
         self.credit_take.next = self.issue.val() & self.first0.val();
         self.done_set.next = false;
         self.err_set.next = 0.into();
@@ -386,7 +412,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         // of the destination base get a cycle each.
         self.dst_prod.d.next = self.dst_ch.q.val() * self.dd.plane_out.val();
         self.wmem.raddr.next = self.e.q.val();
-        self.maskmem.rtile.next = self.dd.mask_base.val() + self.t.q.val();
+        self.maskmem.rtile.next = self.mtile.q.val();
 
         if self.st.q.val() == self.st_idle.val() {
             if self.start.val() & !self.halted.val() {
@@ -396,6 +422,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
                     self.st.d.next = self.st_chan.val();
                     self.chan_addr.d.next = bit_cast::<24, 16>(self.dd.bias_base.val());
                     self.dst_ch.d.next = self.dd.out_ch_offset.val();
+                    self.mtile.d.next = self.dd.mask_base.val();
                     self.o.d.next = 0.into();
                     self.t.d.next = 0.into();
                     self.e.d.next = bit_cast::<24, 23>(self.dd.weight_base.val());
@@ -403,6 +430,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
                     self.q0.d.next = self.dd.q_start.val();
                     self.rel0.d.next = 0.into();
                     self.credits.d.next = self.fifo_depth.val();
+                    self.cred_f.d.next = true;
                 }
             }
         } else if self.st.q.val() == self.st_chan.val() {
@@ -414,6 +442,12 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             self.cnt.d.next = self.chanmem.rdata.val().get_bits::<16>(32);
             self.n_left.d.next = self.chanmem.rdata.val().get_bits::<16>(32);
             self.bias_r.d.next = self.chanmem.rdata.val().get_bits::<32>(0);
+            // The walker's flags for the channel's first tile.
+            self.first_f.d.next = true;
+            self.last_f.d.next = self.chanmem.rdata.val().get_bits::<16>(32) == 1;
+            self.cnt1_f.d.next = self.chanmem.rdata.val().get_bits::<16>(32) == 1;
+            self.chanl_f.d.next = self.dd.ntiles.val() == 1;
+            self.ol_f.d.next = (self.o.q.val() + 1) == self.dd.out_c.val();
             self.dst_chan.d.next =
                 self.dd.dst_base.val() + bit_cast::<24, 32>(self.dst_prod.q.val());
             if self.chanmem.rdata.val().get_bits::<16>(32) == 0 {
@@ -427,12 +461,15 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             if self.issue.val() {
                 self.e.d.next = self.e.q.val() + 1;
                 self.n_left.d.next = self.n_left.q.val() - 1;
+                self.first_f.d.next = false;
+                self.last_f.d.next = self.n_left.q.val() == 2;
                 if self.last0.val() {
                     if self.chan_last.val() {
                         self.o.d.next = self.o.q.val() + 1;
                         self.chan_addr.d.next = self.chan_addr.q.val() + 1;
                         self.dst_ch.d.next = self.dst_ch.q.val() + 1;
                         self.t.d.next = 0.into();
+                        self.mtile.d.next = self.dd.mask_base.val();
                         self.q0.d.next = self.dd.q_start.val();
                         self.rel0.d.next = 0.into();
                         self.e_chan.d.next = self.e.q.val() + 1;
@@ -443,6 +480,10 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
                         }
                     } else {
                         self.t.d.next = self.t.q.val() + 1;
+                        self.mtile.d.next = self.mtile.q.val() + 1;
+                        self.first_f.d.next = true;
+                        self.last_f.d.next = self.cnt1_f.q.val();
+                        self.chanl_f.d.next = (self.t.q.val() + 2) == self.dd.ntiles.val();
                         self.q0.d.next = self.q0.q.val() + self.s24.val();
                         self.rel0.d.next = self.rel0.q.val() + self.s24.val();
                         self.e.d.next = self.e_chan.q.val();
@@ -458,12 +499,14 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         } else {
             self.st.d.next = self.st_idle.val();
         }
-        // Credits: one per output FIFO entry.
+        // Credits: one per output FIFO entry; cred_f = (credits != 0), one cycle ahead.
         if self.credit_take.val() & !self.outctl.pop.val() {
             self.credits.d.next = self.credits.q.val() - 1;
+            self.cred_f.d.next = self.credits.q.val() != 1;
         }
         if !self.credit_take.val() & self.outctl.pop.val() {
             self.credits.d.next = self.credits.q.val() + 1;
+            self.cred_f.d.next = true;
         }
         if self.rst.q.val() {
             self.st.d.next = self.st_idle.val();
