@@ -27,7 +27,7 @@
 use crate::array::LaneArray;
 use crate::loader::Loader;
 use crate::mem::{
-    BankedMem, DescDecode, MaskMem, Pipe, Ram, Replicate, ACT_READ_LATENCY, DEEP_RAM_LATENCY,
+    BankedMem, DescDecode, MaskMem, Pipe, Ram, Replicate, DEEP_RAM_LATENCY, PIPELINED_READ_LATENCY,
 };
 use crate::outctl::OutCtl;
 use rust_hdl::prelude::*;
@@ -38,7 +38,7 @@ pub const OUT_FIFO_DEPTH: usize = 8;
 /// Cycle (after issue at T0) at which an entry's activation word and weight reach the lanes:
 /// the weight memory, the recurrence, the tap/plane offsets, the address sum, the activation
 /// buffer's read.
-const LANE_STAGE: usize = DEEP_RAM_LATENCY + 3 + ACT_READ_LATENCY;
+const LANE_STAGE: usize = DEEP_RAM_LATENCY + 3 + PIPELINED_READ_LATENCY;
 /// Cycle at which a tile's bytes enter the output FIFO: the lane array's latency.
 const OUT_STAGE: usize = LANE_STAGE + crate::array::ARRAY_LATENCY;
 

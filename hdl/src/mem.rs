@@ -7,9 +7,9 @@
 //!   [`Ram::registered`]; [`DEEP_RAM_LATENCY`] for
 //!   [`Ram::deep`], banked with registered addresses and outputs), `depth` words.
 //! * [`BankedMem`]: `S` byte banks (bank = address mod S) with rotation, so `S` consecutive bytes
-//!   at any address are read (latency 2: bank read registered, rotation registered; 3 for the
-//!   pool buffer; [`ACT_READ_LATENCY`] when `pipelined`, which also registers the write port)
-//!   or written (per-lane enables) per cycle.
+//!   at any address are read (latency 2: bank read registered, rotation registered;
+//!   [`PIPELINED_READ_LATENCY`] for the activation and pool buffers, whose reads register the
+//!   row addresses and the banks' outputs) or written (per-lane enables) per cycle.
 //! * [`MaskMem`]: the output-position mask, written 64 bits at a time, read `S` bits per tile
 //!   (latency 1).
 //! * [`Pipe`]: a `depth`-stage delay line (all stages registered).
@@ -214,7 +214,7 @@ impl<const S: usize, const S8: usize> BankedMem<S, S8> {
         }
     }
 
-    /// Read latency [`ACT_READ_LATENCY`] and writes one cycle late: the per-bank row addresses
+    /// Read latency [`PIPELINED_READ_LATENCY`] and writes one cycle late: the per-bank row addresses
     /// are registered before they fan out to the `S` banks, so no adder sits in front of a block
     /// RAM's address pins, and the banks' outputs are registered before the two-step rotation
     /// (Fmax). Writes are lane-positioned: `waddr` is rounded down to a multiple of `S`
@@ -238,9 +238,9 @@ impl<const S: usize, const S8: usize> BankedMem<S, S8> {
         }
     }
 
-    /// The pool plane buffer: aligned writes that land at once (the pool FSM may read right
-    /// after a channel's last tile) and the pipelined read (latency 3), so neither an adder
-    /// nor a rotator sits in front of the bank addresses.
+    /// The pool plane buffer: aligned writes that land at once and the pipelined read (latency
+    /// [`PIPELINED_READ_LATENCY`]), so neither an adder nor a rotator sits in front of the bank
+    /// addresses, and a bank's output meets a register before the rotation.
     pub fn pool_buffer(bytes: usize) -> Self {
         BankedMem {
             _pool: true,
@@ -366,10 +366,10 @@ wire [{sh}:0] wl_rot = wl_dbl[{s2lh}:{S}];
                 sh = S - 1,
             )
         };
-        // The read's rotation: in one registered step behind the block RAMs (latency 2/3), or,
-        // for the activation buffer, behind a register on the banks' outputs and in two
-        // registered steps, high rotation bits then low (latency ACT_READ_LATENCY).
-        let read_rot = if self._pipelined {
+        // The read's rotation: in one registered step behind the block RAMs (latency 2), or, for
+        // the activation and pool buffers, behind a register on the banks' outputs and in two
+        // registered steps, high rotation bits then low (latency PIPELINED_READ_LATENCY).
+        let read_rot = if piped_read {
             let lo = lb / 2;
             format!(
                 r#"reg [{s8h}:0] bank_r, rot_a;
@@ -430,9 +430,9 @@ reg [{lbh}:0] rot_q;
     }
 }
 
-/// Read latency of [`BankedMem::pipelined`] (the activation buffer): row registers, block RAMs,
-/// bank register, two rotation steps.
-pub const ACT_READ_LATENCY: usize = 5;
+/// Read latency of [`BankedMem::pipelined`] (the activation buffer) and of
+/// [`BankedMem::pool_buffer`]: row registers, block RAMs, bank register, two rotation steps.
+pub const PIPELINED_READ_LATENCY: usize = 5;
 
 #[derive(LogicBlock, Default)]
 pub struct MaskMem<const S: usize> {

@@ -19,7 +19,7 @@
 //! position relative to `q_start`, `pchan_last`, `pjob_last`, `pkeep`); `pop` (one credit back to the
 //! engine), `idle`; the mid write port; the C2H stream; `stall_out` (a beat waits for tready).
 
-use crate::mem::{BankedMem, Fifo, PoolMax};
+use crate::mem::{BankedMem, Fifo, PoolMax, PIPELINED_READ_LATENCY};
 use rust_hdl::prelude::*;
 use spec::AccelConfig;
 
@@ -60,7 +60,14 @@ pub struct OutCtl<const S: usize, const S8: usize> {
     hold: DFF<Bits<S8>>,
     beats: DFF<Bits<8>>,
     slast: DFF<Bit>,
-    pc: DFF<Bits<3>>,
+    pc: DFF<Bits<4>>,
+    // The three row addresses of the next chunk's reads, registered at pc 0.
+    ra0: DFF<Bits<24>>,
+    ra1: DFF<Bits<24>>,
+    ra2: DFF<Bits<24>>,
+    pc_en_lo: Constant<Bits<4>>,
+    pc_en_hi: Constant<Bits<4>>,
+    pc_out: Constant<Bits<4>>,
     pooling: DFF<Bit>,
     plast: DFF<Bit>,
     py: DFF<Bits<12>>,
@@ -132,6 +139,14 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             beats: Default::default(),
             slast: Default::default(),
             pc: Default::default(),
+            ra0: Default::default(),
+            ra1: Default::default(),
+            ra2: Default::default(),
+            // Rows are read at pc 1, 2, 3 and arrive PIPELINED_READ_LATENCY cycles later; the
+            // chunk's bytes leave at the cycle after the third.
+            pc_en_lo: Constant::new(((1 + PIPELINED_READ_LATENCY) as u64).to_bits()),
+            pc_en_hi: Constant::new(((3 + PIPELINED_READ_LATENCY) as u64).to_bits()),
+            pc_out: Constant::new(((4 + PIPELINED_READ_LATENCY) as u64).to_bits()),
             pooling: Default::default(),
             plast: Default::default(),
             py: Default::default(),
@@ -175,6 +190,9 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             beats,
             slast,
             pc,
+            ra0,
+            ra1,
+            ra2,
             pooling,
             plast,
             py,
@@ -247,19 +265,23 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
         self.poolbuf.wlanes.next = self.ones.val();
         self.poolbuf.we.next = self.pw_we.q.val();
         self.wg24.next = bit_cast::<24, 16>(self.grid_w.val());
+        // Row addresses from registers (rowbase and chunkoff settle by pc 0).
         self.rd_off.next = self.rowbase.q.val() + self.chunkoff.q.val();
-        self.poolbuf.raddr.next = self.rd_off.val();
-        if self.pc.q.val() == 1 {
-            self.poolbuf.raddr.next = self.rd_off.val() + self.wg24.val();
-        }
+        self.ra0.d.next = self.rd_off.val();
+        self.ra1.d.next = self.rd_off.val() + self.wg24.val();
+        self.ra2.d.next = self.rd_off.val() + (self.wg24.val() << 1);
+        self.poolbuf.raddr.next = self.ra0.q.val();
         if self.pc.q.val() == 2 {
-            self.poolbuf.raddr.next = self.rd_off.val() + (self.wg24.val() << 1);
+            self.poolbuf.raddr.next = self.ra1.q.val();
+        }
+        if self.pc.q.val() == 3 {
+            self.poolbuf.raddr.next = self.ra2.q.val();
         }
         self.poolmax.d.next = self.poolbuf.rdata.val();
-        // Rows are read at pc 0, 1, 2 and arrive three cycles later (pipelined pool buffer).
-        self.poolmax.en.next =
-            self.pooling.q.val() & (self.pc.q.val() >= 3) & (self.pc.q.val() <= 5);
-        self.poolmax.clear.next = self.pc.q.val() == 3;
+        self.poolmax.en.next = self.pooling.q.val()
+            & (self.pc.q.val() >= self.pc_en_lo.val())
+            & (self.pc.q.val() <= self.pc_en_hi.val());
+        self.poolmax.clear.next = self.pc.q.val() == self.pc_en_lo.val();
         self.last_chunk.next = (bit_cast::<8, 8>(self.pk.q.val()) + 1) == self.pool_chunks.val();
         self.last_row.next = (self.py.q.val() + 1) == self.pool_oh.val();
 
@@ -290,7 +312,7 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
         self.fifo_meta.pop.next = self.pop.val();
 
         if self.pooling.q.val() {
-            if self.pc.q.val() != 6 {
+            if self.pc.q.val() != self.pc_out.val() {
                 self.pc.d.next = self.pc.q.val() + 1;
             } else if self.ser_free.val() {
                 self.hold.d.next = self.poolmax.hout.val();
