@@ -6,19 +6,20 @@
 //! Pipeline (cycle of an entry, T0 = issue):
 //! T0 weight-memory read (entry `e`; 4 cycles: per-bank address copy, block RAM, bank
 //!    register, bank multiplexer), mask read (tile), tokens into pipes;
-//! T4 entry arrives: position recurrence (c, t) += rel + 1 with wraps at K*K (registered),
-//!    codebook read for the code;
-//! T5 tap offset kh*Wg + kw and c*plane (registered), weight byte from the LUT word;
-//! T6 address = src_base + c*plane + tap + q0 (registered); T7..T11 banked activation read
-//!    (5 cycles: per-bank row select, bank read, bank register, two rotation steps); T12 lanes
-//!    multiply, T13 accumulate; T14 hold; T15..T21 the shared requantizers (4 chunks, 3
-//!    stages); T22 the tile's `S` bytes (masked) enter the output FIFO. (`LANE_STAGE`,
-//!    `OUT_STAGE`.)
+//! T4 entry arrives: tap index recurrence t = (t + 1 + rel) wrapped at K*K (registered, with
+//!    t + 1 beside it), codebook read for the code (2 cycles);
+//! T5 input channel c += wraps (registered), tap offset kh*Wg + kw (registered);
+//! T6 c*plane (registered), weight byte from the LUT word;
+//! T7 address = src_base + c*plane + tap + q0 (registered); T8..T12 banked activation read
+//!    (5 cycles: per-bank row select, bank read, bank register, two rotation steps); T13 the
+//!    lane array (`LANE_STAGE`; its latency `ARRAY_LATENCY`: operand registers, multiply,
+//!    accumulate, hold, the shared requantizers over four chunks); the tile's `S` bytes
+//!    (masked) enter the output FIFO at `OUT_STAGE`.
 //! Credits (one per output FIFO entry) are taken when a tile's first entry issues, so the
 //! pipeline never needs to stall: only the issue stage waits.
 //!
 //! Registered: the control FSM (state, channel, tile, entry pointers, counts, bias, tile base,
-//! credits, destination base), the T4..T6 stage registers, and everything inside the children.
+//! credits, destination base, the walker's condition flags), the T4..T7 stage registers, and everything inside the children.
 //! Combinational: read addresses, the recurrence's next values, the tokens, stream handshakes.
 //!
 //! Ports: `clk`, `resetn`; from the register file `desc`, `start`, `soft_reset`, `halted`; to it
@@ -38,7 +39,7 @@ pub const OUT_FIFO_DEPTH: usize = 8;
 /// Cycle (after issue at T0) at which an entry's activation word and weight reach the lanes:
 /// the weight memory, the recurrence, the tap/plane offsets, the address sum, the activation
 /// buffer's read.
-const LANE_STAGE: usize = DEEP_RAM_LATENCY + 3 + PIPELINED_READ_LATENCY;
+const LANE_STAGE: usize = DEEP_RAM_LATENCY + 4 + PIPELINED_READ_LATENCY;
 /// Cycle at which a tile's bytes enter the output FIFO: the lane array's latency.
 const OUT_STAGE: usize = LANE_STAGE + crate::array::ARRAY_LATENCY;
 
@@ -123,6 +124,21 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     c_reg: DFF<Bits<16>>,
     t_reg: DFF<Bits<8>>,
     tap_r: DFF<Bits<24>>,
+    tap_r2: DFF<Bits<24>>,
+    tp1: DFF<Bits<8>>,
+    tn1: Signal<Local, Bits<8>>,
+    th1: DFF<Bits<8>>,
+    th2: DFF<Bits<8>>,
+    th3: DFF<Bits<8>>,
+    th4: DFF<Bits<8>>,
+    thm1: DFF<Bits<8>>,
+    thm2: DFF<Bits<8>>,
+    thm3: DFF<Bits<8>>,
+    thm4: DFF<Bits<8>>,
+    k1: DFF<Bit>,
+    wraps_r: DFF<Bits<8>>,
+    vw: DFF<Bit>,
+    fw: DFF<Bit>,
     cpl_r: DFF<Bits<32>>,
     addr_r: DFF<Bits<24>>,
     // Combinational helpers.
@@ -220,8 +236,8 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             p_bias: Pipe::new(LANE_STAGE),
             // From the codebook's read data (two cycles after the entry) to the lanes.
             p_w: Pipe::new(LANE_STAGE - DEEP_RAM_LATENCY - 2),
-            // To the address sum, two cycles after the entry.
-            p_q0: Pipe::new(DEEP_RAM_LATENCY + 2),
+            // To the address sum, three cycles after the entry.
+            p_q0: Pipe::new(DEEP_RAM_LATENCY + 3),
             // From the mask memory's read data (T1) to the output stage.
             p_mask: Pipe::new(OUT_STAGE - 1),
             p_meta: Pipe::new(OUT_STAGE),
@@ -258,6 +274,21 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             c_reg: Default::default(),
             t_reg: Default::default(),
             tap_r: Default::default(),
+            tap_r2: Default::default(),
+            tp1: Default::default(),
+            tn1: Default::default(),
+            th1: Default::default(),
+            th2: Default::default(),
+            th3: Default::default(),
+            th4: Default::default(),
+            thm1: Default::default(),
+            thm2: Default::default(),
+            thm3: Default::default(),
+            thm4: Default::default(),
+            k1: Default::default(),
+            wraps_r: Default::default(),
+            vw: Default::default(),
+            fw: Default::default(),
             cpl_r: Default::default(),
             addr_r: Default::default(),
             rst: Default::default(),
@@ -308,7 +339,8 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         dff_setup!(
             self, clk, rst, st, o, t, e, e_chan, n_left, cnt, bias_r, q0, rel0, credits,
             since_last, dst_chan, dst_prod, dst_ch, code_lo, code_lo2, chan_addr, mtile, first_f,
-            last_f, chanl_f, ol_f, cnt1_f, cred_f, gap_f, c_reg, t_reg, tap_r, cpl_r, addr_r
+            last_f, chanl_f, ol_f, cnt1_f, cred_f, gap_f, c_reg, t_reg, tap_r, tap_r2, tp1, th1,
+            th2, th3, th4, thm1, thm2, thm3, thm4, k1, wraps_r, vw, fw, cpl_r, addr_r
         );
         self.dd.desc.next = self.desc.val();
         // Reset (and SOFT_RESET) reach the children one cycle later, from a register.
@@ -548,12 +580,8 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.code_lo2.d.next = self.code_lo.q.val();
         self.cbmem.raddr.next = (bit_cast::<24, 6>(self.dd.lut_slot.val()) << 5)
             | bit_cast::<24, 5>(self.code.val().get_bits::<5>(3));
-        if self.first1.val() {
-            self.base_t.next = 0.into();
-        } else {
-            self.base_t.next = self.t_reg.q.val() + 1;
-        }
-        self.t1.next = self.base_t.val() + self.rel.val();
+        // The recurrence's thresholds are job constants, registered: j * K*K for j = 1..4 and
+        // j * K*K - 1 (d <= 16 so at most 4 wraps; 8 bits because 4 * K*K reaches 64).
         self.kk.next = 16.into();
         if self.dd.k.val() == 2 {
             self.kk.next = 4.into();
@@ -561,32 +589,61 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         if self.dd.k.val() == 3 {
             self.kk.next = 9.into();
         }
-        // Wraps of the tap index into the next input channel (d <= 16 so at most 4; 8-bit compares
-        // because 4 * K*K reaches 64).
+        self.th1.d.next = self.kk.val();
+        self.th2.d.next = self.kk.val() << 1;
+        self.th3.d.next = self.kk.val() + (self.kk.val() << 1);
+        self.th4.d.next = self.kk.val() << 2;
+        self.thm1.d.next = self.kk.val() - 1;
+        self.thm2.d.next = (self.kk.val() << 1) - 1;
+        self.thm3.d.next = self.kk.val() + (self.kk.val() << 1) - 1;
+        self.thm4.d.next = (self.kk.val() << 2) - 1;
+        self.k1.d.next = self.dd.k.val() == 1;
+        // The tap index loop: t1 = (first ? 0 : t + 1) + rel, wrapped into [0, K*K). `tp1` holds
+        // t + 1 (computed beside t from the same t1), so the loop is one add, the compares and
+        // a select.
+        if self.first1.val() {
+            self.base_t.next = 0.into();
+        } else {
+            self.base_t.next = self.tp1.q.val();
+        }
+        self.t1.next = self.base_t.val() + self.rel.val();
         self.wraps.next = 0.into();
         self.tn.next = self.t1.val();
-        if self.dd.k.val() == 1 {
+        self.tn1.next = self.t1.val() + 1;
+        if self.k1.q.val() {
             self.wraps.next = self.t1.val();
             self.tn.next = 0.into();
-        } else if self.t1.val() >= (self.kk.val() << 2) {
+            self.tn1.next = 1.into();
+        } else if self.t1.val() >= self.th4.q.val() {
             self.wraps.next = 4.into();
-            self.tn.next = self.t1.val() - (self.kk.val() << 2);
-        } else if self.t1.val() >= (self.kk.val() + (self.kk.val() << 1)) {
+            self.tn.next = self.t1.val() - self.th4.q.val();
+            self.tn1.next = self.t1.val() - self.thm4.q.val();
+        } else if self.t1.val() >= self.th3.q.val() {
             self.wraps.next = 3.into();
-            self.tn.next = self.t1.val() - (self.kk.val() + (self.kk.val() << 1));
-        } else if self.t1.val() >= (self.kk.val() << 1) {
+            self.tn.next = self.t1.val() - self.th3.q.val();
+            self.tn1.next = self.t1.val() - self.thm3.q.val();
+        } else if self.t1.val() >= self.th2.q.val() {
             self.wraps.next = 2.into();
-            self.tn.next = self.t1.val() - (self.kk.val() << 1);
-        } else if self.t1.val() >= self.kk.val() {
+            self.tn.next = self.t1.val() - self.th2.q.val();
+            self.tn1.next = self.t1.val() - self.thm2.q.val();
+        } else if self.t1.val() >= self.th1.q.val() {
             self.wraps.next = 1.into();
-            self.tn.next = self.t1.val() - self.kk.val();
+            self.tn.next = self.t1.val() - self.th1.q.val();
+            self.tn1.next = self.t1.val() - self.thm1.q.val();
         }
         if self.v1.val() {
             self.t_reg.d.next = self.tn.val();
-            if self.first1.val() {
-                self.c_reg.d.next = bit_cast::<16, 8>(self.wraps.val());
+            self.tp1.d.next = self.tn1.val();
+        }
+        self.wraps_r.d.next = self.wraps.val();
+        self.vw.d.next = self.v1.val();
+        self.fw.d.next = self.first1.val();
+        // T5: the input channel loop, one cycle behind the tap index.
+        if self.vw.q.val() {
+            if self.fw.q.val() {
+                self.c_reg.d.next = bit_cast::<16, 8>(self.wraps_r.q.val());
             } else {
-                self.c_reg.d.next = self.c_reg.q.val() + bit_cast::<16, 8>(self.wraps.val());
+                self.c_reg.d.next = self.c_reg.q.val() + bit_cast::<16, 8>(self.wraps_r.q.val());
             }
         }
 
@@ -677,9 +734,10 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         }
 
         // ---- T4: address ----
+        self.tap_r2.d.next = self.tap_r.q.val();
         self.addr_r.d.next = self.dd.src_base.val()
             + bit_cast::<24, 32>(self.cpl_r.q.val())
-            + self.tap_r.q.val()
+            + self.tap_r2.q.val()
             + self.p_q0.dout.val();
         // ---- T5..T8: banked read ----
         self.actmem.raddr.next = self.addr_r.q.val();
