@@ -15,7 +15,8 @@
 //! a loop).
 //!
 //! Ports: `clk`; `act_bus` (lane s = bits 8s+7..8s), `weight` (int8), `in_signed`, `valid`,
-//! `first`, `last`, `bias` (aligned with `act_bus`); `m`, `rnd`, `shift` (job constants); `keep`
+//! `first`, `last`, `bias` (aligned with `act_bus`); `m`, `rnd`, `rnd_neg`, `ovf`, `shift` (job
+//! constants); `keep`
 //! (output mask, aligned with `y_bus`); `y_bus`.
 
 use crate::lane::Lane;
@@ -40,6 +41,8 @@ pub struct LaneArray<const S: usize, const S8: usize, const R: usize> {
     pub bias: Signal<In, Bits<32>>,
     pub m: Signal<In, Bits<16>>,
     pub rnd: Signal<In, Bits<48>>,
+    /// `rnd - (m << 32)`.
+    pub rnd_neg: Signal<In, Bits<48>>,
     /// Ones at bit positions >= shift + 8 (the requantizers' clamp test).
     pub ovf: Signal<In, Bits<48>>,
     pub shift: Signal<In, Bits<6>>,
@@ -81,6 +84,7 @@ impl<const S: usize, const S8: usize, const R: usize> LaneArray<S, S8, R> {
             bias: Default::default(),
             m: Default::default(),
             rnd: Default::default(),
+            rnd_neg: Default::default(),
             ovf: Default::default(),
             shift: Default::default(),
             keep: Default::default(),
@@ -184,6 +188,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for LaneArray<S, S8,
             self.units[r].sel.next = self.sel.q.val();
             self.units[r].m.next = self.m.val();
             self.units[r].rnd.next = self.rnd.val();
+            self.units[r].rnd_neg.next = self.rnd_neg.val();
             self.units[r].ovf.next = self.ovf.val();
             self.units[r].shift.next = self.shift.val();
             self.lanes[r * 4].yin.next = self.units[r].y.val();

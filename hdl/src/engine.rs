@@ -165,7 +165,13 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     wr_keep: Signal<Local, Bits<16>>,
     dst_prod: DFF<Bits<32>>,
     cpl: Signal<Local, Bits<32>>,
-    rnd: Signal<Local, Bits<48>>,
+    // Job constants of the requantizers, registered (shifts and a subtract of descriptor fields).
+    rnd: DFF<Bits<48>>,
+    rnd_neg: DFF<Bits<48>>,
+    ovf: DFF<Bits<48>>,
+    /// START and the descriptor check, one cycle later, both registered.
+    start_r: DFF<Bit>,
+    bad_r: DFF<Bit>,
     ones48: Constant<Bits<48>>,
     credit_take: Signal<Local, Bit>,
     tok6: Signal<Local, Bits<3>>,
@@ -314,6 +320,10 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             dst_prod: Default::default(),
             cpl: Default::default(),
             rnd: Default::default(),
+            rnd_neg: Default::default(),
+            ovf: Default::default(),
+            start_r: Default::default(),
+            bad_r: Default::default(),
             ones48: Constant::new(0xFFFF_FFFF_FFFFu64.to_bits()),
             credit_take: Default::default(),
             tok6: Default::default(),
@@ -339,8 +349,9 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         dff_setup!(
             self, clk, rst, st, o, t, e, e_chan, n_left, cnt, bias_r, q0, rel0, credits,
             since_last, dst_chan, dst_prod, dst_ch, code_lo, code_lo2, chan_addr, mtile, first_f,
-            last_f, chanl_f, ol_f, cnt1_f, cred_f, gap_f, c_reg, t_reg, tap_r, tap_r2, tp1, th1,
-            th2, th3, th4, thm1, thm2, thm3, thm4, k1, wraps_r, vw, fw, cpl_r, addr_r
+            last_f, chanl_f, ol_f, cnt1_f, cred_f, gap_f, c_reg, t_reg, tap_r, tap_r2, rnd,
+            rnd_neg, ovf, start_r, bad_r, tp1, th1, th2, th3, th4, thm1, thm2, thm3, thm4, k1,
+            wraps_r, vw, fw, cpl_r, addr_r
         );
         self.dd.desc.next = self.desc.val();
         // Reset (and SOFT_RESET) reach the children one cycle later, from a register.
@@ -417,6 +428,10 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
                 & ((self.dd.dst_base.val() & self.lane_mask.val()).any()
                     | (bit_cast::<24, 16>(self.dd.plane_out.val()) & self.lane_mask.val())
                         .any()));
+        // START acts a cycle later, with the check of the descriptor it starts (the register
+        // file writes one word per AXI transaction, so DESC is stable by then).
+        self.start_r.d.next = self.start.val();
+        self.bad_r.d.next = self.bad_desc.val();
         self.first0.next = self.first_f.q.val();
         self.last0.next = self.last_f.q.val();
         // A tile's first entry needs an output credit; its last entry must come >= 4 cycles after
@@ -447,8 +462,8 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.maskmem.rtile.next = self.mtile.q.val();
 
         if self.st.q.val() == self.st_idle.val() {
-            if self.start.val() & !self.halted.val() {
-                if self.bad_desc.val() {
+            if self.start_r.q.val() & !self.halted.val() {
+                if self.bad_r.q.val() {
                     self.err_set.next = 2.into();
                 } else {
                     self.st.d.next = self.st_chan.val();
@@ -752,9 +767,12 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.array.last.next = self.tok6.val().get_bit(2);
         self.array.bias.next = self.p_bias.dout.val();
         self.array.m.next = self.dd.m.val();
-        self.rnd.next = self.one48.val() << (self.dd.shift.val() - 1);
-        self.array.rnd.next = self.rnd.val();
-        self.array.ovf.next = (self.ones48.val() << self.dd.shift.val()) << 8;
+        self.rnd.d.next = self.one48.val() << (self.dd.shift.val() - 1);
+        self.rnd_neg.d.next = self.rnd.q.val() - (bit_cast::<48, 16>(self.dd.m.val()) << 32);
+        self.ovf.d.next = (self.ones48.val() << self.dd.shift.val()) << 8;
+        self.array.rnd.next = self.rnd.q.val();
+        self.array.rnd_neg.next = self.rnd_neg.q.val();
+        self.array.ovf.next = self.ovf.q.val();
         self.array.shift.next = self.dd.shift.val();
         self.p_mask.din.next = self.maskmem.rdata.val();
         self.array.keep.next = self.p_mask.dout.val();

@@ -604,21 +604,27 @@ impl<const W: usize> Logic for Fifo<W> {
 reg [{wh}:0] mem [0:{last}];
 reg [{pb}:0] wp;
 reg [{pb}:0] rp;
+// `empty` is a register (computed from the next pointers), so the reader's pop decision
+// starts at a flip-flop.
+reg empty_q;
+wire popped = pop && !empty_q;
+wire [{pb}:0] wp_n = push ? wp + {pb1}'d1 : wp;
+wire [{pb}:0] rp_n = popped ? rp + {pb1}'d1 : rp;
 always @(posedge clk) begin
     if (rst) begin
         wp <= {pb1}'d0;
         rp <= {pb1}'d0;
+        empty_q <= 1'b1;
     end else begin
-        if (push) begin
-            mem[wp[{pbh}:0]] <= din;
-            wp <= wp + {pb1}'d1;
-        end
-        if (pop && (wp != rp)) rp <= rp + {pb1}'d1;
+        if (push) mem[wp[{pbh}:0]] <= din;
+        wp <= wp_n;
+        rp <= rp_n;
+        empty_q <= (wp_n == rp_n);
     end
 end
 always @(*) begin
     dout = mem[rp[{pbh}:0]];
-    empty = (wp == rp);
+    empty = empty_q;
 end
 "#,
             wh = W - 1,

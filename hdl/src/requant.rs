@@ -12,7 +12,7 @@
 //! unsigned): with hi/lo the upper/lower 16-bit halves of acc read as unsigned and m < 2^15,
 //! acc * m = (hi * m << 16) + lo * m - (acc < 0 ? m << 32 : 0); it fits 48 bits signed.
 //!
-//! Ports: `clk`; `a0..a3` (the held accumulators of its four lanes), `sel`; `m`, `rnd`, `ovf`,
+//! Ports: `clk`; `a0..a3` (the held accumulators of its four lanes), `sel`; `m`, `rnd`, `rnd_neg`, `ovf`,
 //! `shift`; `y`.
 
 use rust_hdl::prelude::*;
@@ -30,6 +30,8 @@ pub struct Requant {
     pub sel: Signal<In, Bits<2>>,
     pub m: Signal<In, Bits<16>>,
     pub rnd: Signal<In, Bits<48>>,
+    /// Job constant: `rnd - (m << 32)` (the addend for a negative accumulator).
+    pub rnd_neg: Signal<In, Bits<48>>,
     pub shift: Signal<In, Bits<6>>,
     /// Job constant: ones at bit positions >= shift + 8.
     pub ovf: Signal<In, Bits<48>>,
@@ -39,7 +41,6 @@ pub struct Requant {
     lo16: Signal<Local, Bits<16>>,
     hi16: Signal<Local, Bits<16>>,
     sum: Signal<Local, Bits<48>>,
-    corr: Signal<Local, Bits<48>>,
     shifted: Signal<Local, Bits<48>>,
     lo_m: DFF<Bits<32>>,
     hi_m: DFF<Bits<32>>,
@@ -59,6 +60,7 @@ impl Default for Requant {
             sel: Default::default(),
             m: Default::default(),
             rnd: Default::default(),
+            rnd_neg: Default::default(),
             shift: Default::default(),
             ovf: Default::default(),
             y: Default::default(),
@@ -67,7 +69,6 @@ impl Default for Requant {
             lo16: Default::default(),
             hi16: Default::default(),
             sum: Default::default(),
-            corr: Default::default(),
             shifted: Default::default(),
             lo_m: Default::default(),
             hi_m: Default::default(),
@@ -106,9 +107,8 @@ impl Logic for Requant {
         self.hi_m.d.next = self.hi16.val() * self.m.val();
         // The rounding constant and the sign correction are folded into one registered addend
         // beside the products, so R2 is a single three-input sum (mod 2^48).
-        self.corr.next = bit_cast::<48, 16>(self.m.val()) << 32;
         if self.acc_r.q.val().get_bit(31) {
-            self.adj.d.next = self.rnd.val() - self.corr.val();
+            self.adj.d.next = self.rnd_neg.val();
         } else {
             self.adj.d.next = self.rnd.val();
         }
