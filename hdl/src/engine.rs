@@ -171,7 +171,10 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     ovf: DFF<Bits<48>>,
     /// START and the descriptor check, one cycle later, both registered.
     start_r: DFF<Bit>,
+    start_r2: DFF<Bit>,
     bad_r: DFF<Bit>,
+    bad_r2: DFF<Bit>,
+    bad_a: Signal<Local, Bit>,
     ones48: Constant<Bits<48>>,
     credit_take: Signal<Local, Bit>,
     tok6: Signal<Local, Bits<3>>,
@@ -323,7 +326,10 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             rnd_neg: Default::default(),
             ovf: Default::default(),
             start_r: Default::default(),
+            start_r2: Default::default(),
             bad_r: Default::default(),
+            bad_r2: Default::default(),
+            bad_a: Default::default(),
             ones48: Constant::new(0xFFFF_FFFF_FFFFu64.to_bits()),
             credit_take: Default::default(),
             tok6: Default::default(),
@@ -350,8 +356,8 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             self, clk, rst, st, o, t, e, e_chan, n_left, cnt, bias_r, q0, rel0, credits,
             since_last, dst_chan, dst_prod, dst_ch, code_lo, code_lo2, chan_addr, mtile, first_f,
             last_f, chanl_f, ol_f, cnt1_f, cred_f, gap_f, c_reg, t_reg, tap_r, tap_r2, rnd,
-            rnd_neg, ovf, start_r, bad_r, tp1, th1, th2, th3, th4, thm1, thm2, thm3, thm4, k1,
-            wraps_r, vw, fw, cpl_r, addr_r
+            rnd_neg, ovf, start_r, start_r2, bad_r, bad_r2, tp1, th1, th2, th3, th4, thm1, thm2,
+            thm3, thm4, k1, wraps_r, vw, fw, cpl_r, addr_r
         );
         self.dd.desc.next = self.desc.val();
         // Reset (and SOFT_RESET) reach the children one cycle later, from a register.
@@ -413,12 +419,13 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.beat_rep.din.next = self.loader.data.val();
 
         // ---- control FSM (T0) ----
-        self.bad_desc.next = (self.dd.k.val() == 0)
+        // The descriptor check in two registered halves.
+        self.bad_a.next = (self.dd.k.val() == 0)
             | (self.dd.k.val() > 4)
             | (self.dd.out_c.val() == 0)
             | (self.dd.ntiles.val() == 0)
-            | (self.dd.m.val() == 0)
-            | (self.dd.shift.val() == 0)
+            | (self.dd.m.val() == 0);
+        self.bad_desc.next = (self.dd.shift.val() == 0)
             | (self.dd.shift.val() > 46)
             | (self.dd.pool.val() & self.dd.dst_mid.val())
             // A squeeze output cannot be the input of the job writing it.
@@ -428,10 +435,12 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
                 & ((self.dd.dst_base.val() & self.lane_mask.val()).any()
                     | (bit_cast::<24, 16>(self.dd.plane_out.val()) & self.lane_mask.val())
                         .any()));
-        // START acts a cycle later, with the check of the descriptor it starts (the register
+        // START acts two cycles later, with the check of the descriptor it starts (the register
         // file writes one word per AXI transaction, so DESC is stable by then).
         self.start_r.d.next = self.start.val();
+        self.start_r2.d.next = self.start_r.q.val();
         self.bad_r.d.next = self.bad_desc.val();
+        self.bad_r2.d.next = self.bad_a.val();
         self.first0.next = self.first_f.q.val();
         self.last0.next = self.last_f.q.val();
         // A tile's first entry needs an output credit; its last entry must come >= 4 cycles after
@@ -462,8 +471,8 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.maskmem.rtile.next = self.mtile.q.val();
 
         if self.st.q.val() == self.st_idle.val() {
-            if self.start_r.q.val() & !self.halted.val() {
-                if self.bad_r.q.val() {
+            if self.start_r2.q.val() & !self.halted.val() {
+                if self.bad_r.q.val() | self.bad_r2.q.val() {
                     self.err_set.next = 2.into();
                 } else {
                     self.st.d.next = self.st_chan.val();

@@ -8,8 +8,9 @@
 //!   last tile the pool FSM reads three rows per chunk (`S`-byte reads at any alignment), runs
 //!   them through [`PoolMax`] and sends `S/2` bytes (`S/16` beats) per chunk on C2H.
 //!
-//! Registered: FIFO contents and pointers (in [`Fifo`]), the serializer's holding register,
-//! beat counter and `tlast` flag, the pool FSM (state counter, row/chunk counters and address
+//! Registered: FIFO contents and pointers (in [`Fifo`]), the serializer's holding register
+//! (loaded whole, never shifted: the beat index picks the 64 bits offered), beat counter, index,
+//! busy flag and `tlast` flag, the pool FSM (state counter, row/chunk counters and address
 //! bases), the pool buffer, and the mid-buffer and pool-buffer write ports (one cycle after the
 //! pop). Combinational: FIFO pop, the pool buffer's read address and the stream outputs
 //! (driven from the holding register).
@@ -59,6 +60,12 @@ pub struct OutCtl<const S: usize, const S8: usize> {
     poolmax: PoolMax<S8>,
     hold: DFF<Bits<S8>>,
     beats: DFF<Bits<8>>,
+    /// The beat being offered (the holding register is not shifted: it loads only).
+    bi: DFF<Bits<8>>,
+    /// beats != 0, registered (so the FIFO's pop decision starts at flip-flops).
+    ser_busy: DFF<Bit>,
+    ser_ld: Signal<Local, Bit>,
+    hold_sh: Signal<Local, Bits<S8>>,
     slast: DFF<Bit>,
     pc: DFF<Bits<4>>,
     // The three row addresses of the next chunk's reads, registered at pc 0.
@@ -137,6 +144,10 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             poolmax: PoolMax::default(),
             hold: Default::default(),
             beats: Default::default(),
+            bi: Default::default(),
+            ser_busy: Default::default(),
+            ser_ld: Default::default(),
+            hold_sh: Default::default(),
             slast: Default::default(),
             pc: Default::default(),
             ra0: Default::default(),
@@ -188,6 +199,8 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             clk,
             hold,
             beats,
+            bi,
+            ser_busy,
             slast,
             pc,
             ra0,
@@ -228,14 +241,16 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
         self.m_keep.next = self.fifo_meta.dout.val().get_bits::<16>(50);
 
         // Serializer outputs.
-        self.tdata.next = self.hold.q.val().get_bits::<64>(0);
+        self.hold_sh.next = self.hold.q.val() >> (bit_cast::<16, 8>(self.bi.q.val()) << 6);
+        self.tdata.next = self.hold_sh.val().get_bits::<64>(0);
         self.tkeep.next = self.keep_all.val();
         self.tvalid.next = self.beats.q.val().any();
         self.tlast.next = self.slast.q.val() & (self.beats.q.val() == 1);
         self.stall_out.next = self.beats.q.val().any() & !self.tready.val();
-        self.ser_free.next = !self.beats.q.val().any();
+        self.ser_free.next = !self.ser_busy.q.val();
+        self.ser_ld.next = false;
         if self.beats.q.val().any() & self.tready.val() {
-            self.hold.d.next = self.hold.q.val() >> 64;
+            self.bi.d.next = self.bi.q.val() + 1;
             self.beats.d.next = self.beats.q.val() - 1;
         }
 
@@ -305,6 +320,8 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
                 self.pop.next = true;
                 self.hold.d.next = self.fifo_data.dout.val();
                 self.beats.d.next = self.beats_full.val();
+                self.bi.d.next = 0.into();
+                self.ser_ld.next = true;
                 self.slast.d.next = self.m_job_last.val();
             }
         }
@@ -317,6 +334,8 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             } else if self.ser_free.val() {
                 self.hold.d.next = self.poolmax.hout.val();
                 self.beats.d.next = self.beats_half.val();
+                self.bi.d.next = 0.into();
+                self.ser_ld.next = true;
                 self.slast.d.next =
                     self.plast.q.val() & self.last_chunk.val() & self.last_row.val();
                 self.pc.d.next = 0.into();
@@ -338,7 +357,12 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             & self.ser_free.val()
             & !self.pooling.q.val()
             & !self.mid_we_r.q.val();
+        // ser_busy = (beats != 0) after this cycle.
+        self.ser_busy.d.next = self.ser_ld.val()
+            | (self.beats.q.val() > 1)
+            | ((self.beats.q.val() == 1) & !self.tready.val());
         if self.rst.val() {
+            self.ser_busy.d.next = false;
             self.mid_we_r.d.next = false;
             self.pw_we.d.next = false;
             self.beats.d.next = 0.into();

@@ -42,7 +42,19 @@ const DECL_WAIVERS: &[(&str, &str, &str, &str)] = &[
         "sqz_engine$array$units",
         "shifted",
         "UNUSEDSIGNAL",
-        "only the low 8 bits of p >> shift are kept; the clamp tests p against the ovf mask",
+        "only a 16-bit window of p >> (shift & !7) is kept; the clamp tests p against the ovf mask",
+    ),
+    (
+        "sqz_engine$array$units",
+        "fine",
+        "UNUSEDSIGNAL",
+        "the output byte is the low 8 bits of the window shifted by shift & 7",
+    ),
+    (
+        "sqz_engine$outctl",
+        "hold_sh",
+        "UNUSEDSIGNAL",
+        "the offered beat is the low 64 bits of the holding register shifted by whole beats",
     ),
 ];
 

@@ -5,7 +5,8 @@
 //!
 //! Registered: R0 the selected accumulator; R1 the partial products `lo_m`, `hi_m` and the addend `adj` = rnd (- m << 32 when
 //! acc < 0); R2 the 48-bit rounded
-//! product `p`; R3 the output byte `y`. Combinational: the 4:1 input select, the sum and the
+//! product `p`; R3 the byte-shifted 16-bit window, the sign and the clamp test; R4 the output
+//! byte `y`. Combinational: the 4:1 input select, the sum and the
 //! final shift/clamp.
 //!
 //! Arithmetic is on unsigned bit patterns (rust-hdl multiplies only 16x16, and its literals are
@@ -17,8 +18,8 @@
 
 use rust_hdl::prelude::*;
 
-/// Cycles from the input select (`sel`, `a0..a3`) to `y`: R0, R1, R2, R3.
-pub const REQUANT_LATENCY: usize = 4;
+/// Cycles from the input select (`sel`, `a0..a3`) to `y`: R0, R1, R2, R3, R4.
+pub const REQUANT_LATENCY: usize = 5;
 
 #[derive(LogicBlock)]
 pub struct Requant {
@@ -42,6 +43,11 @@ pub struct Requant {
     hi16: Signal<Local, Bits<16>>,
     sum: Signal<Local, Bits<48>>,
     shifted: Signal<Local, Bits<48>>,
+    win: DFF<Bits<16>>,
+    neg: DFF<Bit>,
+    big: DFF<Bit>,
+    sh_r: DFF<Bits<6>>,
+    fine: Signal<Local, Bits<16>>,
     lo_m: DFF<Bits<32>>,
     hi_m: DFF<Bits<32>>,
     adj: DFF<Bits<48>>,
@@ -70,6 +76,11 @@ impl Default for Requant {
             hi16: Default::default(),
             sum: Default::default(),
             shifted: Default::default(),
+            win: Default::default(),
+            neg: Default::default(),
+            big: Default::default(),
+            sh_r: Default::default(),
+            fine: Default::default(),
             lo_m: Default::default(),
             hi_m: Default::default(),
             adj: Default::default(),
@@ -82,7 +93,7 @@ impl Default for Requant {
 impl Logic for Requant {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clk, acc_r, lo_m, hi_m, adj, p, yq);
+        dff_setup!(self, clk, acc_r, lo_m, hi_m, adj, p, win, neg, big, sh_r, yq);
         // Input select: the chunk's lane.
         match self.sel.val().index() {
             0 => {
@@ -117,16 +128,24 @@ impl Logic for Requant {
             + bit_cast::<48, 32>(self.lo_m.q.val())
             + self.adj.q.val();
         self.p.d.next = self.sum.val();
-        // R3: arithmetic shift + ReLU + clamp to 255 (negative -> 0).
-        self.shifted.next = self.p.q.val() >> self.shift.val();
-        if self.p.q.val().get_bit(47) {
+        // A local copy of the job's shift (one register per unit, not one net to all of them).
+        self.sh_r.d.next = self.shift.val();
+        // R3: the shift by whole bytes (shift & !7) into a 16-bit window, the sign, and the
+        // clamp test: p >> shift > 255 exactly when p has a bit at shift + 8 or above (a mask
+        // test on p instead of a compare on the shifted word).
+        self.shifted.next =
+            self.p.q.val() >> (bit_cast::<6, 3>(self.sh_r.q.val().get_bits::<3>(3)) << 3);
+        self.win.d.next = self.shifted.val().get_bits::<16>(0);
+        self.neg.d.next = self.p.q.val().get_bit(47);
+        self.big.d.next = (self.p.q.val() & self.ovf.val()).any();
+        // R4: the shift by the remaining 0..7 bits, ReLU, clamp to 255.
+        self.fine.next = self.win.q.val() >> self.sh_r.q.val().get_bits::<3>(0);
+        if self.neg.q.val() {
             self.yq.d.next = 0.into();
-        } else if (self.p.q.val() & self.ovf.val()).any() {
-            // p >> shift > 255 exactly when p has a bit at shift + 8 or above: a mask test on
-            // p instead of a compare on the full shifted word (only 8 shifted bits are kept).
+        } else if self.big.q.val() {
             self.yq.d.next = 255.into();
         } else {
-            self.yq.d.next = self.shifted.val().get_bits::<8>(0);
+            self.yq.d.next = self.fine.val().get_bits::<8>(0);
         }
         self.y.next = self.yq.q.val();
     }
