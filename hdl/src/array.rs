@@ -185,7 +185,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for LaneArray<S, S8,
             self.units[r].a1.next = self.lanes[r * 4 + 1].held.val();
             self.units[r].a2.next = self.lanes[r * 4 + 2].held.val();
             self.units[r].a3.next = self.lanes[r * 4 + 3].held.val();
-            self.units[r].sel.next = self.sel.q.val();
+            self.units[r].cap.next = self.cap.q.val();
             self.units[r].m.next = self.m.val();
             self.units[r].rnd.next = self.rnd.val();
             self.units[r].rnd_neg.next = self.rnd_neg.val();

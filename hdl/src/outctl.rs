@@ -100,6 +100,10 @@ pub struct OutCtl<const S: usize, const S8: usize> {
     rd_off: Signal<Local, Bits<24>>,
     last_chunk: Signal<Local, Bit>,
     last_row: Signal<Local, Bit>,
+    // Registered "last chunk" / "last row" (pk and py change at a chunk's end; the flags are
+    // read at the next chunk's end, PIPELINED_READ_LATENCY + 5 cycles later).
+    lc_f: DFF<Bit>,
+    lr_f: DFF<Bit>,
     ones: Constant<Bits<S>>,
     s2m24: Constant<Bits<24>>,
     beats_full: Constant<Bits<8>>,
@@ -182,6 +186,8 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             rd_off: Default::default(),
             last_chunk: Default::default(),
             last_row: Default::default(),
+            lc_f: Default::default(),
+            lr_f: Default::default(),
             ones: Constant::new(Bits::<S>::mask()),
             s2m24: Constant::new(((S - 2) as u64).to_bits()),
             beats_full: Constant::new(((S / 8) as u64).to_bits()),
@@ -218,7 +224,9 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             mid_wlanes_r,
             pw_we,
             pw_addr,
-            pw_data
+            pw_data,
+            lc_f,
+            lr_f
         );
         self.fifo_data.clk.next = self.clk.val();
         self.fifo_meta.clk.next = self.clk.val();
@@ -297,8 +305,10 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             & (self.pc.q.val() >= self.pc_en_lo.val())
             & (self.pc.q.val() <= self.pc_en_hi.val());
         self.poolmax.clear.next = self.pc.q.val() == self.pc_en_lo.val();
-        self.last_chunk.next = (bit_cast::<8, 8>(self.pk.q.val()) + 1) == self.pool_chunks.val();
-        self.last_row.next = (self.py.q.val() + 1) == self.pool_oh.val();
+        self.lc_f.d.next = (bit_cast::<8, 8>(self.pk.q.val()) + 1) == self.pool_chunks.val();
+        self.lr_f.d.next = (self.py.q.val() + 1) == self.pool_oh.val();
+        self.last_chunk.next = self.lc_f.q.val();
+        self.last_row.next = self.lr_f.q.val();
 
         if !self.fifo_data.empty.val() & !self.pooling.q.val() {
             if self.pool.val() {

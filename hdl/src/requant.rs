@@ -1,19 +1,19 @@
 //! The shared requantizer: `y = clamp((acc * m + rnd) >> shift, 0, 255)` (TEAM.md numerics;
 //! rnd = 1 << (shift - 1)), one result per cycle. The lane array has `S/4` of them; unit `r`
-//! serves lanes `4r .. 4r+3` in four consecutive cycles (`sel`), which is why a tile lasts at
-//! least four cycles.
+//! serves lanes `4r .. 4r+3` in the four cycles after `cap` (its own chunk counter `sel`),
+//! which is why a tile lasts at least four cycles.
 //!
-//! Registered: R0 the selected accumulator; R1 the partial products `lo_m`, `hi_m` and the addend `adj` = rnd (- m << 32 when
-//! acc < 0); R2 the 48-bit rounded
-//! product `p`; R3 the byte-shifted 16-bit window, the sign and the clamp test; R4 the output
-//! byte `y`. Combinational: the 4:1 input select, the sum and the
-//! final shift/clamp.
+//! Registered: the chunk counter and a copy of `shift`; R0 the selected accumulator; R1 the
+//! partial products `lo_m`, `hi_m` and the addend `adj` (`rnd`, or `rnd_neg` = rnd - m << 32
+//! when acc < 0); R2 the 48-bit rounded product `p`; R3 the byte-shifted 16-bit window, the sign
+//! and the clamp test; R4 the output byte `y`. Combinational: the 4:1 input select, the sum,
+//! the two shift steps and the clamp select.
 //!
 //! Arithmetic is on unsigned bit patterns (rust-hdl multiplies only 16x16, and its literals are
 //! unsigned): with hi/lo the upper/lower 16-bit halves of acc read as unsigned and m < 2^15,
 //! acc * m = (hi * m << 16) + lo * m - (acc < 0 ? m << 32 : 0); it fits 48 bits signed.
 //!
-//! Ports: `clk`; `a0..a3` (the held accumulators of its four lanes), `sel`; `m`, `rnd`, `rnd_neg`, `ovf`,
+//! Ports: `clk`; `a0..a3` (the held accumulators of its four lanes), `cap`; `m`, `rnd`, `rnd_neg`, `ovf`,
 //! `shift`; `y`.
 
 use rust_hdl::prelude::*;
@@ -28,7 +28,8 @@ pub struct Requant {
     pub a1: Signal<In, Bits<32>>,
     pub a2: Signal<In, Bits<32>>,
     pub a3: Signal<In, Bits<32>>,
-    pub sel: Signal<In, Bits<2>>,
+    /// The lanes just captured a tile: chunks 0..3 follow, one per cycle.
+    pub cap: Signal<In, Bit>,
     pub m: Signal<In, Bits<16>>,
     pub rnd: Signal<In, Bits<48>>,
     /// Job constant: `rnd - (m << 32)` (the addend for a negative accumulator).
@@ -39,6 +40,10 @@ pub struct Requant {
     pub y: Signal<Out, Bits<8>>,
     acc: Signal<Local, Bits<32>>,
     acc_r: DFF<Bits<32>>,
+    // This unit's own chunk counter (the same sequence as the array's: a copy per unit keeps
+    // the select nets local).
+    sel: DFF<Bits<2>>,
+    run: DFF<Bit>,
     lo16: Signal<Local, Bits<16>>,
     hi16: Signal<Local, Bits<16>>,
     sum: Signal<Local, Bits<48>>,
@@ -63,7 +68,9 @@ impl Default for Requant {
             a1: Default::default(),
             a2: Default::default(),
             a3: Default::default(),
+            cap: Default::default(),
             sel: Default::default(),
+            run: Default::default(),
             m: Default::default(),
             rnd: Default::default(),
             rnd_neg: Default::default(),
@@ -93,9 +100,19 @@ impl Default for Requant {
 impl Logic for Requant {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clk, acc_r, lo_m, hi_m, adj, p, win, neg, big, sh_r, yq);
+        dff_setup!(self, clk, acc_r, sel, run, lo_m, hi_m, adj, p, win, neg, big, sh_r, yq);
+        // Chunk counter: starts the cycle after cap, runs 4 cycles.
+        if self.cap.val() {
+            self.run.d.next = true;
+            self.sel.d.next = 0.into();
+        } else if self.run.q.val() {
+            self.sel.d.next = self.sel.q.val() + 1;
+            if self.sel.q.val() == 3 {
+                self.run.d.next = false;
+            }
+        }
         // Input select: the chunk's lane.
-        match self.sel.val().index() {
+        match self.sel.q.val().index() {
             0 => {
                 self.acc.next = self.a0.val();
             }
