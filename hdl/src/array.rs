@@ -8,13 +8,15 @@
 //! the lanes [`REQUANT_LATENCY`] cycles later, and `y_bus` is valid at T+[`ARRAY_LATENCY`].
 //! Tiles must end at least four cycles apart (the engine enforces it).
 //!
-//! Registered: the weight (L0), the alignment of `valid`/`first`/`bias`/`last` with L2 and
+//! Registered: the weight (a copy per group of four lanes, at L0; `weight` comes one cycle
+//! before `act_bus`), the alignment of `valid`/`first`/`bias`/`last` with L2 and
 //! `cap`, the chunk counter `sel`/`run` and its delayed one-hot copy (the lanes' load strobes).
 //! Combinational: slicing the activation bus and the weight's sign extension; `y_bus` is the
 //! lanes' bytes concatenated by a [`crate::mem::Concat`] leaf (rust-hdl cannot assign slices in
 //! a loop).
 //!
-//! Ports: `clk`; `act_bus` (lane s = bits 8s+7..8s), `weight` (int8), `in_signed`, `valid`,
+//! Ports: `clk`; `act_bus` (lane s = bits 8s+7..8s), `weight` (int8, one cycle ahead of
+//! `act_bus`), `in_signed`, `valid`,
 //! `first`, `last`, `bias` (aligned with `act_bus`); `m`, `rnd`, `rnd_neg`, `ovf`, `shift` (job
 //! constants); `keep`
 //! (output mask, aligned with `y_bus`); `y_bus`.
@@ -55,7 +57,9 @@ pub struct LaneArray<const S: usize, const S8: usize, const R: usize> {
     first0: DFF<Bit>,
     last0: DFF<Bit>,
     bias0: DFF<Bits<32>>,
-    w_r: DFF<Bits<16>>,
+    /// The weight, one register per requantizer group of four lanes (each lane registers it
+    /// again beside its multiplier): a two-level tree instead of one net to every multiplier.
+    w_g: [DFF<Bits<16>>; R],
     valid1: DFF<Bit>,
     first1: DFF<Bit>,
     last1: DFF<Bit>,
@@ -96,7 +100,7 @@ impl<const S: usize, const S8: usize, const R: usize> LaneArray<S, S8, R> {
             first0: Default::default(),
             last0: Default::default(),
             bias0: Default::default(),
-            w_r: Default::default(),
+            w_g: std::array::from_fn(|_| Default::default()),
             valid1: Default::default(),
             first1: Default::default(),
             last1: Default::default(),
@@ -116,8 +120,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for LaneArray<S, S8,
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clk, valid0, first0, last0, bias0, w_r, valid1, first1, last1, bias1, cap, run,
-            sel
+            self, clk, valid0, first0, last0, bias0, valid1, first1, last1, bias1, cap, run, sel
         );
         self.load_d.clk.next = self.clk.val();
         // L0 (the lanes register their activation bytes): the weight and the controls too.
@@ -163,12 +166,15 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for LaneArray<S, S8,
         if self.weight.val().get_bit(7) {
             self.w16.next = bit_cast::<16, 8>(self.weight.val()) | self.hi8.val();
         }
-        self.w_r.d.next = self.w16.val();
+        for r in 0..R {
+            self.w_g[r].clock.next = self.clk.val();
+            self.w_g[r].d.next = self.w16.val();
+        }
         // Lane inputs; the lanes' bytes are concatenated into y_bus by a leaf.
         for i in 0..S {
             self.lanes[i].clk.next = self.clk.val();
             self.lanes[i].act.next = self.act_bus.val().get_bits::<8>(i * 8);
-            self.lanes[i].weight.next = self.w_r.q.val();
+            self.lanes[i].weight.next = self.w_g[i / 4].q.val();
             self.lanes[i].in_signed.next = self.in_signed.val();
             self.lanes[i].mac_en.next = self.valid1.q.val();
             self.lanes[i].first.next = self.first1.q.val();

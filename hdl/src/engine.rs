@@ -243,8 +243,9 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             outctl: OutCtl::new(cfg),
             p_tok: Pipe::new(LANE_STAGE),
             p_bias: Pipe::new(LANE_STAGE),
-            // From the codebook's read data (two cycles after the entry) to the lanes.
-            p_w: Pipe::new(LANE_STAGE - DEEP_RAM_LATENCY - 2),
+            // From the codebook's read data (two cycles after the entry) to the lane array, which
+            // takes the weight one cycle ahead of the activations.
+            p_w: Pipe::new(LANE_STAGE - DEEP_RAM_LATENCY - 3),
             // To the address sum, three cycles after the entry.
             p_q0: Pipe::new(DEEP_RAM_LATENCY + 3),
             // From the mask memory's read data (T1) to the output stage.

@@ -1,7 +1,7 @@
 //! One pixel lane: an 8x8 multiply-accumulate into a 32-bit accumulator, the accumulator held
 //! for its shared requantizer ([`crate::requant`]), and the lane's output byte.
 //!
-//! Registered: `a_r` (the extended activation, stage L0), `prod` (the product, L1), `acc` (L2), `held` (the accumulator of the last
+//! Registered: `a_r` and `w_l` (the extended activation and the weight, stage L0), `prod` (the product, L1), `acc` (L2), `held` (the accumulator of the last
 //! finished tile, loaded by `cap`) and `yr` (the requantized byte, loaded when `y_load` names
 //! this lane's chunk). Combinational: operand extension, the product, and `y` (`yr`, or 0 when
 //! the position is masked).
@@ -11,7 +11,7 @@
 //! Verilog expressions are emitted).
 //!
 //! Ports: `clk`; `act` (this lane's byte), `weight` (the shared int8 weight sign-extended to 16
-//! bits, one cycle after `act`: aligned with L1), `in_signed`; `mac_en`, `first`, `bias` (aligned with stage L2: `first` loads
+//! bits, arriving with `act`), `in_signed`; `mac_en`, `first`, `bias` (aligned with stage L2: `first` loads
 //! `bias + prod`); `cap` (hold the accumulator); `held`; `yin` (its requantizer's output) and
 //! `y_load` (one-hot chunk being loaded); `keep` (mask bit); `y`.
 
@@ -34,6 +34,7 @@ pub struct Lane {
     pub y: Signal<Out, Bits<8>>,
     a16: Signal<Local, Bits<16>>,
     a_r: DFF<Bits<16>>,
+    w_l: DFF<Bits<16>>,
     full: Signal<Local, Bits<32>>,
     p16: Signal<Local, Bits<16>>,
     base: Signal<Local, Bits<32>>,
@@ -65,6 +66,7 @@ impl Lane {
             y: Default::default(),
             a16: Default::default(),
             a_r: Default::default(),
+            w_l: Default::default(),
             full: Default::default(),
             p16: Default::default(),
             base: Default::default(),
@@ -82,7 +84,7 @@ impl Lane {
 impl Logic for Lane {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clk, a_r, prod, acc, held_r, yr);
+        dff_setup!(self, clk, a_r, w_l, prod, acc, held_r, yr);
         // L0: extend the activation (int8 or uint8) into a register, so the multiplier's
         // operands both come straight from flip-flops.
         self.a16.next = bit_cast::<16, 8>(self.act.val());
@@ -90,8 +92,9 @@ impl Logic for Lane {
             self.a16.next = bit_cast::<16, 8>(self.act.val()) | self.hi8.val();
         }
         self.a_r.d.next = self.a16.val();
+        self.w_l.d.next = self.weight.val();
         // L1: multiply.
-        self.full.next = self.a_r.q.val() * self.weight.val();
+        self.full.next = self.a_r.q.val() * self.w_l.q.val();
         self.p16.next = self.full.val().get_bits::<16>(0);
         self.prod.d.next = bit_cast::<32, 16>(self.p16.val());
         if self.p16.val().get_bit(15) {
