@@ -93,9 +93,14 @@ fn synth_in(
             "read_verilog sqz_top.v; synth_xilinx -family xc7 -top sqz_top -flatten; stat"
         }
         "ecp5" => "read_verilog sqz_top.v; synth_ecp5 -top sqz_top -json sqz_top.json; stat",
-        // Timing-driven mapping (abc9, a newer Yosys): the netlist for place and route.
+        // Timing-driven mapping (abc9, a newer Yosys): the netlist for place and route. The
+        // weight's copies per lane group and per multiplier (`w_g`, `w_l`) are synthesized as
+        // kept modules and flattened afterwards, or Yosys would merge the equal registers back
+        // into one net to every multiplier.
         "ecp5-abc9" => {
-            "read_verilog sqz_top.v; synth_ecp5 -abc9 -top sqz_top -json sqz_top.json; stat"
+            "read_verilog sqz_top.v; setattr -mod -set keep_hierarchy 1 *w_l *w_g*; \
+             synth_ecp5 -abc9 -top sqz_top; setattr -mod -unset keep_hierarchy *; flatten; \
+             opt_clean; write_json sqz_top.json; stat"
         }
         other => bail!("unknown synthesis target {other}; use xc7a200t or ecp5"),
     };
