@@ -172,6 +172,7 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     /// START and the descriptor check, one cycle later, both registered.
     start_r: DFF<Bit>,
     start_r2: DFF<Bit>,
+    drained: DFF<Bit>,
     bad_r: DFF<Bit>,
     bad_r2: DFF<Bit>,
     bad_a: Signal<Local, Bit>,
@@ -328,6 +329,7 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             ovf: Default::default(),
             start_r: Default::default(),
             start_r2: Default::default(),
+            drained: Default::default(),
             bad_r: Default::default(),
             bad_r2: Default::default(),
             bad_a: Default::default(),
@@ -357,8 +359,8 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             self, clk, rst, st, o, t, e, e_chan, n_left, cnt, bias_r, q0, rel0, credits,
             since_last, dst_chan, dst_prod, dst_ch, code_lo, code_lo2, chan_addr, mtile, first_f,
             last_f, chanl_f, ol_f, cnt1_f, cred_f, gap_f, c_reg, t_reg, tap_r, tap_r2, rnd,
-            rnd_neg, ovf, start_r, start_r2, bad_r, bad_r2, tp1, th1, th2, th3, th4, thm1, thm2,
-            thm3, thm4, k1, wraps_r, vw, fw, cpl_r, addr_r
+            rnd_neg, ovf, start_r, start_r2, drained, bad_r, bad_r2, tp1, th1, th2, th3, th4, thm1,
+            thm2, thm3, thm4, k1, wraps_r, vw, fw, cpl_r, addr_r
         );
         self.dd.desc.next = self.desc.val();
         // Reset (and SOFT_RESET) reach the children one cycle later, from a register.
@@ -549,13 +551,20 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
                 }
             }
         } else if self.st.q.val() == self.st_drain.val() {
-            if (self.credits.q.val() == self.fifo_depth.val()) & self.outctl.idle.val() {
+            // All credits back (no tile in flight) and the output side idle, seen a cycle ago:
+            // nothing new can enter while draining, so it still holds.
+            if self.drained.q.val() {
                 self.done_set.next = true;
                 self.st.d.next = self.st_idle.val();
             }
         } else {
             self.st.d.next = self.st_idle.val();
         }
+        // Sampled only while draining (the credit of a tile issued in the last RUN cycle shows
+        // in the counter one cycle later).
+        self.drained.d.next = (self.st.q.val() == self.st_drain.val())
+            & (self.credits.q.val() == self.fifo_depth.val())
+            & self.outctl.idle.val();
         // Credits: one per output FIFO entry; cred_f = (credits != 0), one cycle ahead.
         if self.credit_take.val() & !self.outctl.pop.val() {
             self.credits.d.next = self.credits.q.val() - 1;
