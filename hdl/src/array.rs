@@ -10,7 +10,7 @@
 //!
 //! Registered: the weight (a copy per group of four lanes, at L0; `weight` comes one cycle
 //! before `act_bus`), the alignment of `valid`/`first`/`bias`/`last` with L2 and
-//! `cap`, the chunk counter `sel`/`run` and its delayed one-hot copy (the lanes' load strobes).
+//! `cap`, and unit 0's one-hot chunk delayed (the lanes' load strobes).
 //! Combinational: slicing the activation bus and the weight's sign extension; `y_bus` is the
 //! lanes' bytes concatenated by a [`crate::mem::Concat`] leaf (rust-hdl cannot assign slices in
 //! a loop).
@@ -65,11 +65,8 @@ pub struct LaneArray<const S: usize, const S8: usize, const R: usize> {
     last1: DFF<Bit>,
     bias1: DFF<Bits<32>>,
     cap: DFF<Bit>,
-    run: DFF<Bit>,
-    sel: DFF<Bits<2>>,
     load_d: Pipe<4>,
     w16: Signal<Local, Bits<16>>,
-    onehot: Signal<Local, Bits<4>>,
     hi8: Constant<Bits<16>>,
 }
 
@@ -106,11 +103,8 @@ impl<const S: usize, const S8: usize, const R: usize> LaneArray<S, S8, R> {
             last1: Default::default(),
             bias1: Default::default(),
             cap: Default::default(),
-            run: Default::default(),
-            sel: Default::default(),
             load_d: Pipe::new(REQUANT_LATENCY),
             w16: Default::default(),
-            onehot: Default::default(),
             hi8: Constant::new(0xFF00u64.to_bits()),
         }
     }
@@ -119,9 +113,7 @@ impl<const S: usize, const S8: usize, const R: usize> LaneArray<S, S8, R> {
 impl<const S: usize, const S8: usize, const R: usize> Logic for LaneArray<S, S8, R> {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(
-            self, clk, valid0, first0, last0, bias0, valid1, first1, last1, bias1, cap, run, sel
-        );
+        dff_setup!(self, clk, valid0, first0, last0, bias0, valid1, first1, last1, bias1, cap);
         self.load_d.clk.next = self.clk.val();
         // L0 (the lanes register their activation bytes): the weight and the controls too.
         self.valid0.d.next = self.valid.val();
@@ -133,35 +125,10 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for LaneArray<S, S8,
         self.last1.d.next = self.last0.q.val();
         self.bias1.d.next = self.bias0.q.val();
         self.cap.d.next = self.last1.q.val();
-        // Chunk counter: starts the cycle after cap, runs 4 cycles.
-        if self.cap.q.val() {
-            self.run.d.next = true;
-            self.sel.d.next = 0.into();
-        } else if self.run.q.val() {
-            self.sel.d.next = self.sel.q.val() + 1;
-            if self.sel.q.val() == 3 {
-                self.run.d.next = false;
-            }
-        }
-        self.onehot.next = 0.into();
-        if self.run.q.val() {
-            match self.sel.q.val().index() {
-                0 => {
-                    self.onehot.next = 1.into();
-                }
-                1 => {
-                    self.onehot.next = 2.into();
-                }
-                2 => {
-                    self.onehot.next = 4.into();
-                }
-                _ => {
-                    self.onehot.next = 8.into();
-                }
-            }
-        }
         // The requantizers' results appear REQUANT_LATENCY cycles after their input select.
-        self.load_d.din.next = self.onehot.val();
+        // Every unit runs the same chunk sequence from `cap`; unit 0's one-hot chunk is the
+        // lanes' load strobe, delayed by the requantizers' latency.
+        self.load_d.din.next = self.units[0].chunk.val();
         self.w16.next = bit_cast::<16, 8>(self.weight.val());
         if self.weight.val().get_bit(7) {
             self.w16.next = bit_cast::<16, 8>(self.weight.val()) | self.hi8.val();

@@ -29,7 +29,7 @@ pub struct Ram<const D: usize> {
     pub wdata: Signal<In, Bits<D>>,
     pub we: Signal<In, Bit>,
     _depth: usize,
-    _out_reg: bool,
+    _deep: bool,
     _reg_out: bool,
 }
 
@@ -59,7 +59,7 @@ impl<const D: usize> Ram<D> {
     /// port is registered too (a write lands one cycle late).
     pub fn deep(depth: usize) -> Self {
         Ram {
-            _out_reg: true,
+            _deep: true,
             ..Self::new(depth)
         }
     }
@@ -156,7 +156,7 @@ impl<const D: usize> Logic for Ram<D> {
         self.rdata.connect();
     }
     fn hdl(&self) -> Verilog {
-        if self._out_reg {
+        if self._deep {
             return Verilog::Custom(self.deep_hdl());
         }
         let a = bits_for(self._depth as u64);

@@ -12,7 +12,8 @@
 
 use spec::AccelConfig;
 
-/// (module, declared signal, warning, reason) waivers placed around that declaration line.
+/// (module, declared signal or `*suffix`, warning, reason) waivers placed around that declaration
+/// line.
 const DECL_WAIVERS: &[(&str, &str, &str, &str)] = &[
     (
         "sqz_engine",
@@ -49,6 +50,12 @@ const DECL_WAIVERS: &[(&str, &str, &str, &str)] = &[
         "fine",
         "UNUSEDSIGNAL",
         "the output byte is the low 8 bits of the window shifted by shift & 7",
+    ),
+    (
+        "sqz_engine$array",
+        "*$chunk",
+        "UNUSEDSIGNAL",
+        "every requantizer runs the same chunk sequence; unit 0's drives the lanes' load strobes",
     ),
     (
         "sqz_engine$outctl",
@@ -98,7 +105,14 @@ fn waive(body: &str) -> String {
                     || t.starts_with("wire ")
                     || t.starts_with("input ")
                     || t.starts_with("output "))
-                    && t.trim_end_matches(';').split_whitespace().last() == Some(sig)
+                    && t.trim_end_matches(';')
+                        .split_whitespace()
+                        .last()
+                        .is_some_and(|n| match sig.strip_prefix('*') {
+                            // `*suffix`: every numbered instance's port of that name.
+                            Some(suffix) => n.ends_with(suffix),
+                            None => n == *sig,
+                        })
             }
         });
         if let Some((_, _, w, why)) = decl {

@@ -30,6 +30,8 @@ pub struct Requant {
     pub a3: Signal<In, Bits<32>>,
     /// The lanes just captured a tile: chunks 0..3 follow, one per cycle.
     pub cap: Signal<In, Bit>,
+    /// The chunk entering this unit, one-hot (0 when idle): the lanes' load strobes, delayed.
+    pub chunk: Signal<Out, Bits<4>>,
     pub m: Signal<In, Bits<16>>,
     pub rnd: Signal<In, Bits<48>>,
     /// Job constant: `rnd - (m << 32)` (the addend for a negative accumulator).
@@ -69,6 +71,7 @@ impl Default for Requant {
             a2: Default::default(),
             a3: Default::default(),
             cap: Default::default(),
+            chunk: Default::default(),
             sel: Default::default(),
             run: Default::default(),
             m: Default::default(),
@@ -110,6 +113,10 @@ impl Logic for Requant {
             if self.sel.q.val() == 3 {
                 self.run.d.next = false;
             }
+        }
+        self.chunk.next = 0.into();
+        if self.run.q.val() {
+            self.chunk.next = bit_cast::<4, 1>(true.into()) << self.sel.q.val();
         }
         // Input select: the chunk's lane.
         match self.sel.q.val().index() {
