@@ -59,6 +59,7 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     pub inc_stall: Signal<Out, Bit>,
     pub inc_stall_in: Signal<Out, Bit>,
     pub inc_stall_out: Signal<Out, Bit>,
+    pub inc_h2c_hidden: Signal<Out, Bit>,
     pub s_axis_tdata: Signal<In, Bits<64>>,
     pub s_axis_tkeep: Signal<In, Bits<8>>,
     pub s_axis_tlast: Signal<In, Bit>,
@@ -222,6 +223,7 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             inc_stall: Default::default(),
             inc_stall_in: Default::default(),
             inc_stall_out: Default::default(),
+            inc_h2c_hidden: Default::default(),
             s_axis_tdata: Default::default(),
             s_axis_tkeep: Default::default(),
             s_axis_tlast: Default::default(),
@@ -384,7 +386,15 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
 
         // ---- loader and memory write ports ----
         self.loader.rst.next = self.rst.q.val();
-        self.loader.enable.next = self.st.q.val() == self.st_idle.val();
+        // Idle and no START on its way: any packet. While a job runs: only ACT_IN bytes below
+        // everything the job reads, and only if the job leaves the buffer's write port alone
+        // (`Descriptor::loads_while_running`).
+        self.loader.enable.next = (self.st.q.val() == self.st_idle.val())
+            & !self.start_r.q.val()
+            & !self.start_r2.q.val();
+        self.loader.busy_act_ok.next =
+            (self.st.q.val() != self.st_idle.val()) & !self.dd.dst_mid.val();
+        self.loader.busy_act_limit.next = self.dd.src_base.val();
         self.loader.halted.next = self.halted.val();
         self.loader.tdata.next = self.s_axis_tdata.val();
         // No beat is taken while reset is asserted or still reaching the children.
@@ -827,5 +837,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.inc_stall.next = (self.st.q.val() != self.st_idle.val()) & !self.issue.val();
         self.inc_stall_in.next = false;
         self.inc_stall_out.next = self.outctl.stall_out.val();
+        // Activation bytes the loader writes while a job runs: H2C hidden under compute.
+        self.inc_h2c_hidden.next = self.loader.act_we.val() & (self.st.q.val() != self.st_idle.val());
     }
 }

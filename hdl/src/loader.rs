@@ -1,19 +1,38 @@
-//! The H2C packet parser (`spec::packet`): reads the header beat, checks type, length and
-//! destination range, and turns payload beats into memory writes (weights: 4 entries per beat
-//! over 4 cycles; codebook, bias, mask: one word per beat; activations: 8 bytes per beat).
-//! Bad packets and out-of-range writes raise one-cycle error pulses and the rest of the packet
-//! is consumed without writing, so the stream never stalls forever.
+//! The H2C packet parser (`spec::packet`): latches the header beat, waits at a gate until the
+//! packet may be written, checks type, length and destination range, and turns payload beats
+//! into memory writes (weights: 4 entries per beat over 4 cycles; codebook, bias, mask: one word
+//! per beat; activations: 8 bytes per beat). Bad packets and out-of-range writes raise one-cycle
+//! error pulses and the rest of the packet is consumed without writing, so the stream never
+//! stalls forever.
 //!
-//! Registered: the FSM state, type, address pointer, remaining beat count, the latched weight
-//! beat and its sub-entry counter. Combinational: `tready` and every write strobe/address/data
-//! output (decoded from the registers and the current beat).
+//! The gate (`spec::descriptor::Descriptor::loads_while_running`): with no job running every
+//! packet passes; while a job runs only an `ACT_IN` packet whose bytes end at or below the job's
+//! `src_base` passes, and only if the job does not write the activation buffer. So the next
+//! layer's input streams in under compute, and everything else waits for the job to finish.
 //!
-//! Ports: `clk`, `rst` (synchronous, active high), `enable` (no job is running), `halted`
-//! (accept and drop everything), the H2C `tdata/tvalid/tready`, per-memory write ports, and the
-//! `err_*` pulses.
+//! Registered: the FSM state, the header beat and its end address, type, address pointer,
+//! remaining beat count, the latched weight beat and its sub-entry counter. Combinational:
+//! `tready` and every write strobe/address/data output (decoded from the registers and the
+//! current beat).
+//!
+//! Ports: `clk`, `rst` (synchronous, active high), `enable` (no job is running or starting),
+//! `busy_act_ok` (a job runs that leaves the activation buffer's write port free) and
+//! `busy_act_limit` (its `src_base`), `halted` (accept and drop everything), the H2C
+//! `tdata/tvalid/tready`, per-memory write ports, and the `err_*` pulses.
 
 use rust_hdl::prelude::*;
 use spec::packet::PacketType;
+
+// `hdl_gen` takes bit positions only as literals: the header layout used below, checked
+// against spec::packet at compile time.
+const _: () = assert!(
+    spec::packet::HDR_TYPE_LSB == 0
+        && spec::packet::HDR_TYPE_BITS == 8
+        && spec::packet::HDR_ADDR_LSB == 8
+        && spec::packet::HDR_ADDR_BITS == 24
+        && spec::packet::HDR_LEN_LSB == 32
+        && spec::packet::HDR_LEN_BITS == 32
+);
 use spec::AccelConfig;
 
 #[derive(LogicBlock)]
@@ -21,6 +40,8 @@ pub struct Loader {
     pub clk: Signal<In, Clock>,
     pub rst: Signal<In, Bit>,
     pub enable: Signal<In, Bit>,
+    pub busy_act_ok: Signal<In, Bit>,
+    pub busy_act_limit: Signal<In, Bits<24>>,
     pub halted: Signal<In, Bit>,
     pub tdata: Signal<In, Bits<64>>,
     pub tvalid: Signal<In, Bit>,
@@ -40,7 +61,11 @@ pub struct Loader {
     pub err_bad_packet: Signal<Out, Bit>,
     pub err_w_overflow: Signal<Out, Bit>,
     pub err_act_overflow: Signal<Out, Bit>,
-    state: DFF<Bits<2>>,
+    state: DFF<Bits<3>>,
+    hdr: DFF<Bits<64>>,
+    /// Byte address one past the packet's payload (ACT_IN), for the gate.
+    hdr_end: DFF<Bits<40>>,
+    go: Signal<Local, Bit>,
     ptype: DFF<Bits<8>>,
     ptr: DFF<Bits<24>>,
     remaining: DFF<Bits<32>>,
@@ -54,10 +79,11 @@ pub struct Loader {
     hdr_range: Signal<Local, Bit>,
     in_range: Signal<Local, Bit>,
     // Constants from spec and the config.
-    st_hdr: Constant<Bits<2>>,
-    st_pay: Constant<Bits<2>>,
-    st_split: Constant<Bits<2>>,
-    st_drop: Constant<Bits<2>>,
+    st_hdr: Constant<Bits<3>>,
+    st_pay: Constant<Bits<3>>,
+    st_split: Constant<Bits<3>>,
+    st_drop: Constant<Bits<3>>,
+    st_gate: Constant<Bits<3>>,
     t_weights: Constant<Bits<8>>,
     t_codebook: Constant<Bits<8>>,
     t_bias: Constant<Bits<8>>,
@@ -72,6 +98,7 @@ pub struct Loader {
     mask_cap: Constant<Bits<24>>,
     one24: Constant<Bits<24>>,
     eight24: Constant<Bits<24>>,
+    beat_log2: Constant<Bits<6>>,
     one32: Constant<Bits<32>>,
     zero32: Constant<Bits<32>>,
     seven24: Constant<Bits<24>>,
@@ -89,6 +116,8 @@ impl Loader {
             clk: Default::default(),
             rst: Default::default(),
             enable: Default::default(),
+            busy_act_ok: Default::default(),
+            busy_act_limit: Default::default(),
             halted: Default::default(),
             tdata: Default::default(),
             tvalid: Default::default(),
@@ -107,6 +136,9 @@ impl Loader {
             err_w_overflow: Default::default(),
             err_act_overflow: Default::default(),
             state: Default::default(),
+            hdr: Default::default(),
+            hdr_end: Default::default(),
+            go: Default::default(),
             ptype: Default::default(),
             ptr: Default::default(),
             remaining: Default::default(),
@@ -123,6 +155,7 @@ impl Loader {
             st_pay: Constant::new(1u64.to_bits()),
             st_split: Constant::new(2u64.to_bits()),
             st_drop: Constant::new(3u64.to_bits()),
+            st_gate: Constant::new(4u64.to_bits()),
             t_weights: c8(PacketType::Weights),
             t_codebook: c8(PacketType::Codebook),
             t_bias: c8(PacketType::Bias),
@@ -136,7 +169,8 @@ impl Loader {
             act_in_cap: c24(cfg.act_in_bytes),
             mask_cap: c24(cfg.mask_bits / 64),
             one24: c24(1),
-            eight24: c24(8),
+            eight24: c24(spec::STREAM_BYTES),
+            beat_log2: Constant::new((spec::STREAM_BYTES.trailing_zeros() as u64).to_bits()),
             one32: Constant::new(1u64.to_bits()),
             zero32: Constant::new(0u64.to_bits()),
             seven24: c24(7),
@@ -151,10 +185,15 @@ impl Loader {
 impl Logic for Loader {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clk, state, ptype, ptr, remaining, beat, sub);
-        self.hdr_type.next = self.tdata.val().get_bits::<8>(0);
-        self.hdr_addr.next = self.tdata.val().get_bits::<24>(8);
-        self.hdr_len.next = self.tdata.val().get_bits::<32>(32);
+        dff_setup!(self, clk, state, hdr, hdr_end, ptype, ptr, remaining, beat, sub);
+        self.hdr_type.next = self.hdr.q.val().get_bits::<8>(0);
+        self.hdr_addr.next = self.hdr.q.val().get_bits::<24>(8);
+        self.hdr_len.next = self.hdr.q.val().get_bits::<32>(32);
+        // The gate: idle, or an ACT_IN packet wholly below what the running job reads.
+        self.go.next = self.enable.val()
+            | (self.busy_act_ok.val()
+                & (self.hdr_type.val() == self.t_act_in.val())
+                & (self.hdr_end.q.val() <= bit_cast::<40, 24>(self.busy_act_limit.val())));
         // Header checks: known type, codebook length, act alignment.
         self.hdr_bad.next = true;
         if (self.hdr_type.val() == self.t_weights.val())
@@ -202,8 +241,10 @@ impl Logic for Loader {
         if self.halted.val() {
             self.tready.next = true;
         } else if self.state.q.val() == self.st_hdr.val() {
-            self.tready.next = self.enable.val();
-        } else if self.state.q.val() != self.st_split.val() {
+            self.tready.next = true;
+        } else if (self.state.q.val() != self.st_split.val())
+            & (self.state.q.val() != self.st_gate.val())
+        {
             self.tready.next = true;
         }
         self.fire.next = self.tready.val() & self.tvalid.val();
@@ -225,7 +266,19 @@ impl Logic for Loader {
         if self.halted.val() {
             self.state.d.next = self.st_hdr.val();
         } else if self.state.q.val() == self.st_hdr.val() {
-            if self.fire.val() & (self.hdr_len.val() != self.zero32.val()) {
+            // A zero-length packet is consumed and ignored.
+            if self.fire.val()
+                & (self.tdata.val().get_bits::<32>(32) != self.zero32.val())
+            {
+                self.hdr.d.next = self.tdata.val();
+                self.hdr_end.d.next = bit_cast::<40, 24>(
+                    self.tdata.val().get_bits::<24>(8),
+                ) + (bit_cast::<40, 32>(self.tdata.val().get_bits::<32>(32))
+                    << self.beat_log2.val());
+                self.state.d.next = self.st_gate.val();
+            }
+        } else if self.state.q.val() == self.st_gate.val() {
+            if self.go.val() {
                 self.ptype.d.next = self.hdr_type.val();
                 self.ptr.d.next = self.hdr_addr.val();
                 self.remaining.d.next = self.hdr_len.val();

@@ -53,6 +53,7 @@ pub struct RegFile {
     pub inc_stall: Signal<In, Bit>,
     pub inc_stall_in: Signal<In, Bit>,
     pub inc_stall_out: Signal<In, Bit>,
+    pub inc_h2c_hidden: Signal<In, Bit>,
     pub halted: Signal<Out, Bit>,
     pub irq: Signal<Out, Bit>,
     _code: String,
@@ -97,6 +98,7 @@ impl RegFile {
             inc_stall: Default::default(),
             inc_stall_in: Default::default(),
             inc_stall_out: Default::default(),
+            inc_h2c_hidden: Default::default(),
             halted: Default::default(),
             irq: Default::default(),
             _code: generate(cfg)?,
@@ -129,13 +131,13 @@ fn generate(cfg: &AccelConfig) -> anyhow::Result<String> {
     // The increments arrive from all over the engine: register them once so the counters' carry
     // chains start at a flip-flop (a count lands one cycle late; the host reads after DONE).
     decls.push_str(
-        "reg inc_busy_r, inc_stall_r, inc_stall_in_r, inc_stall_out_r;\nreg [15:0] inc_macs_r;\n",
+        "reg inc_busy_r, inc_stall_r, inc_stall_in_r, inc_stall_out_r, inc_h2c_hidden_r;\nreg [15:0] inc_macs_r;\n",
     );
     reset.push_str(
-        "        inc_busy_r <= 1'b0;\n        inc_stall_r <= 1'b0;\n        inc_stall_in_r <= 1'b0;\n        inc_stall_out_r <= 1'b0;\n        inc_macs_r <= 16'd0;\n",
+        "        inc_busy_r <= 1'b0;\n        inc_stall_r <= 1'b0;\n        inc_stall_in_r <= 1'b0;\n        inc_stall_out_r <= 1'b0;\n        inc_h2c_hidden_r <= 1'b0;\n        inc_macs_r <= 16'd0;\n",
     );
     seq.push_str(
-        "        inc_busy_r <= inc_busy;\n        inc_stall_r <= inc_stall;\n        inc_stall_in_r <= inc_stall_in;\n        inc_stall_out_r <= inc_stall_out;\n        inc_macs_r <= inc_macs;\n",
+        "        inc_busy_r <= inc_busy;\n        inc_stall_r <= inc_stall;\n        inc_stall_in_r <= inc_stall_in;\n        inc_stall_out_r <= inc_stall_out;\n        inc_h2c_hidden_r <= inc_h2c_hidden;\n        inc_macs_r <= inc_macs;\n",
     );
     // The perf counters: name -> increment expression.
     let perf_src = |name: &str| -> Option<&'static str> {
@@ -146,6 +148,7 @@ fn generate(cfg: &AccelConfig) -> anyhow::Result<String> {
             "PERF_STALL_IN" => Some("{63'd0, inc_stall_in_r}"),
             "PERF_STALL_OUT" => Some("{63'd0, inc_stall_out_r}"),
             "PERF_JOBS" => Some("{63'd0, done_set}"),
+            "PERF_H2C_HIDDEN" => Some("{63'd0, inc_h2c_hidden_r}"),
             _ => None,
         }
     };

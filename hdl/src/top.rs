@@ -119,6 +119,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for SqzTop<S, S8, R>
         self.regs.inc_stall.next = self.engine.inc_stall.val();
         self.regs.inc_stall_in.next = self.engine.inc_stall_in.val();
         self.regs.inc_stall_out.next = self.engine.inc_stall_out.val();
+        self.regs.inc_h2c_hidden.next = self.engine.inc_h2c_hidden.val();
         self.irq.next = self.regs.irq.val();
 
         self.engine.s_axis_tdata.next = self.s_axis_tdata.val();

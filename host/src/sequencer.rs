@@ -5,12 +5,20 @@
 //! into `DESC`, a `START` pulse, the job's output read from C2H (read while the card works: the
 //! card holds `DONE` until its output has left), then `DONE`. The network run checks the card's
 //! identity first and ends with the global average pool and softmax on the host.
+//!
+//! Streaming under compute: a step's output is the next step's input. While the step's jobs
+//! still run, the sequencer reads their output channel by channel, builds the next step's input
+//! planes from it and sends them as `ACT_IN` packets at once; the card's loader writes them
+//! while it computes (`Descriptor::loads_while_running`: the next input lies at the bottom of
+//! the activation buffer, below everything a running job reads; the Fire mid window sits at the
+//! top, and the image for conv1 is placed at the top too). Only what cannot go early (masks,
+//! weights that are not resident, the tail of the last channel) is sent between steps.
 
 use std::time::{Duration, Instant};
 
 use sim::reference::int8::{logits_from_final, QTensor};
 use spec::descriptor::Descriptor;
-use spec::job::{self, ConvLayer, JobError, LayerWeights, Plan, Tensor};
+use spec::job::{self, ActLayout, ConvLayer, JobError, LayerWeights, Plan, Tensor};
 use spec::packet::{Packet, PacketType};
 use spec::regs;
 use spec::AccelConfig;
@@ -274,12 +282,14 @@ fn layer_input(i: usize, image: &QTensor, outs: &[Option<QTensor>]) -> Result<QT
     })
 }
 
-/// Where a step's weights, biases and codebooks live on the card.
+/// Where a step's weights, biases and codebooks live on the card, and how far its input is
+/// moved up in the activation buffer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Place {
     weight: u32,
     bias: u32,
     slot: u32,
+    act: u32,
 }
 
 /// How much of each memory a plan uses (its packets start at 0).
@@ -328,6 +338,10 @@ fn relocate(plan: &Plan, at: Place) -> Result<Relocated, SeqError> {
                 k.addr += at.slot;
                 weights.push(k);
             }
+            PacketType::ActIn => {
+                k.addr += at.act;
+                rest.push(k);
+            }
             _ => rest.push(k),
         }
     }
@@ -338,6 +352,9 @@ fn relocate(plan: &Plan, at: Place) -> Result<Relocated, SeqError> {
             let mut d = j.descriptor.clone();
             d.weight_base += at.weight;
             d.bias_base += at.bias;
+            if !d.src_mid {
+                d.src_base += at.act;
+            }
             d.lut_slot += at.slot;
             d.pack()
                 .map_err(|e| SeqError::Input(format!("relocated descriptor: {e}")))
@@ -346,7 +363,119 @@ fn relocate(plan: &Plan, at: Place) -> Result<Relocated, SeqError> {
     Ok((weights, rest, descs))
 }
 
+/// The next step's input, built from this step's output as it arrives and sent to the card
+/// while this step's jobs still run.
+struct Forward {
+    layout: ActLayout,
+    /// The next step's ACT_IN payload (zero-padded to whole beats), filled channel by channel.
+    bytes: Vec<u8>,
+    /// Channels filled (they arrive in order).
+    channels: u32,
+    /// Bytes already on the card (a whole number of beats from the start).
+    sent: usize,
+    /// H2C bytes this step sent for it (headers included).
+    h2c_bytes: u64,
+}
+
+/// Send early only in pieces of at least this much (a packet header per piece, and a DMA).
+const FORWARD_MIN_BYTES: usize = 32 * 1024;
+
+impl Forward {
+    fn new(layout: ActLayout) -> Forward {
+        let beat = spec::STREAM_BYTES as usize;
+        Forward {
+            layout,
+            bytes: vec![0; layout.len().div_ceil(beat) * beat],
+            channels: 0,
+            sent: 0,
+            h2c_bytes: 0,
+        }
+    }
+
+    /// Channel `k` of the next input arrived (an `h x w` map). Out of order: ignored, and
+    /// nothing past it is sent early (the step's packets send it later).
+    fn channel(&mut self, k: u32, map: &[u8]) {
+        if k != self.channels || k >= self.layout.c {
+            return;
+        }
+        let plane = self.layout.plane();
+        self.bytes[k as usize * plane..][..plane].copy_from_slice(&self.layout.plane_of(map));
+        self.channels += 1;
+    }
+
+    /// Send what is ready (whole beats) if it is at least `min` bytes and the card takes it
+    /// while `running` runs; otherwise keep it for later.
+    fn flush(&mut self, dev: &mut dyn Device, running: &Descriptor, min: usize) -> Result<()> {
+        let beat = spec::STREAM_BYTES as usize;
+        let ready = if self.channels == self.layout.c {
+            self.bytes.len()
+        } else {
+            self.channels as usize * self.layout.plane() / beat * beat
+        };
+        if ready <= self.sent || ready - self.sent < min {
+            return Ok(());
+        }
+        let addr = self.layout.base + self.sent as u32;
+        let beats = ((ready - self.sent) / beat) as u32;
+        if !running.loads_while_running(PacketType::ActIn, addr, beats) {
+            return Ok(());
+        }
+        let p = Packet::act(false, addr, &self.bytes[self.sent..ready])
+            .map_err(|e| DeviceError::Model(format!("forwarded input packet: {e}")))?;
+        send_packets(dev, std::slice::from_ref(&p))?;
+        self.h2c_bytes += (beats as u64 + 1) * beat as u64;
+        self.sent = ready;
+        Ok(())
+    }
+}
+
+/// What a step streams: its own input's beginning, already on the card (from the step before),
+/// and where the next step's input goes (if this step's output is that input).
+#[derive(Default)]
+struct StepForward<'a> {
+    input: Option<&'a Forward>,
+    output: Option<ActLayout>,
+}
+
+/// One step as run: output, per-layer counters, H2C bytes by kind, host time, and the next
+/// step's input as far as it was streamed.
+struct StepRun {
+    y: QTensor,
+    layers: Vec<LayerReport>,
+    h2c: H2cBytes,
+    host: Duration,
+    forward: Option<Forward>,
+}
+
+/// Drop from the step's packets the part of its ACT_IN input that is already on the card,
+/// after checking that it is the same bytes (it was built from the previous step's output).
+fn skip_forwarded(rest: &mut Vec<Packet>, f: &Forward) -> std::result::Result<(), String> {
+    if f.sent == 0 {
+        return Ok(());
+    }
+    let beat = spec::STREAM_BYTES as usize;
+    let i = rest
+        .iter()
+        .position(|p| p.ty == PacketType::ActIn && p.addr == f.layout.base)
+        .ok_or("no input packet where the streamed input went")?;
+    let p = &mut rest[i];
+    let n = f.sent / beat;
+    if p.payload.len() < n
+        || spec::packet::beats_to_bytes(&p.payload[..n]) != f.bytes[..f.sent]
+    {
+        return Err("the streamed input differs from the planned input".into());
+    }
+    p.payload.drain(..n);
+    p.addr += f.sent as u32;
+    if p.payload.is_empty() {
+        rest.remove(i);
+    }
+    Ok(())
+}
+
 /// Run one planned step: packets, then each job (descriptor, START, C2H, DONE) with its counters.
+/// With `fwd`, the output is read channel by channel and streamed back as the next step's input.
+#[allow(clippy::too_many_arguments)]
 fn run_jobs(
     dev: &mut dyn Device,
     packets: &[Packet],
@@ -354,9 +483,12 @@ fn run_jobs(
     descs: &[[u32; spec::descriptor::DESC_WORDS]],
     layers: &[usize],
     models: &[JobModel],
+    mut fwd: Option<&mut Forward>,
 ) -> Result<(Vec<u8>, Vec<LayerReport>, u64), DeviceError> {
     let beats: Vec<u64> = packets.iter().flat_map(|p| p.to_beats()).collect();
-    dev.write_h2c(&spec::packet::beats_to_bytes(&beats))?;
+    if !beats.is_empty() {
+        dev.write_h2c(&spec::packet::beats_to_bytes(&beats))?;
+    }
     let mut c2h = Vec::with_capacity(plan.out_bytes() as usize);
     let mut reports = Vec::new();
     let mut before = device::read_perf(dev)?;
@@ -367,8 +499,30 @@ fn run_jobs(
         device::pulse(dev, &[regs::CTRL_START])?;
         let at = c2h.len();
         c2h.resize(at + j.out_bytes as usize, 0);
-        if j.out_bytes > 0 {
-            dev.read_c2h(&mut c2h[at..])?;
+        match (fwd.as_deref_mut(), j.out_channels()) {
+            (Some(f), Some((ch0, n, cb))) if cb > 0 => {
+                let running = Descriptor::unpack(desc);
+                let cb = cb as usize;
+                let per_read = (FORWARD_MIN_BYTES / cb).max(1);
+                let mut o = 0usize;
+                while o < n as usize {
+                    let k = per_read.min(n as usize - o);
+                    dev.read_c2h(&mut c2h[at + o * cb..at + (o + k) * cb])?;
+                    for c in o..o + k {
+                        if let Some(map) = j.parse_channel(&c2h[at + c * cb..at + (c + 1) * cb]) {
+                            f.channel(ch0 + c as u32, &map);
+                        }
+                    }
+                    o += k;
+                    let min = if o == n as usize { 1 } else { FORWARD_MIN_BYTES };
+                    f.flush(dev, &running, min)?;
+                }
+            }
+            _ => {
+                if j.out_bytes > 0 {
+                    dev.read_c2h(&mut c2h[at..])?;
+                }
+            }
         }
         let t = dev.timeouts().done;
         dev.wait_done(t)?;
@@ -399,6 +553,8 @@ pub struct Sequencer {
     places: Vec<Place>,
     /// Per step: the planner's view of each job (the same for every input).
     models: Vec<Vec<JobModel>>,
+    /// Per step: where and how its input is stored (stride-1 inputs), after relocation.
+    inputs: Vec<Option<ActLayout>>,
     resident: bool,
     /// The card holds every step's weights (resident mode, after a successful image).
     loaded: bool,
@@ -426,10 +582,12 @@ impl Sequencer {
             input_scale: model.input_scale,
             places: vec![Place::default(); steps().len()],
             models: Vec::new(),
+            inputs: Vec::new(),
             resident: false,
             loaded: false,
         };
         let mut at = Place::default();
+        let mut acts = Vec::new();
         for (i, step) in steps().into_iter().enumerate() {
             let l = &LAYERS[step.first()];
             let x = Tensor {
@@ -449,6 +607,19 @@ impl Sequencer {
             at.weight += f.weight.div_ceil(4) * 4;
             at.bias += f.bias;
             at.slot += f.slot;
+            // The image goes to the top of the activation buffer, so that conv1's output can
+            // stream into the bottom (the next step's input) while conv1 still reads it.
+            let act = if l.input == Input::Image {
+                let s = cfg.pixel_lanes;
+                cfg.act_in_bytes.saturating_sub(plan.input_span) / s * s
+            } else {
+                0
+            };
+            acts.push(act);
+            seq.inputs.push(plan.input.map(|lay| ActLayout {
+                base: lay.base + act,
+                ..lay
+            }));
         }
         seq.resident = at.weight <= cfg.weight_entries
             && at.bias <= cfg.bias_words
@@ -456,7 +627,25 @@ impl Sequencer {
         if !seq.resident {
             seq.places.fill(Place::default());
         }
+        for (p, act) in seq.places.iter_mut().zip(acts) {
+            p.act = act;
+        }
         Ok(seq)
+    }
+
+    /// Where step `si`'s output goes if it is exactly the next step's input (stride 1, same
+    /// channels in the same order): then it is streamed to the card as it arrives.
+    fn forward_target(&self, si: usize) -> Option<ActLayout> {
+        let all = steps();
+        let (step, next) = (all.get(si)?, all.get(si + 1)?);
+        let feeds = match LAYERS[next.first()].input {
+            Input::Image => false,
+            Input::Layer(j) => step.outputs() == [j],
+            Input::Concat(a, b) => step.outputs() == [a, b],
+        };
+        let lay = self.inputs.get(si + 1).copied().flatten()?;
+        let out_c: usize = step.outputs().iter().map(|&o| LAYERS[o].out_c).sum();
+        (feeds && lay.c as usize == out_c).then_some(lay)
     }
 
     /// The planner's view of each job, per step (see [`crate::perf_report::JobModel`]).
@@ -527,11 +716,11 @@ impl Sequencer {
             .position(|s| *s == step)
             .ok_or_else(|| SeqError::Input(format!("{step:?} is not a step of the network")))?;
         let send = !(self.resident && self.loaded);
-        let r = self.step_at(dev, si, step, x, send);
+        let r = self.step_at(dev, si, step, x, send, StepForward::default());
         if r.is_err() {
             self.loaded = false;
         }
-        r.map(|(y, layers, _, _)| (y, layers))
+        r.map(|r| (r.y, r.layers))
     }
 
     /// (output, per-layer counters, H2C bytes by kind, host time).
@@ -542,16 +731,22 @@ impl Sequencer {
         step: Step,
         x: &QTensor,
         send_weights: bool,
-    ) -> Result<(QTensor, Vec<LayerReport>, H2cBytes, Duration), SeqError> {
+        fwd: StepForward,
+    ) -> Result<StepRun, SeqError> {
         let t0 = Instant::now();
         let plan = self.plan(step, &to_tensor(x))?;
-        let (weights, rest, descs) = relocate(&plan, self.places[si])?;
+        let (weights, mut rest, descs) = relocate(&plan, self.places[si])?;
+        if let Some(f) = fwd.input {
+            skip_forwarded(&mut rest, f)
+                .map_err(|e| SeqError::Input(format!("{}: {e}", step.name())))?;
+        }
         let packets: Vec<Packet> = if send_weights {
             weights.into_iter().chain(rest).collect()
         } else {
             rest
         };
-        let h2c = H2cBytes::of(&packets);
+        let mut h2c = H2cBytes::of(&packets);
+        let mut next = fwd.output.map(Forward::new);
         let mut host = t0.elapsed();
         let (c2h, layers, h2c_bytes) = run_jobs(
             dev,
@@ -560,8 +755,12 @@ impl Sequencer {
             &descs,
             &step.layers(),
             &self.models[si],
+            next.as_mut(),
         )?;
         debug_assert_eq!(h2c.total(), h2c_bytes);
+        if let Some(f) = &next {
+            h2c.activations += f.h2c_bytes;
+        }
         let t1 = Instant::now();
         let y = plan.parse_output(&c2h).map_err(|source| SeqError::Plan {
             step: step.name(),
@@ -576,7 +775,13 @@ impl Sequencer {
         )
         .map_err(|e| SeqError::Input(e.to_string()))?;
         host += t1.elapsed();
-        Ok((y, layers, h2c, host))
+        Ok(StepRun {
+            y,
+            layers,
+            h2c,
+            host,
+            forward: next,
+        })
     }
 
     fn run_inner(
@@ -600,10 +805,22 @@ impl Sequencer {
         let mut outs: Vec<Option<QTensor>> = vec![None; NUM_LAYERS];
         let mut reports = Vec::new();
         let send_weights = !(self.resident && self.loaded);
+        let mut carried: Option<Forward> = None;
         for (si, step) in steps().into_iter().enumerate() {
             let t0 = Instant::now();
             let x = layer_input(step.first(), &image, &outs)?;
-            let (y, layers, h2c, host) = self.step_at(dev, si, step, &x, send_weights)?;
+            let fwd = StepForward {
+                input: carried.as_ref(),
+                output: self.forward_target(si),
+            };
+            let StepRun {
+                y,
+                layers,
+                h2c,
+                host,
+                forward,
+            } = self.step_at(dev, si, step, &x, send_weights, fwd)?;
+            carried = forward;
             let mut from = 0;
             for li in step.outputs() {
                 let n = LAYERS[li].out_c;

@@ -143,6 +143,8 @@ pub struct Perf {
     pub stall_in: u64,
     pub stall_out: u64,
     pub jobs: u32,
+    /// H2C payload beats written while a job ran.
+    pub h2c_hidden: u64,
 }
 
 /// What [`Rtl::run_plan`] measured.
@@ -568,6 +570,7 @@ impl Rtl {
             stall_in: self.read_counter(&regs::PERF_STALL_IN)?,
             stall_out: self.read_counter(&regs::PERF_STALL_OUT)?,
             jobs: self.read_reg(regs::PERF_JOBS.offset)?,
+            h2c_hidden: self.read_counter(&regs::PERF_H2C_HIDDEN)?,
         })
     }
 

@@ -10,6 +10,8 @@
 //! memory (bit per position, loaded by a `MASK` packet) says which positions are real outputs
 //! (others produce 0).
 
+use crate::packet::PacketType;
+
 /// Number of 32-bit descriptor words (the `DESC` register array has exactly this many).
 pub const DESC_WORDS: usize = 16;
 
@@ -260,6 +262,20 @@ impl Descriptor {
             self.out_c as u64 * self.ntiles as u64 * lanes as u64
         }
     }
+
+    /// Whether the loader takes an H2C packet (type `ty`, destination `addr`, `beats` payload
+    /// beats) while this job runs, instead of holding it until the job is done. Only `ACT_IN`
+    /// bytes that end at or below `src_base` qualify (the job reads nothing below `src_base`),
+    /// and only while the job does not write the activation buffer itself (a squeeze job owns
+    /// its write port). This is how the next layer's input streams in under compute; every
+    /// other packet waits. Zero-length packets are consumed at any time.
+    pub fn loads_while_running(&self, ty: PacketType, addr: u32, beats: u32) -> bool {
+        beats == 0
+            || (ty == PacketType::ActIn
+                && !self.dst_mid
+                && addr as u64 + beats as u64 * crate::STREAM_BYTES as u64
+                    <= self.src_base as u64)
+    }
 }
 
 #[cfg(test)]
@@ -341,5 +357,26 @@ mod tests {
             ..sample()
         };
         assert_eq!(d.output_bytes(16), 0);
+    }
+
+    #[test]
+    fn loads_while_running_only_below_what_the_job_reads() {
+        let d = Descriptor {
+            src_base: 4096,
+            dst_mid: false,
+            ..sample()
+        };
+        // 512 beats = 4096 bytes end exactly at src_base.
+        assert!(d.loads_while_running(PacketType::ActIn, 0, 512));
+        assert!(!d.loads_while_running(PacketType::ActIn, 8, 512));
+        assert!(!d.loads_while_running(PacketType::ActMid, 0, 1));
+        assert!(!d.loads_while_running(PacketType::Weights, 0, 1));
+        assert!(!d.loads_while_running(PacketType::Mask, 0, 1));
+        assert!(d.loads_while_running(PacketType::Bias, 0, 0));
+        // A job that writes the buffer takes nothing.
+        let sq = Descriptor { dst_mid: true, ..d };
+        assert!(!sq.loads_while_running(PacketType::ActIn, 0, 1));
+        // No wrap-around: a huge length is refused.
+        assert!(!d.loads_while_running(PacketType::ActIn, 0, u32::MAX));
     }
 }

@@ -82,6 +82,20 @@ pub struct JobStep {
     out: Option<OutMap>,
 }
 
+impl JobStep {
+    /// C2H output: (first output channel of the plan's tensor, channels, bytes per channel).
+    /// Channels arrive in order, each as `chan_bytes` consecutive bytes.
+    pub fn out_channels(&self) -> Option<(u32, u32, u64)> {
+        self.out.as_ref().map(|m| (m.ch_offset, m.out_c, m.chan_bytes))
+    }
+
+    /// One output channel's C2H bytes (`chan_bytes` of them) as an `oh x ow` map.
+    pub fn parse_channel(&self, ch: &[u8]) -> Option<Vec<u8>> {
+        let m = self.out.as_ref()?;
+        (ch.len() as u64 == m.chan_bytes).then(|| m.channel(ch))
+    }
+}
+
 /// How a job's C2H bytes map to CHW output.
 #[derive(Clone, Debug)]
 struct OutMap {
@@ -98,6 +112,61 @@ struct OutMap {
     half: u32,
 }
 
+impl OutMap {
+    /// One channel's C2H bytes as an `oh x ow` map.
+    fn channel(&self, ch: &[u8]) -> Vec<u8> {
+        let (oh, ow) = (self.oh as usize, self.ow as usize);
+        let mut dst = vec![0u8; oh * ow];
+        for y in 0..oh {
+            for x in 0..ow {
+                dst[y * ow + x] = if self.pool {
+                    let per = self.half as usize - 1;
+                    ch[(y * self.chunks as usize + x / per) * self.half as usize + x % per]
+                } else {
+                    ch[y * self.grid_w as usize + x + self.col0 as usize]
+                };
+            }
+        }
+        dst
+    }
+}
+
+/// How a stride-1 step stores its input in the activation buffer: channel `c` of the `c x h x w`
+/// map is a zero-bordered plane of `(h + 2 pad) x (w + 2 pad)` bytes at `base + c * plane`. The
+/// host can build it channel by channel (to stream a layer's output back in as the next
+/// layer's input while the engine still computes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActLayout {
+    pub base: u32,
+    pub c: u32,
+    pub h: u32,
+    pub w: u32,
+    pub pad: u32,
+}
+
+impl ActLayout {
+    pub fn plane(&self) -> usize {
+        ((self.h + 2 * self.pad) * (self.w + 2 * self.pad)) as usize
+    }
+    /// Bytes of the whole input (the ACT_IN payload before its padding to whole beats).
+    pub fn len(&self) -> usize {
+        self.c as usize * self.plane()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Channel `map` (`h x w` bytes) as its plane on the grid.
+    pub fn plane_of(&self, map: &[u8]) -> Vec<u8> {
+        let (h, w, p) = (self.h as usize, self.w as usize, self.pad as usize);
+        let wp = w + 2 * p;
+        let mut v = vec![0u8; self.plane()];
+        for y in 0..h {
+            v[(y + p) * wp + p..][..w].copy_from_slice(&map[y * w..][..w]);
+        }
+        v
+    }
+}
+
 /// Everything to run one layer (or Fire module) on the engine.
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -112,6 +181,21 @@ pub struct Plan {
     pub weight_entries: u64,
     /// Dense-equivalent MACs of the layer(s) (for efficiency figures).
     pub dense_macs: u64,
+    /// How the input is stored, for a stride-1 input (a stride-2 input is split into phases).
+    pub input: Option<ActLayout>,
+    /// Bytes from the input's base that the jobs reading the input may touch (junk positions
+    /// included): the input can move anywhere that leaves this much room.
+    pub input_span: u32,
+}
+
+/// One past the highest activation-buffer address job `d` reads (junk grid positions
+/// included), for an input of `in_c` channels on the grid.
+fn read_end(d: &Descriptor, in_c: u32, lanes: u32) -> u64 {
+    d.src_base as u64
+        + (in_c as u64 - 1) * d.plane_in as u64
+        + d.q_start as u64
+        + d.ntiles as u64 * lanes as u64
+        + (d.k as u64 - 1) * (d.grid_w as u64 + 1)
 }
 
 impl Plan {
@@ -138,17 +222,8 @@ impl Plan {
             let Some(m) = &j.out else { continue };
             for o in 0..m.out_c as usize {
                 let ch = &bytes[o * m.chan_bytes as usize..][..m.chan_bytes as usize];
-                let dst = &mut out[(m.ch_offset as usize + o) * oh * ow..][..oh * ow];
-                for y in 0..m.oh as usize {
-                    for x in 0..m.ow as usize {
-                        dst[y * ow + x] = if m.pool {
-                            let per = m.half as usize - 1;
-                            ch[(y * m.chunks as usize + x / per) * m.half as usize + x % per]
-                        } else {
-                            ch[y * m.grid_w as usize + x + m.col0 as usize]
-                        };
-                    }
-                }
+                out[(m.ch_offset as usize + o) * oh * ow..][..oh * ow]
+                    .copy_from_slice(&m.channel(ch));
             }
         }
         Ok(out)
@@ -581,7 +656,7 @@ pub fn plan_conv(cfg: &AccelConfig, l: &ConvLayer, x: &Tensor) -> Result<Plan, J
         ));
     }
     let (oh, ow) = ((hp - l.k) / l.stride + 1, (wp - l.k) / l.stride + 1);
-    let (bytes, gw, gh, _gc) = grid_bytes(x, l.pad, l.stride);
+    let (bytes, gw, gh, gc) = grid_bytes(x, l.pad, l.stride);
     if gw * gh > 0xFFFF {
         return Err(JobError::Capacity(format!(
             "input plane of {} bytes exceeds 65535",
@@ -614,6 +689,13 @@ pub fn plan_conv(cfg: &AccelConfig, l: &ConvLayer, x: &Tensor) -> Result<Plan, J
     } else {
         (oh, ow)
     };
+    let input_span = read_end(&job.descriptor, gc, cfg.pixel_lanes).max(bytes.len() as u64);
+    if input_span > cfg.act_in_bytes as u64 {
+        return Err(JobError::Capacity(format!(
+            "the input and the junk positions read past it span {input_span} bytes, over act_in_bytes = {}",
+            cfg.act_in_bytes
+        )));
+    }
     Ok(Plan {
         load,
         jobs: vec![job],
@@ -622,6 +704,14 @@ pub fn plan_conv(cfg: &AccelConfig, l: &ConvLayer, x: &Tensor) -> Result<Plan, J
         out_w,
         weight_entries: entries,
         dense_macs: (l.out_c * l.in_c * l.k * l.k) as u64 * (oh * ow) as u64,
+        input: (l.stride == 1).then_some(ActLayout {
+            base: 0,
+            c: x.c,
+            h: x.h,
+            w: x.w,
+            pad: l.pad,
+        }),
+        input_span: input_span as u32,
     })
 }
 
@@ -664,17 +754,24 @@ pub fn plan_fire(
             "plane of {plane} bytes exceeds 65535"
         )));
     }
-    // The mid window shares the activation buffer: right after the input, with its base and
-    // channel pitch on lane boundaries (the engine writes whole tiles without a rotator).
+    // The mid window shares the activation buffer: at its top end (so the next layer's input
+    // can stream into the bottom while the expands read the window), with its base and channel
+    // pitch on lane boundaries (the engine writes whole tiles without a rotator). It leaves room
+    // above for the expands' junk reads: expand3x3 reads up to ntiles*S + 2*(gw+1) bytes past
+    // its last plane's base, expand1x1 (from q_start = gw) less.
     let mid_plane = plane.div_ceil(s) * s;
-    let mid_base = (bytes.len() as u32).div_ceil(s) * s;
+    let mid_span = (sq.out_c as u64 - 1) * mid_plane as u64
+        + (h * gw).div_ceil(s) as u64 * s as u64
+        + 2 * (gw as u64 + 1);
+    let input_end = (bytes.len() as u64).div_ceil(s as u64) * s as u64;
+    let mid_base = ((cfg.act_in_bytes as u64).saturating_sub(mid_span) / s as u64 * s as u64) as u32;
     if sq.out_c as u64 * mid_plane as u64 > cfg.act_mid_bytes as u64 {
         return Err(JobError::Capacity(format!(
             "squeeze output {}x{mid_plane} exceeds act_mid_bytes = {}",
             sq.out_c, cfg.act_mid_bytes
         )));
     }
-    if mid_base as u64 + sq.out_c as u64 * mid_plane as u64 > cfg.act_in_bytes as u64 {
+    if mid_span > cfg.act_in_bytes as u64 || input_end > mid_base as u64 {
         return Err(JobError::Capacity(format!(
             "Fire input ({} bytes) and squeeze output ({}x{mid_plane} bytes) exceed act_in_bytes = {}",
             bytes.len(),
@@ -722,6 +819,7 @@ pub fn plan_fire(
         descriptor: dsq,
         out: None,
     };
+    let sq_span = read_end(&jsq.descriptor, x.c, s);
     // expand1x1: output (y, x) sits at grid (y + 1, x + 1) of the mid grid.
     let j1 = c2h_job(
         &mut b, &ee1, wb1, bb1, s1, true, mid_base, false, gw, mid_plane, h, w, 1, 1, 0,
@@ -746,6 +844,14 @@ pub fn plan_fire(
         weight_entries: entries,
         dense_macs: (h * w) as u64
             * (sq.out_c * sq.in_c + e1.out_c * e1.in_c + e3.out_c * e3.in_c * 9) as u64,
+        input: Some(ActLayout {
+            base: 0,
+            c: x.c,
+            h,
+            w,
+            pad: 1,
+        }),
+        input_span: sq_span as u32,
     })
 }
 

@@ -342,6 +342,15 @@ pub const PERF_JOBS: Register = Register {
     fields: WHOLE,
     description: "Jobs completed since the last CLEAR_PERF.",
 };
+pub const PERF_H2C_HIDDEN: Register = Register {
+    name: "PERF_H2C_HIDDEN",
+    offset: 0x130,
+    access: Access::RO,
+    reset: 0,
+    count: 2,
+    fields: WHOLE,
+    description: "H2C payload beats written while a job ran, i.e. loaded under compute (LO, HI).",
+};
 
 /// The whole map, in address order.
 pub const REGISTERS: &[Register] = &[
@@ -362,6 +371,7 @@ pub const REGISTERS: &[Register] = &[
     PERF_STALL_IN,
     PERF_STALL_OUT,
     PERF_JOBS,
+    PERF_H2C_HIDDEN,
 ];
 
 /// Find a register by name.

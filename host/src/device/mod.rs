@@ -382,6 +382,8 @@ pub struct Perf {
     pub stall_in: u64,
     pub stall_out: u64,
     pub jobs: u32,
+    /// H2C payload beats written while a job ran (loaded under compute).
+    pub h2c_hidden: u64,
 }
 
 impl std::ops::Sub for Perf {
@@ -394,6 +396,7 @@ impl std::ops::Sub for Perf {
             stall_in: self.stall_in.wrapping_sub(o.stall_in),
             stall_out: self.stall_out.wrapping_sub(o.stall_out),
             jobs: self.jobs.wrapping_sub(o.jobs),
+            h2c_hidden: self.h2c_hidden.wrapping_sub(o.h2c_hidden),
         }
     }
 }
@@ -406,6 +409,7 @@ impl std::ops::AddAssign for Perf {
         self.stall_in += o.stall_in;
         self.stall_out += o.stall_out;
         self.jobs += o.jobs;
+        self.h2c_hidden += o.h2c_hidden;
     }
 }
 
@@ -425,6 +429,7 @@ pub fn read_perf<D: Device + ?Sized>(dev: &mut D) -> Result<Perf> {
         stall_in: read64(dev, &regs::PERF_STALL_IN)?,
         stall_out: read64(dev, &regs::PERF_STALL_OUT)?,
         jobs: dev.read_reg(regs::PERF_JOBS.offset)?,
+        h2c_hidden: read64(dev, &regs::PERF_H2C_HIDDEN)?,
     })
 }
 

@@ -108,23 +108,27 @@ pub struct SoftCard {
     rw: Vec<u32>,
     err: u32,
     busy: bool,
+    /// The running job (what the loader's gate compares against while `busy`).
+    job: Descriptor,
     done: bool,
     out: VecDeque<u64>,
     rx: Rx,
-    perf: [u64; 5],
+    perf: [u64; 6],
     jobs: u32,
     cycles: u64,
     /// Latched HI halves of the 64-bit counters (reading LO latches HI).
-    hi_latch: [u32; 5],
+    hi_latch: [u32; 6],
 }
 
-const PERF_REGS: [regs::Register; 5] = [
+const PERF_REGS: [regs::Register; 6] = [
     regs::PERF_BUSY,
     regs::PERF_MACS,
     regs::PERF_STALL,
     regs::PERF_STALL_IN,
     regs::PERF_STALL_OUT,
+    regs::PERF_H2C_HIDDEN,
 ];
+const HIDDEN: usize = 5;
 
 impl SoftCard {
     pub fn new(cfg: AccelConfig, exec: Box<dyn JobExecutor>) -> SoftCard {
@@ -136,13 +140,14 @@ impl SoftCard {
             rw: vec![0; words],
             err: 0,
             busy: false,
+            job: Descriptor::default(),
             done: false,
             out: VecDeque::new(),
             rx: Rx::Header,
-            perf: [0; 5],
+            perf: [0; 6],
             jobs: 0,
             cycles: 0,
-            hi_latch: [0; 5],
+            hi_latch: [0; 6],
         }
     }
 
@@ -187,6 +192,7 @@ impl SoftCard {
                 self.perf[0] += o.busy_cycles;
                 self.perf[1] += o.macs;
                 self.busy = true;
+                self.job = d;
             }
             Err(bits) => self.err |= bits,
         }
@@ -238,6 +244,21 @@ impl SoftCard {
         Ok(())
     }
 
+    /// Whether the next beat may be taken while a job runs: payload of a packet already
+    /// admitted, or a header that `Descriptor::loads_while_running` admits.
+    fn takes_while_busy(&self, beat: u64) -> bool {
+        match self.rx {
+            Rx::Payload { .. } => true,
+            Rx::Header => {
+                let (t, addr, len) = parse_header(beat);
+                match PacketType::from_u8(t) {
+                    Some(ty) => self.job.loads_while_running(ty, addr, len),
+                    None => len == 0,
+                }
+            }
+        }
+    }
+
     fn accept(&mut self, beat: u64) {
         match self.rx {
             Rx::Header => {
@@ -273,9 +294,13 @@ impl SoftCard {
             } => {
                 let mut bad = bad;
                 if let (Some(t), false) = (ty, bad) {
-                    if let Err(bits) = self.store(t, addr, index, beat) {
-                        self.err |= bits;
-                        bad = true;
+                    match self.store(t, addr, index, beat) {
+                        Err(bits) => {
+                            self.err |= bits;
+                            bad = true;
+                        }
+                        Ok(()) if self.busy => self.perf[HIDDEN] += 1,
+                        Ok(()) => {}
                     }
                 }
                 self.rx = if left > 1 {
@@ -343,7 +368,7 @@ impl SoftCard {
                         self.soft_reset();
                     }
                     if regs::CTRL_CLEAR_PERF.get(value) != 0 {
-                        self.perf = [0; 5];
+                        self.perf = [0; 6];
                         self.jobs = 0;
                     }
                     if regs::CTRL_START.get(value) != 0 {
@@ -386,7 +411,12 @@ impl SoftCard {
         c2h_room: usize,
     ) -> u64 {
         let mut work = 0u64;
-        while let Some(b) = h2c.pop_front() {
+        while let Some(&b) = h2c.front() {
+            if self.busy && !self.takes_while_busy(b) {
+                // The loader's gate holds the packet until the job is done.
+                break;
+            }
+            h2c.pop_front();
             self.accept(b);
             work += 1;
         }
