@@ -377,8 +377,10 @@ struct Forward {
     h2c_bytes: u64,
 }
 
-/// Send early only in pieces of at least this much (a packet header per piece, and a DMA).
-const FORWARD_MIN_BYTES: usize = 32 * 1024;
+/// Read the output and send the next input in pieces of about this much while a job runs (a
+/// DMA and a packet header per piece; what arrives after a step's last piece is sent with the
+/// next step's packets).
+const FORWARD_MIN_BYTES: usize = 16 * 1024;
 
 impl Forward {
     fn new(layout: ActLayout) -> Forward {
@@ -499,6 +501,10 @@ fn run_jobs(
         device::pulse(dev, &[regs::CTRL_START])?;
         let at = c2h.len();
         c2h.resize(at + j.out_bytes as usize, 0);
+        if let Some(f) = fwd.as_deref_mut() {
+            // What the previous job's last piece left: this job runs now.
+            f.flush(dev, &Descriptor::unpack(desc), 1)?;
+        }
         match (fwd.as_deref_mut(), j.out_channels()) {
             (Some(f), Some((ch0, n, cb))) if cb > 0 => {
                 let running = Descriptor::unpack(desc);
@@ -514,8 +520,9 @@ fn run_jobs(
                         }
                     }
                     o += k;
-                    let min = if o == n as usize { 1 } else { FORWARD_MIN_BYTES };
-                    f.flush(dev, &running, min)?;
+                    if o < n as usize {
+                        f.flush(dev, &running, FORWARD_MIN_BYTES)?;
+                    }
                 }
             }
             _ => {
@@ -803,12 +810,66 @@ impl Sequencer {
         let image = QTensor::from_i8(INPUT_C, INPUT_H, INPUT_W, &q)
             .map_err(|e| SeqError::Input(e.to_string()))?;
         let mut outs: Vec<Option<QTensor>> = vec![None; NUM_LAYERS];
-        let mut reports = Vec::new();
         let send_weights = !(self.resident && self.loaded);
+        let reports = self.run_chain(dev, 0, &image, &mut outs, send_weights, on_step)?;
+        self.loaded = self.resident;
+        let last = outs[NUM_LAYERS - 1]
+            .as_ref()
+            .ok_or_else(|| SeqError::Input("no final output".into()))?;
+        debug_assert_eq!(LAYERS[NUM_LAYERS - 1].role, Role::Final);
+        let logits = logits_from_final(last, self.output_scale);
+        let probabilities = sim::reference::softmax(&logits);
+        Ok(NetOutput {
+            input: image,
+            layers: outs,
+            logits,
+            probabilities,
+            steps: reports,
+        })
+    }
+
+    /// Run `step` on input `x` (as [`Sequencer::run_step`]) and then every later step of the
+    /// network, each on the output of the one before, streaming each output back as the next
+    /// input while the card computes. Returns each layer's output read back (`None` before
+    /// `step` and for the squeeze layers) and the per-step reports.
+    pub fn run_from(
+        &mut self,
+        dev: &mut dyn Device,
+        step: Step,
+        x: &QTensor,
+    ) -> Result<(Vec<Option<QTensor>>, Vec<StepReport>), SeqError> {
+        let first = steps()
+            .iter()
+            .position(|s| *s == step)
+            .ok_or_else(|| SeqError::Input(format!("{step:?} is not a step of the network")))?;
+        let mut outs: Vec<Option<QTensor>> = vec![None; NUM_LAYERS];
+        let send = !(self.resident && self.loaded);
+        let r = self.run_chain(dev, first, x, &mut outs, send, &mut |_| {});
+        if r.is_err() {
+            self.loaded = false;
+        }
+        Ok((outs, r?))
+    }
+
+    /// Steps `first..` with `x` the input of step `first` (the image for conv1).
+    fn run_chain(
+        &mut self,
+        dev: &mut dyn Device,
+        first: usize,
+        x: &QTensor,
+        outs: &mut [Option<QTensor>],
+        send_weights: bool,
+        on_step: &mut dyn FnMut(&StepReport),
+    ) -> Result<Vec<StepReport>, SeqError> {
+        let mut reports = Vec::new();
         let mut carried: Option<Forward> = None;
-        for (si, step) in steps().into_iter().enumerate() {
+        for (si, step) in steps().into_iter().enumerate().skip(first) {
             let t0 = Instant::now();
-            let x = layer_input(step.first(), &image, &outs)?;
+            let x = if si == first {
+                x.clone()
+            } else {
+                layer_input(step.first(), x, outs)?
+            };
             let fwd = StepForward {
                 input: carried.as_ref(),
                 output: self.forward_target(si),
@@ -842,20 +903,7 @@ impl Sequencer {
             on_step(&r);
             reports.push(r);
         }
-        self.loaded = self.resident;
-        let last = outs[NUM_LAYERS - 1]
-            .as_ref()
-            .ok_or_else(|| SeqError::Input("no final output".into()))?;
-        debug_assert_eq!(LAYERS[NUM_LAYERS - 1].role, Role::Final);
-        let logits = logits_from_final(last, self.output_scale);
-        let probabilities = sim::reference::softmax(&logits);
-        Ok(NetOutput {
-            input: image,
-            layers: outs,
-            logits,
-            probabilities,
-            steps: reports,
-        })
+        Ok(reports)
     }
 }
 

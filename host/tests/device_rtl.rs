@@ -38,12 +38,40 @@ fn rtl_layers_match_int8_reference() {
     let mut seq = Sequencer::new(&cfg, &q).unwrap();
     let all = sequencer::steps();
     // The last Fire module (13x13) and the classifier (1000 x 15x15, pad 1): the cheapest real
-    // layers to simulate, and every kind of job but the stride-2 conv1.
-    for step in [all[8], all[9]] {
-        let t0 = Instant::now();
-        let first = step.layers()[0];
-        let x = reference.layer_input(first);
-        let (y, layers) = seq.run_step(&mut dev, step, &x).unwrap();
+    // layers to simulate, and every kind of job but the stride-2 conv1. Run as a chain: fire9's
+    // output streams back as conv_final's input while fire9's expands still compute.
+    let t0 = Instant::now();
+    let (outs, reports) = seq
+        .run_from(&mut dev, all[8], &reference.layer_input(all[8].layers()[0]))
+        .unwrap();
+    assert_eq!(reports.len(), 2);
+    let fire9_hidden: u64 = reports[0].layers.iter().map(|l| l.perf.h2c_hidden).sum();
+    let input_beats = (512 * 15 * 15u64).div_ceil(8);
+    // All but the tail after the last piece goes in under compute (counted by the RTL).
+    assert!(
+        fire9_hidden * 10 > input_beats * 9 && fire9_hidden <= input_beats,
+        "conv_final input beats loaded during fire9's jobs: {fire9_hidden} of {input_beats}"
+    );
+    // conv_final's own H2C is only what was not streamed (mask and the input's tail).
+    assert!(reports[1].h2c.activations < input_beats * 8 / 2, "{:?}", reports[1].h2c);
+    eprintln!(
+        "fire9 -> conv_final: {fire9_hidden} of {input_beats} input beats loaded under fire9's compute, {:.1} s wall",
+        t0.elapsed().as_secs_f64()
+    );
+    for (step, r) in [all[8], all[9]].into_iter().zip(&reports) {
+        let layers = &r.layers;
+        let y = match step {
+            Step::Conv(i) => outs[i].clone().unwrap(),
+            Step::Fire {
+                expand1x1,
+                expand3x3,
+                ..
+            } => int8::QTensor::concat(&[
+                outs[expand1x1].as_ref().unwrap(),
+                outs[expand3x3].as_ref().unwrap(),
+            ])
+            .unwrap(),
+        };
         let want = match step {
             Step::Conv(i) => reference.layers[i].clone(),
             Step::Fire {
@@ -56,19 +84,18 @@ fn rtl_layers_match_int8_reference() {
             }
         };
         assert_eq!(y, want, "{} differs from the int8 reference", step.name());
-        for l in &layers {
+        for l in layers {
             assert_eq!(l.perf.jobs, 1, "{l:?}");
             assert!(l.perf.busy > 0 && l.perf.macs > 0, "{l:?}");
         }
         eprintln!(
-            "{}: {} cycles {:?}, {:.1} s wall",
+            "{}: {} cycles {:?}",
             step.name(),
             layers.iter().map(|l| l.perf.busy).sum::<u64>(),
             layers
                 .iter()
                 .map(|l| (l.layer, l.perf.busy))
                 .collect::<Vec<_>>(),
-            t0.elapsed().as_secs_f64()
         );
     }
     // Fire 9 again on a card with random stalls on both streams and the register bus.

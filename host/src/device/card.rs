@@ -245,7 +245,8 @@ impl CycleReport {
             h2c += s.h2c;
         }
         let c2h = layers.iter().map(|l| l.out_bytes).sum();
-        let traffic = Traffic::new(h2c, c2h, &totals, clock);
+        let hidden = layers.iter().map(|l| l.perf.h2c_hidden).sum::<u64>() * spec::STREAM_BYTES as u64;
+        let traffic = Traffic::new(h2c, hidden, c2h, &totals, clock);
         CycleReport {
             preset: cfg.name.clone(),
             mac_lanes: lanes,
@@ -277,6 +278,7 @@ impl CycleReport {
         self.totals = Totals::of(&self.rows, self.mac_lanes, self.target_mhz, clock);
         self.traffic = Traffic::new(
             self.traffic.h2c,
+            self.traffic.h2c_hidden_bytes,
             self.traffic.c2h_bytes,
             &self.totals,
             clock,
