@@ -202,6 +202,14 @@ fn nitefury_whole_network_on_chelsea() {
     }
     assert_eq!(out.probabilities, reference.probs);
     let r = host::device::card::CycleReport::of(&out, &cfg);
+    r.print(&mut std::io::stderr()).unwrap();
+    // Each step's output streams back in under compute: most activation bytes load while a job
+    // runs (the card's own counter), the rest is the image, masks and each input's tail.
+    assert!(
+        r.traffic.h2c_hidden_bytes * 10 > r.traffic.h2c.activations * 8,
+        "{:?}",
+        r.traffic
+    );
     eprintln!(
         "nitefury chelsea: {} cycles, efficiency {:.3}, {:.0} images/s at {} MHz, {:.1} s wall",
         r.cycles,

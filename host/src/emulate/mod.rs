@@ -45,3 +45,28 @@ pub trait CardModel {
     /// Cycles run since the model was made.
     fn cycles(&mut self) -> u64;
 }
+
+/// A boxed model is a model (so tests and the emulator can pick one at run time).
+impl<M: CardModel + ?Sized> CardModel for Box<M> {
+    fn name(&self) -> String {
+        (**self).name()
+    }
+    fn write_reg(&mut self, off: u32, value: u32) -> Result<(), String> {
+        (**self).write_reg(off, value)
+    }
+    fn read_reg(&mut self, off: u32) -> Result<u32, String> {
+        (**self).read_reg(off)
+    }
+    fn run(
+        &mut self,
+        cycles: u64,
+        h2c: &mut VecDeque<u64>,
+        c2h: &mut VecDeque<u64>,
+        c2h_room: usize,
+    ) -> u64 {
+        (**self).run(cycles, h2c, c2h, c2h_room)
+    }
+    fn cycles(&mut self) -> u64 {
+        (**self).cycles()
+    }
+}
