@@ -392,9 +392,14 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.loader.enable.next = (self.st.q.val() == self.st_idle.val())
             & !self.start_r.q.val()
             & !self.start_r2.q.val();
-        self.loader.busy_act_ok.next =
-            (self.st.q.val() != self.st_idle.val()) & !self.dd.dst_mid.val();
-        self.loader.busy_act_limit.next = self.dd.src_base.val();
+        self.loader.busy.next = self.st.q.val() != self.st_idle.val();
+        self.loader.job_dst_mid.next = self.dd.dst_mid.val();
+        self.loader.job_src_base.next = self.dd.src_base.val();
+        self.loader.job_w_base.next = self.dd.weight_base.val();
+        self.loader.job_w_beats.next = self.dd.weight_beats.val();
+        self.loader.job_b_base.next = self.dd.bias_base.val();
+        self.loader.job_out_c.next = self.dd.out_c.val();
+        self.loader.job_slot.next = self.dd.lut_slot.val();
         self.loader.halted.next = self.halted.val();
         self.loader.tdata.next = self.s_axis_tdata.val();
         // No beat is taken while reset is asserted or still reaching the children.
@@ -412,7 +417,8 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.maskmem.we.next = self.loader.mask_we.val();
         self.maskmem.waddr.next = self.loader.addr.val();
         self.maskmem.wdata.next = self.loader.data.val();
-        // The activation buffer is written by the loader (ACT_IN/ACT_MID, only between jobs) or
+        // The activation buffer is written by the loader (ACT_IN/ACT_MID; during a job only
+        // ACT_IN below the job's input, and never during a squeeze, see the loader's gate) or
         // by a squeeze job's output into the mid window, while the same job reads its input
         // through the read port.
         if self.outctl.mid_we.val() {
@@ -837,7 +843,8 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.inc_stall.next = (self.st.q.val() != self.st_idle.val()) & !self.issue.val();
         self.inc_stall_in.next = false;
         self.inc_stall_out.next = self.outctl.stall_out.val();
-        // Activation bytes the loader writes while a job runs: H2C hidden under compute.
-        self.inc_h2c_hidden.next = self.loader.act_we.val() & (self.st.q.val() != self.st_idle.val());
+        // Payload beats the loader takes while a job runs: H2C hidden under compute.
+        self.inc_h2c_hidden.next =
+            self.loader.pay_beat.val() & (self.st.q.val() != self.st_idle.val());
     }
 }

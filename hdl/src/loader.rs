@@ -6,9 +6,12 @@
 //! stalls forever.
 //!
 //! The gate (`spec::descriptor::Descriptor::loads_while_running`): with no job running every
-//! packet passes; while a job runs only an `ACT_IN` packet whose bytes end at or below the job's
-//! `src_base` passes, and only if the job does not write the activation buffer. So the next
-//! layer's input streams in under compute, and everything else waits for the job to finish.
+//! packet passes; while a job runs only packets that cannot touch what the job uses pass: an
+//! `ACT_IN` packet whose bytes end at or below the job's `src_base` (if the job does not write
+//! the activation buffer), weight entries outside the job's `weight_beats` beats from
+//! `weight_base`, bias words outside its `out_c` words from `bias_base`, a codebook for another
+//! slot. So the next layer's input and weights stream in under compute; masks and `ACT_MID`
+//! wait for the job to finish.
 //!
 //! Registered: the FSM state, the header beat and its end address, type, address pointer,
 //! remaining beat count, the latched weight beat and its sub-entry counter. Combinational:
@@ -16,9 +19,9 @@
 //! current beat).
 //!
 //! Ports: `clk`, `rst` (synchronous, active high), `enable` (no job is running or starting),
-//! `busy_act_ok` (a job runs that leaves the activation buffer's write port free) and
-//! `busy_act_limit` (its `src_base`), `halted` (accept and drop everything), the H2C
-//! `tdata/tvalid/tready`, per-memory write ports, and the `err_*` pulses.
+//! `busy` (a job runs) and the running job's `job_*` descriptor fields, `halted` (accept and
+//! drop everything), the H2C `tdata/tvalid/tready`, per-memory write ports, `pay_beat` (a
+//! payload beat was taken, for the hidden-load counter) and the `err_*` pulses.
 
 use rust_hdl::prelude::*;
 use spec::packet::PacketType;
@@ -40,8 +43,15 @@ pub struct Loader {
     pub clk: Signal<In, Clock>,
     pub rst: Signal<In, Bit>,
     pub enable: Signal<In, Bit>,
-    pub busy_act_ok: Signal<In, Bit>,
-    pub busy_act_limit: Signal<In, Bits<24>>,
+    pub busy: Signal<In, Bit>,
+    pub job_dst_mid: Signal<In, Bit>,
+    pub job_src_base: Signal<In, Bits<24>>,
+    pub job_w_base: Signal<In, Bits<23>>,
+    pub job_w_beats: Signal<In, Bits<16>>,
+    pub job_b_base: Signal<In, Bits<16>>,
+    pub job_out_c: Signal<In, Bits<16>>,
+    pub job_slot: Signal<In, Bits<6>>,
+    pub pay_beat: Signal<Out, Bit>,
     pub halted: Signal<In, Bit>,
     pub tdata: Signal<In, Bits<64>>,
     pub tvalid: Signal<In, Bit>,
@@ -63,8 +73,14 @@ pub struct Loader {
     pub err_act_overflow: Signal<Out, Bit>,
     state: DFF<Bits<3>>,
     hdr: DFF<Bits<64>>,
-    /// Byte address one past the packet's payload (ACT_IN), for the gate.
+    /// One past the packet's last destination unit (bytes, entries or words), for the gate.
     hdr_end: DFF<Bits<40>>,
+    hdr_sh: Signal<Local, Bits<6>>,
+    /// The running job's weight and bias ranges (registered: the descriptor is stable).
+    w_lo: DFF<Bits<40>>,
+    w_hi: DFF<Bits<40>>,
+    b_lo: DFF<Bits<40>>,
+    b_hi: DFF<Bits<40>>,
     go: Signal<Local, Bit>,
     ptype: DFF<Bits<8>>,
     ptr: DFF<Bits<24>>,
@@ -99,6 +115,8 @@ pub struct Loader {
     one24: Constant<Bits<24>>,
     eight24: Constant<Bits<24>>,
     beat_log2: Constant<Bits<6>>,
+    wpb_log2: Constant<Bits<6>>,
+    zero6: Constant<Bits<6>>,
     one32: Constant<Bits<32>>,
     zero32: Constant<Bits<32>>,
     seven24: Constant<Bits<24>>,
@@ -116,8 +134,15 @@ impl Loader {
             clk: Default::default(),
             rst: Default::default(),
             enable: Default::default(),
-            busy_act_ok: Default::default(),
-            busy_act_limit: Default::default(),
+            busy: Default::default(),
+            job_dst_mid: Default::default(),
+            job_src_base: Default::default(),
+            job_w_base: Default::default(),
+            job_w_beats: Default::default(),
+            job_b_base: Default::default(),
+            job_out_c: Default::default(),
+            job_slot: Default::default(),
+            pay_beat: Default::default(),
             halted: Default::default(),
             tdata: Default::default(),
             tvalid: Default::default(),
@@ -138,6 +163,11 @@ impl Loader {
             state: Default::default(),
             hdr: Default::default(),
             hdr_end: Default::default(),
+            hdr_sh: Default::default(),
+            w_lo: Default::default(),
+            w_hi: Default::default(),
+            b_lo: Default::default(),
+            b_hi: Default::default(),
             go: Default::default(),
             ptype: Default::default(),
             ptr: Default::default(),
@@ -171,6 +201,10 @@ impl Loader {
             one24: c24(1),
             eight24: c24(spec::STREAM_BYTES),
             beat_log2: Constant::new((spec::STREAM_BYTES.trailing_zeros() as u64).to_bits()),
+            wpb_log2: Constant::new(
+                (spec::packet::WEIGHTS_PER_BEAT.trailing_zeros() as u64).to_bits(),
+            ),
+            zero6: Constant::new(0u64.to_bits()),
             one32: Constant::new(1u64.to_bits()),
             zero32: Constant::new(0u64.to_bits()),
             seven24: c24(7),
@@ -185,15 +219,36 @@ impl Loader {
 impl Logic for Loader {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clk, state, hdr, hdr_end, ptype, ptr, remaining, beat, sub);
+        dff_setup!(self, clk, state, hdr, hdr_end, w_lo, w_hi, b_lo, b_hi, ptype, ptr, remaining, beat, sub);
         self.hdr_type.next = self.hdr.q.val().get_bits::<8>(0);
         self.hdr_addr.next = self.hdr.q.val().get_bits::<24>(8);
         self.hdr_len.next = self.hdr.q.val().get_bits::<32>(32);
-        // The gate: idle, or an ACT_IN packet wholly below what the running job reads.
-        self.go.next = self.enable.val()
-            | (self.busy_act_ok.val()
-                & (self.hdr_type.val() == self.t_act_in.val())
-                & (self.hdr_end.q.val() <= bit_cast::<40, 24>(self.busy_act_limit.val())));
+        // The gate (Descriptor::loads_while_running): idle, or a packet outside what the
+        // running job uses.
+        self.w_lo.d.next = bit_cast::<40, 23>(self.job_w_base.val());
+        self.w_hi.d.next = bit_cast::<40, 23>(self.job_w_base.val())
+            + (bit_cast::<40, 16>(self.job_w_beats.val()) << self.wpb_log2.val());
+        self.b_lo.d.next = bit_cast::<40, 16>(self.job_b_base.val());
+        self.b_hi.d.next =
+            bit_cast::<40, 16>(self.job_b_base.val()) + bit_cast::<40, 16>(self.job_out_c.val());
+        self.go.next = self.enable.val();
+        if self.busy.val() {
+            if self.hdr_type.val() == self.t_act_in.val() {
+                self.go.next = !self.job_dst_mid.val()
+                    & (self.hdr_end.q.val() <= bit_cast::<40, 24>(self.job_src_base.val()));
+            }
+            if self.hdr_type.val() == self.t_weights.val() {
+                self.go.next = (self.hdr_end.q.val() <= self.w_lo.q.val())
+                    | (bit_cast::<40, 24>(self.hdr_addr.val()) >= self.w_hi.q.val());
+            }
+            if self.hdr_type.val() == self.t_bias.val() {
+                self.go.next = (self.hdr_end.q.val() <= self.b_lo.q.val())
+                    | (bit_cast::<40, 24>(self.hdr_addr.val()) >= self.b_hi.q.val());
+            }
+            if self.hdr_type.val() == self.t_codebook.val() {
+                self.go.next = self.hdr_addr.val() != bit_cast::<24, 6>(self.job_slot.val());
+            }
+        }
         // Header checks: known type, codebook length, act alignment.
         self.hdr_bad.next = true;
         if (self.hdr_type.val() == self.t_weights.val())
@@ -248,6 +303,17 @@ impl Logic for Loader {
             self.tready.next = true;
         }
         self.fire.next = self.tready.val() & self.tvalid.val();
+        self.pay_beat.next = self.fire.val() & (self.state.q.val() == self.st_pay.val());
+        // Destination units per payload beat, as a shift: 8 bytes, 4 weight entries, 1 word.
+        self.hdr_sh.next = self.zero6.val();
+        if (self.tdata.val().get_bits::<8>(0) == self.t_act_in.val())
+            | (self.tdata.val().get_bits::<8>(0) == self.t_act_mid.val())
+        {
+            self.hdr_sh.next = self.beat_log2.val();
+        }
+        if self.tdata.val().get_bits::<8>(0) == self.t_weights.val() {
+            self.hdr_sh.next = self.wpb_log2.val();
+        }
 
         self.w_we.next = false;
         self.w_addr.next = self.ptr.q.val();
@@ -271,10 +337,9 @@ impl Logic for Loader {
                 & (self.tdata.val().get_bits::<32>(32) != self.zero32.val())
             {
                 self.hdr.d.next = self.tdata.val();
-                self.hdr_end.d.next = bit_cast::<40, 24>(
-                    self.tdata.val().get_bits::<24>(8),
-                ) + (bit_cast::<40, 32>(self.tdata.val().get_bits::<32>(32))
-                    << self.beat_log2.val());
+                self.hdr_end.d.next = bit_cast::<40, 24>(self.tdata.val().get_bits::<24>(8))
+                    + (bit_cast::<40, 32>(self.tdata.val().get_bits::<32>(32))
+                        << self.hdr_sh.val());
                 self.state.d.next = self.st_gate.val();
             }
         } else if self.state.q.val() == self.st_gate.val() {

@@ -702,6 +702,7 @@ pub struct DescDecode {
     pub ntiles: Signal<Out, Bits<16>>,
     pub src_base: Signal<Out, Bits<24>>,
     pub weight_base: Signal<Out, Bits<23>>,
+    pub weight_beats: Signal<Out, Bits<16>>,
     pub bias_base: Signal<Out, Bits<16>>,
     pub m: Signal<Out, Bits<16>>,
     pub shift: Signal<Out, Bits<6>>,
@@ -718,7 +719,7 @@ pub struct DescDecode {
 impl DescDecode {
     pub fn new() -> Self {
         let d = DescDecode::default();
-        let widths: [(&str, usize); 24] = [
+        let widths: [(&str, usize); 25] = [
             ("k", 3),
             ("src_mid", 1),
             ("dst_mid", 1),
@@ -732,6 +733,7 @@ impl DescDecode {
             ("ntiles", 16),
             ("src_base", 24),
             ("weight_base", 23),
+            ("weight_beats", 16),
             ("bias_base", 16),
             ("m", 16),
             ("shift", 6),
@@ -772,6 +774,7 @@ impl Logic for DescDecode {
         self.ntiles.connect();
         self.src_base.connect();
         self.weight_base.connect();
+        self.weight_beats.connect();
         self.bias_base.connect();
         self.m.connect();
         self.shift.connect();

@@ -405,9 +405,10 @@ impl Forward {
         self.channels += 1;
     }
 
-    /// Send what is ready (whole beats) if it is at least `min` bytes and the card takes it
-    /// while `running` runs; otherwise keep it for later.
-    fn flush(&mut self, dev: &mut dyn Device, running: &Descriptor, min: usize) -> Result<()> {
+    /// The H2C bytes of an ACT_IN packet with what is ready (whole beats), if that is at least
+    /// `min` bytes and the card takes it while `running` runs; otherwise nothing (kept for
+    /// later). The caller sends them while `running` still runs.
+    fn take(&mut self, running: &Descriptor, min: usize) -> Result<Vec<u8>> {
         let beat = spec::STREAM_BYTES as usize;
         let ready = if self.channels == self.layout.c {
             self.bytes.len()
@@ -415,19 +416,18 @@ impl Forward {
             self.channels as usize * self.layout.plane() / beat * beat
         };
         if ready <= self.sent || ready - self.sent < min {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let addr = self.layout.base + self.sent as u32;
         let beats = ((ready - self.sent) / beat) as u32;
         if !running.loads_while_running(PacketType::ActIn, addr, beats) {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let p = Packet::act(false, addr, &self.bytes[self.sent..ready])
             .map_err(|e| DeviceError::Model(format!("forwarded input packet: {e}")))?;
-        send_packets(dev, std::slice::from_ref(&p))?;
         self.h2c_bytes += (beats as u64 + 1) * beat as u64;
         self.sent = ready;
-        Ok(())
+        Ok(spec::packet::beats_to_bytes(&p.to_beats()))
     }
 }
 
@@ -437,6 +437,8 @@ impl Forward {
 struct StepForward<'a> {
     input: Option<&'a Forward>,
     output: Option<ActLayout>,
+    /// The next step's weight packets, to send while this step's first job runs.
+    next_weights: Option<&'a [Packet]>,
 }
 
 /// One step as run: output, per-layer counters, H2C bytes by kind, host time, and the next
@@ -447,6 +449,8 @@ struct StepRun {
     h2c: H2cBytes,
     host: Duration,
     forward: Option<Forward>,
+    /// The next step's weights went in during this step.
+    sent_next_weights: bool,
 }
 
 /// Drop from the step's packets the part of its ACT_IN input that is already on the card,
@@ -486,6 +490,7 @@ fn run_jobs(
     layers: &[usize],
     models: &[JobModel],
     mut fwd: Option<&mut Forward>,
+    early: &[u8],
 ) -> Result<(Vec<u8>, Vec<LayerReport>, u64), DeviceError> {
     let beats: Vec<u64> = packets.iter().flat_map(|p| p.to_beats()).collect();
     if !beats.is_empty() {
@@ -501,33 +506,43 @@ fn run_jobs(
         device::pulse(dev, &[regs::CTRL_START])?;
         let at = c2h.len();
         c2h.resize(at + j.out_bytes as usize, 0);
-        if let Some(f) = fwd.as_deref_mut() {
-            // What the previous job's last piece left: this job runs now.
-            f.flush(dev, &Descriptor::unpack(desc), 1)?;
-        }
+        // The next step's weights go in while the first job runs.
+        let mut send = if at == 0 && reports.is_empty() {
+            early.to_vec()
+        } else {
+            Vec::new()
+        };
         match (fwd.as_deref_mut(), j.out_channels()) {
             (Some(f), Some((ch0, n, cb))) if cb > 0 => {
+                // Each piece of output read goes with the next input piece built from the one
+                // before (both directions at once); the previous job's last piece goes first.
                 let running = Descriptor::unpack(desc);
+                send.extend(f.take(&running, 1)?);
                 let cb = cb as usize;
                 let per_read = (FORWARD_MIN_BYTES / cb).max(1);
                 let mut o = 0usize;
                 while o < n as usize {
                     let k = per_read.min(n as usize - o);
-                    dev.read_c2h(&mut c2h[at + o * cb..at + (o + k) * cb])?;
+                    dev.exchange(&send, &mut c2h[at + o * cb..at + (o + k) * cb])?;
                     for c in o..o + k {
                         if let Some(map) = j.parse_channel(&c2h[at + c * cb..at + (c + 1) * cb]) {
                             f.channel(ch0 + c as u32, &map);
                         }
                     }
                     o += k;
-                    if o < n as usize {
-                        f.flush(dev, &running, FORWARD_MIN_BYTES)?;
-                    }
+                    // Built now, sent with the next read (the job is still running then).
+                    send = if o < n as usize {
+                        f.take(&running, FORWARD_MIN_BYTES)?
+                    } else {
+                        Vec::new()
+                    };
                 }
             }
             _ => {
                 if j.out_bytes > 0 {
-                    dev.read_c2h(&mut c2h[at..])?;
+                    dev.exchange(&send, &mut c2h[at..])?;
+                } else if !send.is_empty() {
+                    dev.write_h2c(&send)?;
                 }
             }
         }
@@ -562,6 +577,11 @@ pub struct Sequencer {
     models: Vec<Vec<JobModel>>,
     /// Per step: where and how its input is stored (stride-1 inputs), after relocation.
     inputs: Vec<Option<ActLayout>>,
+    /// Per step: its weight, codebook and bias packets at its place.
+    early_weights: Vec<Vec<Packet>>,
+    /// Per step: whether the next step's weights lie apart from this step's, so they can be
+    /// sent while this step runs.
+    early: Vec<bool>,
     resident: bool,
     /// The card holds every step's weights (resident mode, after a successful image).
     loaded: bool,
@@ -590,11 +610,15 @@ impl Sequencer {
             places: vec![Place::default(); steps().len()],
             models: Vec::new(),
             inputs: Vec::new(),
+            early_weights: Vec::new(),
+            early: Vec::new(),
             resident: false,
             loaded: false,
         };
         let mut at = Place::default();
         let mut acts = Vec::new();
+        let mut sizes = Vec::new();
+        let mut plan_weights = Vec::new();
         for (i, step) in steps().into_iter().enumerate() {
             let l = &LAYERS[step.first()];
             let x = Tensor {
@@ -606,6 +630,9 @@ impl Sequencer {
             };
             let plan = seq.plan(step, &x)?;
             let f = footprint(&plan)?;
+            sizes.push(f);
+            // The weight packets do not depend on the input: kept for sending them early.
+            plan_weights.push(relocate(&plan, Place::default())?.0);
             seq.models.push(
                 perf_report::job_models(&plan, cfg.pixel_lanes)
                     .map_err(|e| SeqError::Input(format!("{}: {e}", step.name())))?,
@@ -632,10 +659,52 @@ impl Sequencer {
             && at.bias <= cfg.bias_words
             && at.slot <= cfg.codebook_slots;
         if !seq.resident {
-            seq.places.fill(Place::default());
+            // Each step loads its own weights: even steps at the bottom of the weight, bias and
+            // codebook memories, odd steps at the top, so that the next step's weights can go
+            // in while this step runs whenever the two fit side by side.
+            for (i, (p, f)) in seq.places.iter_mut().zip(&sizes).enumerate() {
+                *p = if i % 2 == 0 {
+                    Place::default()
+                } else {
+                    Place {
+                        weight: cfg.weight_entries.saturating_sub(f.weight) / 4 * 4,
+                        bias: cfg.bias_words.saturating_sub(f.bias),
+                        slot: cfg.codebook_slots.saturating_sub(f.slot),
+                        act: 0,
+                    }
+                };
+            }
         }
         for (p, act) in seq.places.iter_mut().zip(acts) {
             p.act = act;
+        }
+        for (i, w) in plan_weights.into_iter().enumerate() {
+            let at = seq.places[i];
+            seq.early_weights.push(
+                w.into_iter()
+                    .map(|mut k| {
+                        k.addr += match k.ty {
+                            PacketType::Weights => at.weight,
+                            PacketType::Bias => at.bias,
+                            _ => at.slot,
+                        };
+                        k
+                    })
+                    .collect(),
+            );
+        }
+        for i in 0..sizes.len() {
+            let early = match (sizes.get(i), sizes.get(i + 1)) {
+                (Some(a), Some(b)) => {
+                    let (pa, pb) = (seq.places[i], seq.places[i + 1]);
+                    let apart = |a0: u32, an: u32, b0: u32, bn: u32| a0 + an <= b0 || b0 + bn <= a0;
+                    apart(pa.weight, a.weight.div_ceil(4) * 4, pb.weight, b.weight.div_ceil(4) * 4)
+                        && apart(pa.bias, a.bias, pb.bias, b.bias)
+                        && apart(pa.slot, a.slot, pb.slot, b.slot)
+                }
+                _ => false,
+            };
+            seq.early.push(early);
         }
         Ok(seq)
     }
@@ -754,6 +823,21 @@ impl Sequencer {
         };
         let mut h2c = H2cBytes::of(&packets);
         let mut next = fwd.output.map(Forward::new);
+        // The next step's weights, if the card takes all of them while the first job runs.
+        let first = descs.first().map(Descriptor::unpack);
+        let (early, sent_next_weights) = match (fwd.next_weights, &first) {
+            (Some(w), Some(d))
+                if w.iter()
+                    .all(|p| d.loads_while_running(p.ty, p.addr, p.payload.len() as u32)) =>
+            {
+                (w.to_vec(), true)
+            }
+            _ => (Vec::new(), false),
+        };
+        h2c += H2cBytes::of(&early);
+        let early_bytes: Vec<u8> = spec::packet::beats_to_bytes(
+            &early.iter().flat_map(|p| p.to_beats()).collect::<Vec<_>>(),
+        );
         let mut host = t0.elapsed();
         let (c2h, layers, h2c_bytes) = run_jobs(
             dev,
@@ -763,8 +847,9 @@ impl Sequencer {
             &step.layers(),
             &self.models[si],
             next.as_mut(),
+            &early_bytes,
         )?;
-        debug_assert_eq!(h2c.total(), h2c_bytes);
+        debug_assert_eq!(h2c.total(), h2c_bytes + early_bytes.len() as u64);
         if let Some(f) = &next {
             h2c.activations += f.h2c_bytes;
         }
@@ -788,6 +873,7 @@ impl Sequencer {
             h2c,
             host,
             forward: next,
+            sent_next_weights,
         })
     }
 
@@ -863,6 +949,8 @@ impl Sequencer {
     ) -> Result<Vec<StepReport>, SeqError> {
         let mut reports = Vec::new();
         let mut carried: Option<Forward> = None;
+        // The step's weights are on the card already (sent during the step before).
+        let mut weights_in = false;
         for (si, step) in steps().into_iter().enumerate().skip(first) {
             let t0 = Instant::now();
             let x = if si == first {
@@ -870,9 +958,13 @@ impl Sequencer {
             } else {
                 layer_input(step.first(), x, outs)?
             };
+            let next_weights = (send_weights && self.early.get(si) == Some(&true))
+                .then(|| self.early_weights.get(si + 1).cloned())
+                .flatten();
             let fwd = StepForward {
                 input: carried.as_ref(),
                 output: self.forward_target(si),
+                next_weights: next_weights.as_deref(),
             };
             let StepRun {
                 y,
@@ -880,8 +972,10 @@ impl Sequencer {
                 h2c,
                 host,
                 forward,
-            } = self.step_at(dev, si, step, &x, send_weights, fwd)?;
+                sent_next_weights,
+            } = self.step_at(dev, si, step, &x, send_weights && !weights_in, fwd)?;
             carried = forward;
+            weights_in = sent_next_weights;
             let mut from = 0;
             for li in step.outputs() {
                 let n = LAYERS[li].out_c;

@@ -1,8 +1,9 @@
 //! The loader's gate (`spec::descriptor::Descriptor::loads_while_running`) on every card model
 //! (the software card and the Verilated RTL, preset `tiny`): while a job runs, an `ACT_IN`
-//! packet that ends at the job's `src_base` is written at once and counted in
-//! `PERF_H2C_HIDDEN`; one that reaches into the job's input waits until the job is done; and
-//! the job's output is the same as without either packet.
+//! packet that ends at the job's `src_base` and weight entries just past the job's own are
+//! written at once and counted in `PERF_H2C_HIDDEN`; an `ACT_IN` packet that reaches into the
+//! job's input and weight entries over the job's own wait until the job is done; and the job's
+//! output is the same as without any of them.
 
 use std::time::Duration;
 
@@ -74,13 +75,21 @@ fn run(dev: &mut dyn Device, plan: &Plan, extra: bool) -> (Vec<u8>, Vec<u64>) {
     let mut hidden = Vec::new();
     if extra {
         let below = Packet::act(false, 0, &vec![0xA5; INPUT_AT as usize]).unwrap();
-        assert!(d.loads_while_running(PacketType::ActIn, below.addr, below.payload.len() as u32));
-        sequencer::send_packets(dev, &[below]).unwrap();
+        let w_end = d.weight_base + d.weight_beats * spec::packet::WEIGHTS_PER_BEAT as u32;
+        let beside = Packet::weights(w_end, &[(7, 0); 8]).unwrap();
+        for p in [&below, &beside] {
+            assert!(d.loads_while_running(p.ty, p.addr, p.payload.len() as u32));
+        }
+        sequencer::send_packets(dev, &[below, beside]).unwrap();
         hidden.push(device::read_perf(dev).unwrap().h2c_hidden);
-        // Two beats across src_base: this one must wait for the job (it would change its input).
+        // Two beats across src_base, and the job's own last weight entries: these must wait
+        // for the job (they would change its input and its weights).
         let over = Packet::act(false, INPUT_AT - 8, &[0x5A; 16]).unwrap();
-        assert!(!d.loads_while_running(PacketType::ActIn, over.addr, 2));
-        sequencer::send_packets(dev, &[over]).unwrap();
+        let w_over = Packet::weights(w_end - 4, &[(9, 0); 4]).unwrap();
+        for p in [&over, &w_over] {
+            assert!(!d.loads_while_running(p.ty, p.addr, p.payload.len() as u32));
+        }
+        sequencer::send_packets(dev, &[over, w_over]).unwrap();
         let status = dev.read_reg(regs::STATUS.offset).unwrap();
         assert_eq!(regs::STATUS_BUSY.get(status), 0, "taken while the job ran");
         hidden.push(device::read_perf(dev).unwrap().h2c_hidden);
@@ -109,7 +118,7 @@ fn act_in_below_the_input_loads_under_compute_and_overlapping_waits() {
         let mut dev = device(card);
         let (got, hidden) = run(&mut dev, &plan, true);
         assert_eq!(got, want, "{name}: the job's output changed");
-        let beats = (INPUT_AT / spec::STREAM_BYTES) as u64;
+        let beats = (INPUT_AT / spec::STREAM_BYTES) as u64 + 2;
         assert_eq!(hidden, vec![beats, beats], "{name}: beats loaded under compute");
     }
 }

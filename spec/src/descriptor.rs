@@ -72,6 +72,7 @@ df!(D_Q_START, "q_start", 4, 0, 24);
 df!(D_NTILES, "ntiles", 5, 0, 16);
 df!(D_SRC_BASE, "src_base", 6, 0, 24);
 df!(D_WEIGHT_BASE, "weight_base", 7, 0, 23);
+df!(D_WEIGHT_BEATS, "weight_beats", 1, 16, 16);
 df!(D_BIAS_BASE, "bias_base", 8, 0, 16);
 df!(D_M, "m", 9, 0, 16);
 df!(D_SHIFT, "shift", 9, 16, 6);
@@ -99,6 +100,7 @@ pub const FIELDS: &[DescField] = &[
     D_NTILES,
     D_SRC_BASE,
     D_WEIGHT_BASE,
+    D_WEIGHT_BEATS,
     D_BIAS_BASE,
     D_M,
     D_SHIFT,
@@ -144,6 +146,9 @@ pub struct Descriptor {
     pub src_base: u32,
     /// Weight-memory entry of output channel 0's first entry (channels follow contiguously).
     pub weight_base: u32,
+    /// Weight-memory beats (4 entries each) the job's entries span from `weight_base`; only the
+    /// loader's gate reads it (packets into that range wait for the job).
+    pub weight_beats: u32,
     /// Bias/count-memory index of output channel 0.
     pub bias_base: u32,
     /// Requantization multiplier (1..=32767) and shift (1..=46).
@@ -177,7 +182,7 @@ pub struct DescError {
 }
 
 impl Descriptor {
-    fn values(&self) -> [(DescField, u32); 24] {
+    fn values(&self) -> [(DescField, u32); 25] {
         [
             (D_K, self.k),
             (D_SRC_MID, self.src_mid as u32),
@@ -192,6 +197,7 @@ impl Descriptor {
             (D_NTILES, self.ntiles),
             (D_SRC_BASE, self.src_base),
             (D_WEIGHT_BASE, self.weight_base),
+            (D_WEIGHT_BEATS, self.weight_beats),
             (D_BIAS_BASE, self.bias_base),
             (D_M, self.m),
             (D_SHIFT, self.shift),
@@ -238,6 +244,7 @@ impl Descriptor {
             ntiles: D_NTILES.get(w),
             src_base: D_SRC_BASE.get(w),
             weight_base: D_WEIGHT_BASE.get(w),
+            weight_beats: D_WEIGHT_BEATS.get(w),
             bias_base: D_BIAS_BASE.get(w),
             m: D_M.get(w),
             shift: D_SHIFT.get(w),
@@ -264,17 +271,35 @@ impl Descriptor {
     }
 
     /// Whether the loader takes an H2C packet (type `ty`, destination `addr`, `beats` payload
-    /// beats) while this job runs, instead of holding it until the job is done. Only `ACT_IN`
-    /// bytes that end at or below `src_base` qualify (the job reads nothing below `src_base`),
-    /// and only while the job does not write the activation buffer itself (a squeeze job owns
-    /// its write port). This is how the next layer's input streams in under compute; every
-    /// other packet waits. Zero-length packets are consumed at any time.
+    /// beats) while this job runs, instead of holding it until the job is done: only packets
+    /// that cannot touch what the job uses. `ACT_IN` bytes must end at or below `src_base` (the
+    /// job reads nothing below it) and the job must not write the activation buffer itself (a
+    /// squeeze job owns its write port); weight entries must lie outside the job's
+    /// `weight_beats` beats from `weight_base`; bias words outside its `out_c` words from
+    /// `bias_base`; a codebook in another slot than `lut_slot`. So the next layer's input and
+    /// weights stream in under compute. Masks and `ACT_MID` always wait. Zero-length packets
+    /// are consumed at any time.
     pub fn loads_while_running(&self, ty: PacketType, addr: u32, beats: u32) -> bool {
+        let (a, n) = (addr as u64, beats as u64);
+        let outside = |end: u64, lo: u64, hi: u64| end <= lo || a >= hi;
         beats == 0
-            || (ty == PacketType::ActIn
-                && !self.dst_mid
-                && addr as u64 + beats as u64 * crate::STREAM_BYTES as u64
-                    <= self.src_base as u64)
+            || match ty {
+                PacketType::ActIn => {
+                    !self.dst_mid
+                        && a + n * crate::STREAM_BYTES as u64 <= self.src_base as u64
+                }
+                PacketType::Weights => {
+                    let wpb = crate::packet::WEIGHTS_PER_BEAT as u64;
+                    let lo = self.weight_base as u64;
+                    outside(a + n * wpb, lo, lo + self.weight_beats as u64 * wpb)
+                }
+                PacketType::Bias => {
+                    let lo = self.bias_base as u64;
+                    outside(a + n, lo, lo + self.out_c as u64)
+                }
+                PacketType::Codebook => addr != self.lut_slot,
+                PacketType::Mask | PacketType::ActMid => false,
+            }
     }
 }
 
@@ -297,6 +322,7 @@ mod tests {
             ntiles: 200,
             src_base: 0x12345,
             weight_base: 400_000,
+            weight_beats: 9000,
             bias_base: 999,
             m: 32767,
             shift: 46,
@@ -316,7 +342,7 @@ mod tests {
         let d = sample();
         let w = d.pack().unwrap();
         assert_eq!(Descriptor::unpack(&w), d);
-        assert_eq!(w[1], 1000);
+        assert_eq!(w[1], 1000 | (9000 << 16));
         assert_eq!(w[9], 32767 | (46 << 16));
     }
 
@@ -370,8 +396,25 @@ mod tests {
         assert!(d.loads_while_running(PacketType::ActIn, 0, 512));
         assert!(!d.loads_while_running(PacketType::ActIn, 8, 512));
         assert!(!d.loads_while_running(PacketType::ActMid, 0, 1));
-        assert!(!d.loads_while_running(PacketType::Weights, 0, 1));
         assert!(!d.loads_while_running(PacketType::Mask, 0, 1));
+        // Weights, biases, codebooks: anywhere but the job's own.
+        let wd = Descriptor {
+            weight_base: 1000,
+            weight_beats: 10,
+            bias_base: 50,
+            out_c: 16,
+            lut_slot: 2,
+            ..d.clone()
+        };
+        assert!(wd.loads_while_running(PacketType::Weights, 0, 250));
+        assert!(!wd.loads_while_running(PacketType::Weights, 0, 251));
+        assert!(!wd.loads_while_running(PacketType::Weights, 1036, 1));
+        assert!(wd.loads_while_running(PacketType::Weights, 1040, 100));
+        assert!(wd.loads_while_running(PacketType::Bias, 0, 50));
+        assert!(!wd.loads_while_running(PacketType::Bias, 65, 1));
+        assert!(wd.loads_while_running(PacketType::Bias, 66, 1));
+        assert!(!wd.loads_while_running(PacketType::Codebook, 2, 32));
+        assert!(wd.loads_while_running(PacketType::Codebook, 3, 32));
         assert!(d.loads_while_running(PacketType::Bias, 0, 0));
         // A job that writes the buffer takes nothing.
         let sq = Descriptor { dst_mid: true, ..d };

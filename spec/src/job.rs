@@ -267,6 +267,14 @@ struct EngineLayer {
     pool: bool,
 }
 
+impl EngineLayer {
+    /// Weight-memory beats its entries occupy (the descriptor's `weight_beats`).
+    fn weight_beats(&self) -> u32 {
+        let n: usize = self.chans.iter().map(|c| c.len()).sum();
+        (n as u32).div_ceil(crate::packet::WEIGHTS_PER_BEAT as u32)
+    }
+}
+
 fn layer_codes(l: &ConvLayer) -> Result<(Vec<u8>, Vec<i8>), JobError> {
     let n = (l.out_c * l.in_c * l.k * l.k) as usize;
     let (codes, lut) = match &l.weights {
@@ -556,6 +564,7 @@ fn c2h_job(
         ntiles,
         src_base,
         weight_base: wb,
+        weight_beats: l.weight_beats(),
         bias_base: bb,
         m: l.m as u32,
         shift: l.shift as u32,
@@ -803,6 +812,7 @@ pub fn plan_fire(
         ntiles,
         src_base: 0,
         weight_base: wbs,
+        weight_beats: esq.weight_beats(),
         bias_base: bbs,
         m: sq.m as u32,
         shift: sq.shift as u32,

@@ -235,6 +235,18 @@ pub trait Device {
     fn write_h2c(&mut self, data: &[u8]) -> Result<()>;
     /// Fill `buf` from the C2H stream: exactly `buf.len()` bytes, or an error (timeout, short read).
     fn read_c2h(&mut self, buf: &mut [u8]) -> Result<()>;
+    /// Both directions at once: send `h2c` while filling `c2h` (the two DMA engines run in
+    /// parallel, so the card's output keeps draining while the host's data goes in). The default
+    /// does one after the other, which is correct but lets the card's output wait.
+    fn exchange(&mut self, h2c: &[u8], c2h: &mut [u8]) -> Result<()> {
+        if !h2c.is_empty() {
+            self.write_h2c(h2c)?;
+        }
+        if !c2h.is_empty() {
+            self.read_c2h(c2h)?;
+        }
+        Ok(())
+    }
     /// The deadlines this backend applies.
     fn timeouts(&self) -> Timeouts;
 

@@ -189,13 +189,29 @@ impl Stream {
         timeout: Duration,
         check: &mut dyn FnMut() -> Result<()>,
     ) -> Result<()> {
+        self.start_write(data)?;
+        self.finish_write(data.len(), timeout, check)
+    }
+
+    /// Hand `data` to the worker; the transfer runs while the caller does something else.
+    fn start_write(&mut self, data: &[u8]) -> Result<()> {
         self.check()?;
         self.progress.store(0, Ordering::Relaxed);
         if self.jobs.send(Job::Write(data.to_vec())).is_err() {
             self.broken = Some("the H2C worker thread ended".into());
             return self.check();
         }
-        match self.wait(data.len(), timeout, check)? {
+        Ok(())
+    }
+
+    /// Wait for the write `start_write` began.
+    fn finish_write(
+        &mut self,
+        bytes: usize,
+        timeout: Duration,
+        check: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<()> {
+        match self.wait(bytes, timeout, check)? {
             Reply::Wrote(Ok(())) => Ok(()),
             Reply::Wrote(Err(e)) => Err(self.io_error(e)),
             _ => unreachable!("a write job gets a write reply"),
@@ -483,6 +499,36 @@ impl Device for XdmaDevice {
         let r = s.read(buf, t, &mut || self.check_card());
         self.put(s);
         r
+    }
+
+    fn exchange(&mut self, h2c: &[u8], c2h: &mut [u8]) -> Result<()> {
+        if h2c.is_empty() || c2h.is_empty() {
+            if !h2c.is_empty() {
+                self.write_h2c(h2c)?;
+            }
+            if !c2h.is_empty() {
+                self.read_c2h(c2h)?;
+            }
+            return Ok(());
+        }
+        let t = self.timeouts.dma;
+        let mut w = self.take(Dir::H2c)?;
+        if let Err(e) = w.start_write(h2c) {
+            self.put(w);
+            return Err(e);
+        }
+        // The H2C worker writes while this thread reads; then collect the write's reply.
+        let read = match self.take(Dir::C2h) {
+            Ok(mut r) => {
+                let res = r.read(c2h, t, &mut || self.check_card());
+                self.put(r);
+                res
+            }
+            Err(e) => Err(e),
+        };
+        let wrote = w.finish_write(h2c.len(), t, &mut || self.check_card());
+        self.put(w);
+        read.and(wrote)
     }
 
     fn timeouts(&self) -> Timeouts {

@@ -294,13 +294,12 @@ impl SoftCard {
             } => {
                 let mut bad = bad;
                 if let (Some(t), false) = (ty, bad) {
-                    match self.store(t, addr, index, beat) {
-                        Err(bits) => {
-                            self.err |= bits;
-                            bad = true;
-                        }
-                        Ok(()) if self.busy => self.perf[HIDDEN] += 1,
-                        Ok(()) => {}
+                    if self.busy {
+                        self.perf[HIDDEN] += 1;
+                    }
+                    if let Err(bits) = self.store(t, addr, index, beat) {
+                        self.err |= bits;
+                        bad = true;
                     }
                 }
                 self.rx = if left > 1 {
