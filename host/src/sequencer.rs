@@ -437,8 +437,11 @@ impl Forward {
 struct StepForward<'a> {
     input: Option<&'a Forward>,
     output: Option<ActLayout>,
-    /// The next step's weight packets, to send while this step's first job runs.
+    /// The next step's weight, codebook and bias packets, to send while this step runs
+    /// wherever they miss what its remaining jobs use.
     next_weights: Option<&'a [Packet]>,
+    /// This step's weight packets not sent during the step before (`None`: not sent at all).
+    own_weights_left: Option<Vec<Packet>>,
 }
 
 /// One step as run: output, per-layer counters, H2C bytes by kind, host time, and the next
@@ -449,8 +452,55 @@ struct StepRun {
     h2c: H2cBytes,
     host: Duration,
     forward: Option<Forward>,
-    /// The next step's weights went in during this step.
-    sent_next_weights: bool,
+    /// The next step's weight packets that could not go in during this step (`None`: none
+    /// were offered).
+    next_weights_left: Option<Vec<Packet>>,
+}
+
+/// Which of the next step's weight, codebook and bias packets go in right after each job's START
+/// (per job), and which must wait for the next step (the rest). A packet, or the part of a
+/// weight packet, goes at the first job from which on no remaining job of this step uses its
+/// destination (`Descriptor::loads_while_running` against every job still to run).
+fn schedule_early(next: &[Packet], jobs: &[Descriptor]) -> (Vec<Vec<Packet>>, Vec<Packet>) {
+    let mut at: Vec<Vec<Packet>> = vec![Vec::new(); jobs.len()];
+    let mut late = Vec::new();
+    let wpb = spec::packet::WEIGHTS_PER_BEAT as u32;
+    let free = |ty: PacketType, addr: u32, beats: u32, from: usize| {
+        jobs[from..].iter().all(|d| d.loads_while_running(ty, addr, beats))
+    };
+    for p in next {
+        if p.ty != PacketType::Weights {
+            match (0..jobs.len()).find(|&j| free(p.ty, p.addr, p.payload.len() as u32, j)) {
+                Some(j) => at[j].push(p.clone()),
+                None => late.push(p.clone()),
+            }
+            continue;
+        }
+        // Weight beats one by one: beat b goes at the first job from which it is free; runs of
+        // beats with the same job become one packet.
+        let first_free = |b: usize| {
+            (0..jobs.len()).find(|&j| free(PacketType::Weights, p.addr + b as u32 * wpb, 1, j))
+        };
+        let mut b = 0;
+        while b < p.payload.len() {
+            let j = first_free(b);
+            let mut e = b + 1;
+            while e < p.payload.len() && first_free(e) == j {
+                e += 1;
+            }
+            let part = Packet {
+                ty: PacketType::Weights,
+                addr: p.addr + b as u32 * wpb,
+                payload: p.payload[b..e].to_vec(),
+            };
+            match j {
+                Some(j) => at[j].push(part),
+                None => late.push(part),
+            }
+            b = e;
+        }
+    }
+    (at, late)
 }
 
 /// Drop from the step's packets the part of its ACT_IN input that is already on the card,
@@ -490,7 +540,7 @@ fn run_jobs(
     layers: &[usize],
     models: &[JobModel],
     mut fwd: Option<&mut Forward>,
-    early: &[u8],
+    early: &[Vec<u8>],
 ) -> Result<(Vec<u8>, Vec<LayerReport>, u64), DeviceError> {
     let beats: Vec<u64> = packets.iter().flat_map(|p| p.to_beats()).collect();
     if !beats.is_empty() {
@@ -506,12 +556,8 @@ fn run_jobs(
         device::pulse(dev, &[regs::CTRL_START])?;
         let at = c2h.len();
         c2h.resize(at + j.out_bytes as usize, 0);
-        // The next step's weights go in while the first job runs.
-        let mut send = if at == 0 && reports.is_empty() {
-            early.to_vec()
-        } else {
-            Vec::new()
-        };
+        // The next step's weights that miss what this and the later jobs use.
+        let mut send = early.get(reports.len()).cloned().unwrap_or_default();
         match (fwd.as_deref_mut(), j.out_channels()) {
             (Some(f), Some((ch0, n, cb))) if cb > 0 => {
                 // Each piece of output read goes with the next input piece built from the one
@@ -522,7 +568,12 @@ fn run_jobs(
                 let per_read = (FORWARD_MIN_BYTES / cb).max(1);
                 let mut o = 0usize;
                 while o < n as usize {
-                    let k = per_read.min(n as usize - o);
+                    let mut k = per_read.min(n as usize - o);
+                    if o + k == n as usize && k > 1 {
+                        // The last channel alone: what its piece brings in is all that is left
+                        // for after the job (sent with the next job, or with the next step).
+                        k -= 1;
+                    }
                     dev.exchange(&send, &mut c2h[at + o * cb..at + (o + k) * cb])?;
                     for c in o..o + k {
                         if let Some(map) = j.parse_channel(&c2h[at + c * cb..at + (c + 1) * cb]) {
@@ -579,9 +630,6 @@ pub struct Sequencer {
     inputs: Vec<Option<ActLayout>>,
     /// Per step: its weight, codebook and bias packets at its place.
     early_weights: Vec<Vec<Packet>>,
-    /// Per step: whether the next step's weights lie apart from this step's, so they can be
-    /// sent while this step runs.
-    early: Vec<bool>,
     resident: bool,
     /// The card holds every step's weights (resident mode, after a successful image).
     loaded: bool,
@@ -611,7 +659,6 @@ impl Sequencer {
             models: Vec::new(),
             inputs: Vec::new(),
             early_weights: Vec::new(),
-            early: Vec::new(),
             resident: false,
             loaded: false,
         };
@@ -661,7 +708,7 @@ impl Sequencer {
         if !seq.resident {
             // Each step loads its own weights: even steps at the bottom of the weight, bias and
             // codebook memories, odd steps at the top, so that the next step's weights can go
-            // in while this step runs whenever the two fit side by side.
+            // in while this step runs wherever they miss what its remaining jobs use.
             for (i, (p, f)) in seq.places.iter_mut().zip(&sizes).enumerate() {
                 *p = if i % 2 == 0 {
                     Place::default()
@@ -692,19 +739,6 @@ impl Sequencer {
                     })
                     .collect(),
             );
-        }
-        for i in 0..sizes.len() {
-            let early = match (sizes.get(i), sizes.get(i + 1)) {
-                (Some(a), Some(b)) => {
-                    let (pa, pb) = (seq.places[i], seq.places[i + 1]);
-                    let apart = |a0: u32, an: u32, b0: u32, bn: u32| a0 + an <= b0 || b0 + bn <= a0;
-                    apart(pa.weight, a.weight.div_ceil(4) * 4, pb.weight, b.weight.div_ceil(4) * 4)
-                        && apart(pa.bias, a.bias, pb.bias, b.bias)
-                        && apart(pa.slot, a.slot, pb.slot, b.slot)
-                }
-                _ => false,
-            };
-            seq.early.push(early);
         }
         Ok(seq)
     }
@@ -816,28 +850,37 @@ impl Sequencer {
             skip_forwarded(&mut rest, f)
                 .map_err(|e| SeqError::Input(format!("{}: {e}", step.name())))?;
         }
-        let packets: Vec<Packet> = if send_weights {
-            weights.into_iter().chain(rest).collect()
-        } else {
-            rest
+        // This step's weights: all of them, none (resident and loaded), or what the step
+        // before could not send.
+        let weights = match fwd.own_weights_left {
+            Some(left) => left,
+            None if send_weights => weights,
+            None => Vec::new(),
         };
+        let packets: Vec<Packet> = weights.into_iter().chain(rest).collect();
         let mut h2c = H2cBytes::of(&packets);
         let mut next = fwd.output.map(Forward::new);
-        // The next step's weights, if the card takes all of them while the first job runs.
-        let first = descs.first().map(Descriptor::unpack);
-        let (early, sent_next_weights) = match (fwd.next_weights, &first) {
-            (Some(w), Some(d))
-                if w.iter()
-                    .all(|p| d.loads_while_running(p.ty, p.addr, p.payload.len() as u32)) =>
-            {
-                (w.to_vec(), true)
+        // The next step's weights, sent during this step's jobs where they miss what is used.
+        let jobs: Vec<Descriptor> = descs.iter().map(Descriptor::unpack).collect();
+        let (early, next_weights_left) = match fwd.next_weights {
+            Some(w) => {
+                let (at, late) = schedule_early(w, &jobs);
+                (at, Some(late))
             }
-            _ => (Vec::new(), false),
+            None => (Vec::new(), None),
         };
-        h2c += H2cBytes::of(&early);
-        let early_bytes: Vec<u8> = spec::packet::beats_to_bytes(
-            &early.iter().flat_map(|p| p.to_beats()).collect::<Vec<_>>(),
-        );
+        let mut early_total = 0u64;
+        let early: Vec<Vec<u8>> = early
+            .iter()
+            .map(|ps| {
+                h2c += H2cBytes::of(ps);
+                let b = spec::packet::beats_to_bytes(
+                    &ps.iter().flat_map(|p| p.to_beats()).collect::<Vec<_>>(),
+                );
+                early_total += b.len() as u64;
+                b
+            })
+            .collect();
         let mut host = t0.elapsed();
         let (c2h, layers, h2c_bytes) = run_jobs(
             dev,
@@ -847,9 +890,9 @@ impl Sequencer {
             &step.layers(),
             &self.models[si],
             next.as_mut(),
-            &early_bytes,
+            &early,
         )?;
-        debug_assert_eq!(h2c.total(), h2c_bytes + early_bytes.len() as u64);
+        debug_assert_eq!(h2c.total(), h2c_bytes + early_total);
         if let Some(f) = &next {
             h2c.activations += f.h2c_bytes;
         }
@@ -873,7 +916,7 @@ impl Sequencer {
             h2c,
             host,
             forward: next,
-            sent_next_weights,
+            next_weights_left,
         })
     }
 
@@ -949,8 +992,8 @@ impl Sequencer {
     ) -> Result<Vec<StepReport>, SeqError> {
         let mut reports = Vec::new();
         let mut carried: Option<Forward> = None;
-        // The step's weights are on the card already (sent during the step before).
-        let mut weights_in = false;
+        // What of this step's weights the step before could not send (`None`: it sent none).
+        let mut weights_left: Option<Vec<Packet>> = None;
         for (si, step) in steps().into_iter().enumerate().skip(first) {
             let t0 = Instant::now();
             let x = if si == first {
@@ -958,13 +1001,16 @@ impl Sequencer {
             } else {
                 layer_input(step.first(), x, outs)?
             };
-            let next_weights = (send_weights && self.early.get(si) == Some(&true))
-                .then(|| self.early_weights.get(si + 1).cloned())
-                .flatten();
+            let next_weights = if send_weights {
+                self.early_weights.get(si + 1).cloned()
+            } else {
+                None
+            };
             let fwd = StepForward {
                 input: carried.as_ref(),
                 output: self.forward_target(si),
                 next_weights: next_weights.as_deref(),
+                own_weights_left: weights_left.take(),
             };
             let StepRun {
                 y,
@@ -972,10 +1018,10 @@ impl Sequencer {
                 h2c,
                 host,
                 forward,
-                sent_next_weights,
-            } = self.step_at(dev, si, step, &x, send_weights && !weights_in, fwd)?;
+                next_weights_left,
+            } = self.step_at(dev, si, step, &x, send_weights, fwd)?;
             carried = forward;
-            weights_in = sent_next_weights;
+            weights_left = next_weights_left;
             let mut from = 0;
             for li in step.outputs() {
                 let n = LAYERS[li].out_c;

@@ -47,15 +47,19 @@ fn rtl_layers_match_int8_reference() {
     assert_eq!(reports.len(), 2);
     let fire9_hidden: u64 = reports[0].layers.iter().map(|l| l.perf.h2c_hidden).sum();
     let input_beats = (512 * 15 * 15u64).div_ceil(8);
-    // All but the tail after the last piece goes in under compute (counted by the RTL).
+    // All of the input but the last channel's piece goes in under compute (counted by the
+    // RTL), and so do the conv_final weights that miss fire9's (they are counted too).
+    let early_weight_beats = reports[0].h2c.weights / 8;
     assert!(
-        fire9_hidden * 10 > input_beats * 9 && fire9_hidden <= input_beats,
-        "conv_final input beats loaded during fire9's jobs: {fire9_hidden} of {input_beats}"
+        fire9_hidden * 10 > input_beats * 9
+            && fire9_hidden > input_beats
+            && fire9_hidden <= input_beats + early_weight_beats,
+        "beats loaded during fire9's jobs: {fire9_hidden}, conv_final's input is {input_beats}"
     );
     // conv_final's own H2C is only what was not streamed (mask and the input's tail).
     assert!(reports[1].h2c.activations < input_beats * 8 / 2, "{:?}", reports[1].h2c);
     eprintln!(
-        "fire9 -> conv_final: {fire9_hidden} of {input_beats} input beats loaded under fire9's compute, {:.1} s wall",
+        "fire9 -> conv_final: {fire9_hidden} beats loaded under fire9's compute (conv_final's input is {input_beats}, the rest its weights), {:.1} s wall",
         t0.elapsed().as_secs_f64()
     );
     for (step, r) in [all[8], all[9]].into_iter().zip(&reports) {
