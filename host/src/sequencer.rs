@@ -14,6 +14,7 @@
 //! top, and the image for conv1 is placed at the top too). Only what cannot go early (masks,
 //! weights that are not resident, the tail of the last channel) is sent between steps.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use sim::reference::int8::{logits_from_final, QTensor};
@@ -540,8 +541,8 @@ fn run_jobs(
     layers: &[usize],
     models: &[JobModel],
     mut fwd: Option<&mut Forward>,
-    early: &[Vec<u8>],
-) -> Result<(Vec<u8>, Vec<LayerReport>, u64), DeviceError> {
+    early: &[Vec<Packet>],
+) -> Result<JobsRun, DeviceError> {
     let beats: Vec<u64> = packets.iter().flat_map(|p| p.to_beats()).collect();
     if !beats.is_empty() {
         dev.write_h2c(&spec::packet::beats_to_bytes(&beats))?;
@@ -549,6 +550,8 @@ fn run_jobs(
     let mut c2h = Vec::with_capacity(plan.out_bytes() as usize);
     let mut reports = Vec::new();
     let mut before = device::read_perf(dev)?;
+    let mut queue: VecDeque<Packet> = VecDeque::new();
+    let mut early_sent = H2cBytes::default();
     for (((j, desc), &li), model) in plan.jobs.iter().zip(descs).zip(layers).zip(models) {
         for (i, w) in desc.iter().enumerate() {
             dev.write_reg(regs::DESC.at(i as u32), *w)?;
@@ -556,8 +559,15 @@ fn run_jobs(
         device::pulse(dev, &[regs::CTRL_START])?;
         let at = c2h.len();
         c2h.resize(at + j.out_bytes as usize, 0);
-        // The next step's weights that miss what this and the later jobs use.
-        let mut send = early.get(reports.len()).cloned().unwrap_or_default();
+        // The next step's weights that miss what this and the later jobs use, as much as the
+        // loader takes in the job's own time (the planner's issue and fetch cycles: a lower
+        // bound); the rest waits for the next job.
+        queue.extend(early.get(reports.len()).cloned().unwrap_or_default());
+        let budget = (model.issue_cycles() + model.fetch_cycles()) * 3 / 4;
+        let now = take_cycles(&mut queue, budget);
+        early_sent += H2cBytes::of(&now);
+        let mut send =
+            spec::packet::beats_to_bytes(&now.iter().flat_map(|p| p.to_beats()).collect::<Vec<_>>());
         match (fwd.as_deref_mut(), j.out_channels()) {
             (Some(f), Some((ch0, n, cb))) if cb > 0 => {
                 // Each piece of output read goes with the next input piece built from the one
@@ -568,10 +578,12 @@ fn run_jobs(
                 let per_read = (FORWARD_MIN_BYTES / cb).max(1);
                 let mut o = 0usize;
                 while o < n as usize {
-                    let mut k = per_read.min(n as usize - o);
-                    if o + k == n as usize && k > 1 {
-                        // The last channel alone: what its piece brings in is all that is left
-                        // for after the job (sent with the next job, or with the next step).
+                    // Pieces shrink towards the end of the job (a quarter of what is left, the
+                    // last channel alone): the input streamed back trails the output by a
+                    // piece, and what trails the job's end loads after it.
+                    let left = n as usize - o;
+                    let mut k = per_read.min(left.div_ceil(4)).max(1);
+                    if k == left && k > 1 {
                         k -= 1;
                     }
                     dev.exchange(&send, &mut c2h[at + o * cb..at + (o + k) * cb])?;
@@ -609,7 +621,51 @@ fn run_jobs(
         });
         before = after;
     }
-    Ok((c2h, reports, beats.len() as u64 * 8))
+    Ok(JobsRun {
+        c2h,
+        reports,
+        h2c_bytes: beats.len() as u64 * 8,
+        early_sent,
+        early_left: queue.into(),
+    })
+}
+
+/// What [`run_jobs`] did.
+struct JobsRun {
+    c2h: Vec<u8>,
+    reports: Vec<LayerReport>,
+    /// H2C bytes of the step's own packets.
+    h2c_bytes: u64,
+    /// The next step's packets sent during the jobs, and those that did not fit in their time.
+    early_sent: H2cBytes,
+    early_left: Vec<Packet>,
+}
+
+/// Take packets from the front of `queue` worth at most `cycles` loader cycles (splitting a
+/// weight packet at a beat if it does not fit whole).
+fn take_cycles(queue: &mut VecDeque<Packet>, cycles: u64) -> Vec<Packet> {
+    let mut out = Vec::new();
+    let mut left = cycles;
+    while let Some(p) = queue.front_mut() {
+        let cost = spec::packet::loader_cycles(p.ty, p.payload.len());
+        if cost <= left {
+            left -= cost;
+            out.extend(queue.pop_front());
+            continue;
+        }
+        if p.ty == PacketType::Weights && left > 2 + spec::packet::WEIGHT_BEAT_CYCLES {
+            let k = ((left - 2) / spec::packet::WEIGHT_BEAT_CYCLES) as usize;
+            let head = Packet {
+                ty: p.ty,
+                addr: p.addr,
+                payload: p.payload.drain(..k).collect(),
+            };
+            p.addr += (k * spec::packet::WEIGHTS_PER_BEAT) as u32;
+            out.push(head);
+        }
+        break;
+    }
+    out
 }
 
 /// The network sequencer for one card configuration and model. When every layer's weights fit
@@ -862,27 +918,18 @@ impl Sequencer {
         let mut next = fwd.output.map(Forward::new);
         // The next step's weights, sent during this step's jobs where they miss what is used.
         let jobs: Vec<Descriptor> = descs.iter().map(Descriptor::unpack).collect();
-        let (early, next_weights_left) = match fwd.next_weights {
-            Some(w) => {
-                let (at, late) = schedule_early(w, &jobs);
-                (at, Some(late))
-            }
-            None => (Vec::new(), None),
+        let (early, late) = match fwd.next_weights {
+            Some(w) => schedule_early(w, &jobs),
+            None => (Vec::new(), Vec::new()),
         };
-        let mut early_total = 0u64;
-        let early: Vec<Vec<u8>> = early
-            .iter()
-            .map(|ps| {
-                h2c += H2cBytes::of(ps);
-                let b = spec::packet::beats_to_bytes(
-                    &ps.iter().flat_map(|p| p.to_beats()).collect::<Vec<_>>(),
-                );
-                early_total += b.len() as u64;
-                b
-            })
-            .collect();
         let mut host = t0.elapsed();
-        let (c2h, layers, h2c_bytes) = run_jobs(
+        let JobsRun {
+            c2h,
+            reports: layers,
+            h2c_bytes,
+            early_sent,
+            early_left,
+        } = run_jobs(
             dev,
             &packets,
             &plan,
@@ -892,7 +939,11 @@ impl Sequencer {
             next.as_mut(),
             &early,
         )?;
-        debug_assert_eq!(h2c.total(), h2c_bytes + early_total);
+        debug_assert_eq!(h2c.total(), h2c_bytes);
+        h2c += early_sent;
+        let next_weights_left = fwd
+            .next_weights
+            .map(|_| early_left.into_iter().chain(late).collect());
         if let Some(f) = &next {
             h2c.activations += f.h2c_bytes;
         }

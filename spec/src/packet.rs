@@ -53,6 +53,20 @@ impl PacketType {
 pub const CODEBOOK_BEATS: u32 = 256 / STREAM_BYTES;
 /// Weight entries per beat.
 pub const WEIGHTS_PER_BEAT: usize = 4;
+/// Cycles the loader spends on one weight beat: it takes the beat, then writes its entries one
+/// per cycle (every other payload beat, and a header, takes one cycle). The host uses it to
+/// size what it sends while a job runs.
+pub const WEIGHT_BEAT_CYCLES: u64 = 1 + WEIGHTS_PER_BEAT as u64;
+
+/// Loader cycles a packet takes (header included).
+pub fn loader_cycles(ty: PacketType, beats: usize) -> u64 {
+    let per = if ty == PacketType::Weights {
+        WEIGHT_BEAT_CYCLES
+    } else {
+        1
+    };
+    2 + beats as u64 * per
+}
 /// Largest header address (24 bits).
 pub const MAX_ADDR: u32 = (1 << 24) - 1;
 

@@ -13,6 +13,9 @@ use crate::emulate::CardModel;
 
 /// Cycles run between wall-clock and status checks.
 const SLICE: u64 = 4096;
+/// Cycles per step of an [`Device::exchange`]: short, so the host sees each direction's progress
+/// about when a DMA engine would.
+const EXCHANGE_SLICE: u64 = 256;
 /// C2H bytes the device buffers while the host is not reading (a DMA engine's FIFO would
 /// back-pressure the card instead; a larger buffer only avoids needless stalls in process).
 const C2H_BUFFER: usize = 4 << 20;
@@ -50,9 +53,27 @@ impl<M: CardModel> ModelDevice<M> {
     }
 
     fn step(&mut self) -> u64 {
+        self.step_for(SLICE)
+    }
+
+    fn step_for(&mut self, cycles: u64) -> u64 {
         // At most one beat per cycle: a larger room only costs the model an allocation.
-        let room = (C2H_BUFFER.saturating_sub(self.c2h.len() * 8) / 8).min(SLICE as usize);
-        self.model.run(SLICE, &mut self.h2c, &mut self.c2h, room)
+        let room = (C2H_BUFFER.saturating_sub(self.c2h.len() * 8) / 8).min(cycles as usize);
+        self.model.run(cycles, &mut self.h2c, &mut self.c2h, room)
+    }
+
+    /// Move buffered C2H bytes into `buf[*filled..]`.
+    fn drain_c2h(&mut self, buf: &mut [u8], filled: &mut usize) {
+        while *filled < buf.len() {
+            if let Some(b) = self.c2h_bytes.pop_front() {
+                buf[*filled] = b;
+                *filled += 1;
+            } else if let Some(beat) = self.c2h.pop_front() {
+                self.c2h_bytes.extend(beat.to_le_bytes());
+            } else {
+                break;
+            }
+        }
     }
 
     /// The card's error, if its error bit is set (or reading STATUS failed).
@@ -113,21 +134,61 @@ impl<M: CardModel> Device for ModelDevice<M> {
         Ok(())
     }
 
+    fn exchange(&mut self, h2c: &[u8], c2h: &mut [u8]) -> Result<()> {
+        if h2c.len() % 8 != 0 {
+            return Err(DeviceError::Model(format!(
+                "H2C writes are whole 64-bit beats; got {} bytes",
+                h2c.len()
+            )));
+        }
+        self.h2c.extend(spec::packet::bytes_to_beats(h2c));
+        let t0 = Instant::now();
+        let mut since = Instant::now();
+        let mut filled = 0;
+        let mut seen = (self.h2c.len(), 0);
+        loop {
+            self.drain_c2h(c2h, &mut filled);
+            if filled == c2h.len() && self.h2c.is_empty() {
+                return Ok(());
+            }
+            if self.step_for(EXCHANGE_SLICE) == 0 {
+                std::thread::sleep(IDLE);
+            }
+            self.drain_c2h(c2h, &mut filled);
+            let now = (self.h2c.len(), filled + self.c2h.len());
+            if now != seen {
+                seen = now;
+                since = Instant::now();
+                continue;
+            }
+            if let Some(e) = self.error_now() {
+                self.h2c.clear();
+                return Err(e);
+            }
+            if since.elapsed() >= self.timeouts.dma {
+                let (dir, bytes, done) = if self.h2c.is_empty() {
+                    (Dir::C2h, c2h.len(), filled)
+                } else {
+                    (Dir::H2c, h2c.len(), h2c.len() - 8 * self.h2c.len().min(h2c.len() / 8))
+                };
+                self.h2c.clear();
+                return Err(DeviceError::DmaTimeout {
+                    dir,
+                    path: self.model.name().into(),
+                    bytes,
+                    done,
+                    waited: t0.elapsed(),
+                });
+            }
+        }
+    }
+
     fn read_c2h(&mut self, buf: &mut [u8]) -> Result<()> {
         let t0 = Instant::now();
         let mut since = Instant::now();
         let mut filled = 0;
         while filled < buf.len() {
-            while filled < buf.len() {
-                if let Some(b) = self.c2h_bytes.pop_front() {
-                    buf[filled] = b;
-                    filled += 1;
-                } else if let Some(beat) = self.c2h.pop_front() {
-                    self.c2h_bytes.extend(beat.to_le_bytes());
-                } else {
-                    break;
-                }
-            }
+            self.drain_c2h(buf, &mut filled);
             if filled == buf.len() {
                 break;
             }
