@@ -630,8 +630,9 @@ pub fn print_totals(
     writeln!(
         out,
         "this engine: C2H drains during each job, and {} of the {} H2C bytes ({:.1} %) loaded while a job ran \
-         (PERF_H2C_HIDDEN: each step's output streamed back as the next input); the rest (image, masks, \
-         input tails, non-resident weights) loads between jobs: compute + {:.3} ms = {:.3} ms/image ({:.1} images/s)",
+         (PERF_H2C_HIDDEN: each step's output streamed back as the next input, the next step's weights); the rest \
+         (the image, masks, what trails a job's end, weights that do not fit beside the running step's) loads \
+         between jobs: compute + {:.3} ms = {:.3} ms/image ({:.1} images/s)",
         tr.h2c_hidden_bytes,
         tr.h2c_bytes,
         100.0 * ratio(tr.h2c_hidden_bytes as f64, tr.h2c_bytes as f64),
