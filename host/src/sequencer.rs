@@ -407,9 +407,10 @@ impl Forward {
     }
 
     /// The H2C bytes of an ACT_IN packet with what is ready (whole beats), if that is at least
-    /// `min` bytes and the card takes it while `running` runs; otherwise nothing (kept for
-    /// later). The caller sends them while `running` still runs.
-    fn take(&mut self, running: &Descriptor, min: usize) -> Result<Vec<u8>> {
+    /// `min` bytes and none of the step's jobs still to run (`remaining`, the running one
+    /// first) reads where it goes; otherwise nothing (kept for later). The caller sends them
+    /// while the first of `remaining` runs.
+    fn take(&mut self, remaining: &[Descriptor], min: usize) -> Result<Vec<u8>> {
         let beat = spec::STREAM_BYTES as usize;
         let ready = if self.channels == self.layout.c {
             self.bytes.len()
@@ -421,7 +422,10 @@ impl Forward {
         }
         let addr = self.layout.base + self.sent as u32;
         let beats = ((ready - self.sent) / beat) as u32;
-        if !running.loads_while_running(PacketType::ActIn, addr, beats) {
+        if !remaining
+            .iter()
+            .all(|d| d.loads_while_running(PacketType::ActIn, addr, beats))
+        {
             return Ok(Vec::new());
         }
         let p = Packet::act(false, addr, &self.bytes[self.sent..ready])
@@ -552,6 +556,7 @@ fn run_jobs(
     let mut before = device::read_perf(dev)?;
     let mut queue: VecDeque<Packet> = VecDeque::new();
     let mut early_sent = H2cBytes::default();
+    let jobs: Vec<Descriptor> = descs.iter().map(Descriptor::unpack).collect();
     for (((j, desc), &li), model) in plan.jobs.iter().zip(descs).zip(layers).zip(models) {
         for (i, w) in desc.iter().enumerate() {
             dev.write_reg(regs::DESC.at(i as u32), *w)?;
@@ -572,8 +577,8 @@ fn run_jobs(
             (Some(f), Some((ch0, n, cb))) if cb > 0 => {
                 // Each piece of output read goes with the next input piece built from the one
                 // before (both directions at once); the previous job's last piece goes first.
-                let running = Descriptor::unpack(desc);
-                send.extend(f.take(&running, 1)?);
+                let remaining = &jobs[reports.len()..];
+                send.extend(f.take(remaining, 1)?);
                 let cb = cb as usize;
                 let per_read = (FORWARD_MIN_BYTES / cb).max(1);
                 let mut o = 0usize;
@@ -595,7 +600,7 @@ fn run_jobs(
                     o += k;
                     // Built now, sent with the next read (the job is still running then).
                     send = if o < n as usize {
-                        f.take(&running, FORWARD_MIN_BYTES)?
+                        f.take(remaining, FORWARD_MIN_BYTES)?
                     } else {
                         Vec::new()
                     };
@@ -909,7 +914,16 @@ impl Sequencer {
         // This step's weights: all of them, none (resident and loaded), or what the step
         // before could not send.
         let weights = match fwd.own_weights_left {
-            Some(left) => left,
+            Some(left) => {
+                // What went early came from the plan made at start-up; it must be this plan's.
+                if self.early_weights.get(si) != Some(&weights) {
+                    return Err(SeqError::Input(format!(
+                        "{}: the weights sent early differ from the planned weights",
+                        step.name()
+                    )));
+                }
+                left
+            }
             None if send_weights => weights,
             None => Vec::new(),
         };
