@@ -13,6 +13,10 @@
 //! slot. So the next layer's input and weights stream in under compute; masks and `ACT_MID`
 //! wait for the job to finish.
 //!
+//! Weight beats go back to back: the next beat is taken in the cycle the last entry of the
+//! current one is written, so a weight beat costs `WEIGHTS_PER_BEAT` cycles
+//! (`spec::packet::WEIGHT_BEAT_CYCLES`).
+//!
 //! Registered: the FSM state, the header beat and its end address, type, address pointer,
 //! remaining beat count, the latched weight beat and its sub-entry counter. Combinational:
 //! `tready` and every write strobe/address/data output (decoded from the registers and the
@@ -297,13 +301,17 @@ impl Logic for Loader {
             self.tready.next = true;
         } else if self.state.q.val() == self.st_hdr.val() {
             self.tready.next = true;
-        } else if (self.state.q.val() != self.st_split.val())
-            & (self.state.q.val() != self.st_gate.val())
-        {
+        } else if self.state.q.val() == self.st_split.val() {
+            // The next weight beat is taken while the last entry of this one is written.
+            self.tready.next = (self.sub.q.val() == self.three2.val())
+                & (self.remaining.q.val() != self.one32.val());
+        } else if self.state.q.val() != self.st_gate.val() {
             self.tready.next = true;
         }
         self.fire.next = self.tready.val() & self.tvalid.val();
-        self.pay_beat.next = self.fire.val() & (self.state.q.val() == self.st_pay.val());
+        self.pay_beat.next = self.fire.val()
+            & ((self.state.q.val() == self.st_pay.val())
+                | (self.state.q.val() == self.st_split.val()));
         // Destination units per payload beat, as a shift: 8 bytes, 4 weight entries, 1 word.
         self.hdr_sh.next = self.zero6.val();
         if (self.tdata.val().get_bits::<8>(0) == self.t_act_in.val())
@@ -408,6 +416,9 @@ impl Logic for Loader {
                 self.remaining.d.next = self.remaining.q.val() - self.one32.val();
                 if self.remaining.q.val() == self.one32.val() {
                     self.state.d.next = self.st_hdr.val();
+                } else if self.fire.val() {
+                    // Back to back: 4 cycles per beat.
+                    self.beat.d.next = self.tdata.val();
                 } else {
                     self.state.d.next = self.st_pay.val();
                 }

@@ -1,7 +1,8 @@
 //! The register file of the Verilated `sqz_top` (tiny preset) through its AXI4-Lite port:
 //! identification values, the reset value of every register word in `spec::regs::REGISTERS`,
 //! RW/RO/WO/W1C semantics, SLVERR on every unmapped word without hanging, and the same checks
-//! under random bus delays. Every offset and value comes from `spec`.
+//! under random bus delays; and the H2C loader's weight rate, which the host plans with. Every
+//! offset and value comes from `spec`.
 
 use sim::rtl::{self, Backpressure, Rtl, RtlError};
 use spec::packet::{PacketType, HDR_LEN_LSB, HDR_TYPE_LSB};
@@ -327,4 +328,21 @@ fn presets_not_built_are_refused_and_tracing_follows_the_build() {
             assert!(len > 100, "trace file has {len} bytes");
         }
     }
+}
+
+#[test]
+fn weight_beats_are_taken_back_to_back() {
+    // The host sizes what it streams under compute by the loader's rate
+    // (`spec::packet::loader_cycles`): a weight beat every WEIGHT_BEAT_CYCLES cycles.
+    let mut dut = tiny();
+    let n = 64usize;
+    let p = spec::packet::Packet::weights(0, &vec![(3u8, 1u8); n * 4]).unwrap();
+    let beats = p.to_beats();
+    let budget = spec::packet::loader_cycles(p.ty, n) + 1;
+    let (taken, _) = dut.pump_streams(&beats, 0, budget);
+    assert_eq!(taken, beats.len(), "{n} weight beats in {budget} cycles");
+    // And no faster: the entries are written one per cycle.
+    let mut dut = tiny();
+    let (taken, _) = dut.pump_streams(&beats, 0, budget / 2);
+    assert!(taken < beats.len(), "took {taken} beats in {} cycles", budget / 2);
 }

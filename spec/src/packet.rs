@@ -53,10 +53,10 @@ impl PacketType {
 pub const CODEBOOK_BEATS: u32 = 256 / STREAM_BYTES;
 /// Weight entries per beat.
 pub const WEIGHTS_PER_BEAT: usize = 4;
-/// Cycles the loader spends on one weight beat: it takes the beat, then writes its entries one
-/// per cycle (every other payload beat, and a header, takes one cycle). The host uses it to
-/// size what it sends while a job runs.
-pub const WEIGHT_BEAT_CYCLES: u64 = 1 + WEIGHTS_PER_BEAT as u64;
+/// Cycles the loader spends on one weight beat: it writes the entries one per cycle and takes
+/// the next beat with the last one (every other payload beat takes one cycle, a header two:
+/// taken, then its gate). The host uses it to size what it sends while a job runs.
+pub const WEIGHT_BEAT_CYCLES: u64 = WEIGHTS_PER_BEAT as u64;
 
 /// Loader cycles a packet takes (header included).
 pub fn loader_cycles(ty: PacketType, beats: usize) -> u64 {
@@ -67,6 +67,7 @@ pub fn loader_cycles(ty: PacketType, beats: usize) -> u64 {
     };
     2 + beats as u64 * per
 }
+
 /// Largest header address (24 bits).
 pub const MAX_ADDR: u32 = (1 << 24) - 1;
 
