@@ -223,7 +223,10 @@ impl Loader {
 impl Logic for Loader {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clk, state, hdr, hdr_end, w_lo, w_hi, b_lo, b_hi, ptype, ptr, remaining, beat, sub);
+        dff_setup!(
+            self, clk, state, hdr, hdr_end, w_lo, w_hi, b_lo, b_hi, ptype, ptr, remaining, beat,
+            sub
+        );
         self.hdr_type.next = self.hdr.q.val().get_bits::<8>(0);
         self.hdr_addr.next = self.hdr.q.val().get_bits::<24>(8);
         self.hdr_len.next = self.hdr.q.val().get_bits::<32>(32);
@@ -341,9 +344,7 @@ impl Logic for Loader {
             self.state.d.next = self.st_hdr.val();
         } else if self.state.q.val() == self.st_hdr.val() {
             // A zero-length packet is consumed and ignored.
-            if self.fire.val()
-                & (self.tdata.val().get_bits::<32>(32) != self.zero32.val())
-            {
+            if self.fire.val() & (self.tdata.val().get_bits::<32>(32) != self.zero32.val()) {
                 self.hdr.d.next = self.tdata.val();
                 self.hdr_end.d.next = bit_cast::<40, 24>(self.tdata.val().get_bits::<24>(8))
                     + (bit_cast::<40, 32>(self.tdata.val().get_bits::<32>(32))

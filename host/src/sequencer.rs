@@ -471,7 +471,9 @@ fn schedule_early(next: &[Packet], jobs: &[Descriptor]) -> (Vec<Vec<Packet>>, Ve
     let mut late = Vec::new();
     let wpb = spec::packet::WEIGHTS_PER_BEAT as u32;
     let free = |ty: PacketType, addr: u32, beats: u32, from: usize| {
-        jobs[from..].iter().all(|d| d.loads_while_running(ty, addr, beats))
+        jobs[from..]
+            .iter()
+            .all(|d| d.loads_while_running(ty, addr, beats))
     };
     for p in next {
         if p.ty != PacketType::Weights {
@@ -521,9 +523,7 @@ fn skip_forwarded(rest: &mut Vec<Packet>, f: &Forward) -> std::result::Result<()
         .ok_or("no input packet where the streamed input went")?;
     let p = &mut rest[i];
     let n = f.sent / beat;
-    if p.payload.len() < n
-        || spec::packet::beats_to_bytes(&p.payload[..n]) != f.bytes[..f.sent]
-    {
+    if p.payload.len() < n || spec::packet::beats_to_bytes(&p.payload[..n]) != f.bytes[..f.sent] {
         return Err("the streamed input differs from the planned input".into());
     }
     p.payload.drain(..n);
@@ -571,8 +571,9 @@ fn run_jobs(
         let budget = (model.issue_cycles() + model.fetch_cycles()) * 3 / 4;
         let now = take_cycles(&mut queue, budget);
         early_sent += H2cBytes::of(&now);
-        let mut send =
-            spec::packet::beats_to_bytes(&now.iter().flat_map(|p| p.to_beats()).collect::<Vec<_>>());
+        let mut send = spec::packet::beats_to_bytes(
+            &now.iter().flat_map(|p| p.to_beats()).collect::<Vec<_>>(),
+        );
         match (fwd.as_deref_mut(), j.out_channels()) {
             (Some(f), Some((ch0, n, cb))) if cb > 0 => {
                 // Each piece of output read goes with the next input piece built from the one

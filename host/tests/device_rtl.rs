@@ -57,7 +57,11 @@ fn rtl_layers_match_int8_reference() {
         "beats loaded during fire9's jobs: {fire9_hidden}, conv_final's input is {input_beats}"
     );
     // conv_final's own H2C is only what was not streamed (mask and the input's tail).
-    assert!(reports[1].h2c.activations < input_beats * 8 / 2, "{:?}", reports[1].h2c);
+    assert!(
+        reports[1].h2c.activations < input_beats * 8 / 2,
+        "{:?}",
+        reports[1].h2c
+    );
     eprintln!(
         "fire9 -> conv_final: {fire9_hidden} beats loaded under fire9's compute (conv_final's input is {input_beats}, the rest its weights), {:.1} s wall",
         t0.elapsed().as_secs_f64()

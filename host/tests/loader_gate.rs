@@ -108,7 +108,11 @@ fn device(card: Box<dyn CardModel>) -> ModelDevice<Box<dyn CardModel>> {
 fn act_in_below_the_input_loads_under_compute_and_overlapping_waits() {
     let cfg = AccelConfig::tiny();
     let plan = problem(&cfg);
-    let (want, _) = run(&mut device(Box::new(SoftCard::engine(cfg.clone()))), &plan, false);
+    let (want, _) = run(
+        &mut device(Box::new(SoftCard::engine(cfg.clone()))),
+        &plan,
+        false,
+    );
     let cards: Vec<Box<dyn CardModel>> = vec![
         Box::new(SoftCard::engine(cfg.clone())),
         Box::new(RtlCard::new(&cfg).expect("tiny is verilated")),
@@ -119,6 +123,10 @@ fn act_in_below_the_input_loads_under_compute_and_overlapping_waits() {
         let (got, hidden) = run(&mut dev, &plan, true);
         assert_eq!(got, want, "{name}: the job's output changed");
         let beats = (INPUT_AT / spec::STREAM_BYTES) as u64 + 2;
-        assert_eq!(hidden, vec![beats, beats], "{name}: beats loaded under compute");
+        assert_eq!(
+            hidden,
+            vec![beats, beats],
+            "{name}: beats loaded under compute"
+        );
     }
 }

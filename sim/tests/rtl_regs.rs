@@ -344,5 +344,9 @@ fn weight_beats_are_taken_back_to_back() {
     // And no faster: the entries are written one per cycle.
     let mut dut = tiny();
     let (taken, _) = dut.pump_streams(&beats, 0, budget / 2);
-    assert!(taken < beats.len(), "took {taken} beats in {} cycles", budget / 2);
+    assert!(
+        taken < beats.len(),
+        "took {taken} beats in {} cycles",
+        budget / 2
+    );
 }

@@ -285,8 +285,7 @@ impl Descriptor {
         beats == 0
             || match ty {
                 PacketType::ActIn => {
-                    !self.dst_mid
-                        && a + n * crate::STREAM_BYTES as u64 <= self.src_base as u64
+                    !self.dst_mid && a + n * crate::STREAM_BYTES as u64 <= self.src_base as u64
                 }
                 PacketType::Weights => {
                     let wpb = crate::packet::WEIGHTS_PER_BEAT as u64;

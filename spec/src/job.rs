@@ -86,7 +86,9 @@ impl JobStep {
     /// C2H output: (first output channel of the plan's tensor, channels, bytes per channel).
     /// Channels arrive in order, each as `chan_bytes` consecutive bytes.
     pub fn out_channels(&self) -> Option<(u32, u32, u64)> {
-        self.out.as_ref().map(|m| (m.ch_offset, m.out_c, m.chan_bytes))
+        self.out
+            .as_ref()
+            .map(|m| (m.ch_offset, m.out_c, m.chan_bytes))
     }
 
     /// One output channel's C2H bytes (`chan_bytes` of them) as an `oh x ow` map.
@@ -773,7 +775,8 @@ pub fn plan_fire(
         + (h * gw).div_ceil(s) as u64 * s as u64
         + 2 * (gw as u64 + 1);
     let input_end = (bytes.len() as u64).div_ceil(s as u64) * s as u64;
-    let mid_base = ((cfg.act_in_bytes as u64).saturating_sub(mid_span) / s as u64 * s as u64) as u32;
+    let mid_base =
+        ((cfg.act_in_bytes as u64).saturating_sub(mid_span) / s as u64 * s as u64) as u32;
     if sq.out_c as u64 * mid_plane as u64 > cfg.act_mid_bytes as u64 {
         return Err(JobError::Capacity(format!(
             "squeeze output {}x{mid_plane} exceeds act_mid_bytes = {}",

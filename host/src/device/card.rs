@@ -245,7 +245,8 @@ impl CycleReport {
             h2c += s.h2c;
         }
         let c2h = layers.iter().map(|l| l.out_bytes).sum();
-        let hidden = layers.iter().map(|l| l.perf.h2c_hidden).sum::<u64>() * spec::STREAM_BYTES as u64;
+        let hidden =
+            layers.iter().map(|l| l.perf.h2c_hidden).sum::<u64>() * spec::STREAM_BYTES as u64;
         let traffic = Traffic::new(h2c, hidden, c2h, &totals, clock);
         CycleReport {
             preset: cfg.name.clone(),

@@ -169,7 +169,11 @@ impl<M: CardModel> Device for ModelDevice<M> {
                 let (dir, bytes, done) = if self.h2c.is_empty() {
                     (Dir::C2h, c2h.len(), filled)
                 } else {
-                    (Dir::H2c, h2c.len(), h2c.len() - 8 * self.h2c.len().min(h2c.len() / 8))
+                    (
+                        Dir::H2c,
+                        h2c.len(),
+                        h2c.len() - 8 * self.h2c.len().min(h2c.len() / 8),
+                    )
                 };
                 self.h2c.clear();
                 return Err(DeviceError::DmaTimeout {
