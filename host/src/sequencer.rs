@@ -630,7 +630,7 @@ fn run_jobs(
     Ok(JobsRun {
         c2h,
         reports,
-        h2c_bytes: beats.len() as u64 * 8,
+        h2c_bytes: beats.len() as u64 * spec::STREAM_BYTES as u64,
         early_sent,
         early_left: queue.into(),
     })

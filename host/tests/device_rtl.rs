@@ -46,10 +46,11 @@ fn rtl_layers_match_int8_reference() {
         .unwrap();
     assert_eq!(reports.len(), 2);
     let fire9_hidden: u64 = reports[0].layers.iter().map(|l| l.perf.h2c_hidden).sum();
-    let input_beats = (512 * 15 * 15u64).div_ceil(8);
+    let beat = spec::STREAM_BYTES as u64;
+    let input_beats = (512 * 15 * 15u64).div_ceil(beat);
     // All of the input but the last channel's piece goes in under compute (counted by the
     // RTL), and so do the conv_final weights that miss fire9's (they are counted too).
-    let early_weight_beats = reports[0].h2c.weights / 8;
+    let early_weight_beats = reports[0].h2c.weights / beat;
     assert!(
         fire9_hidden * 10 > input_beats * 9
             && fire9_hidden > input_beats
@@ -58,7 +59,7 @@ fn rtl_layers_match_int8_reference() {
     );
     // conv_final's own H2C is only what was not streamed (mask and the input's tail).
     assert!(
-        reports[1].h2c.activations < input_beats * 8 / 2,
+        reports[1].h2c.activations < input_beats * beat / 2,
         "{:?}",
         reports[1].h2c
     );
