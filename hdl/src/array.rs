@@ -10,7 +10,9 @@
 //!
 //! Registered: the weight (a copy per group of four lanes, at L0; `weight` comes one cycle
 //! before `act_bus`), the alignment of `valid`/`first`/`bias`/`last` with L2 and
-//! `cap`, and unit 0's one-hot chunk delayed (the lanes' load strobes).
+//! `cap` (the last stage of `valid`, `first`, `bias` and `cap` again a copy per group of four
+//! lanes, so no control net fans out to the whole array), and unit 0's one-hot chunk delayed
+//! (the lanes' load strobes).
 //! Combinational: slicing the activation bus and the weight's sign extension; `y_bus` is the
 //! lanes' bytes concatenated by a [`crate::mem::Concat`] leaf (rust-hdl cannot assign slices in
 //! a loop).
@@ -59,15 +61,17 @@ pub struct LaneArray<const S: usize, const S8: usize, const R: usize> {
     bias0: DFF<Bits<32>>,
     /// The weight, one register per requantizer group of four lanes (each lane registers it
     /// again beside its multiplier): a two-level tree instead of one net to every multiplier.
-    w_g: [DFF<Bits<16>>; R],
-    valid1: DFF<Bit>,
-    first1: DFF<Bit>,
+    w_g: [DFF<Bits<18>>; R],
+    /// `valid`, `first` and `bias` at L2 and `cap`, one copy per group of four lanes (the
+    /// place-and-route flow keeps them apart like `w_g`).
+    valid_g: [DFF<Bit>; R],
+    first_g: [DFF<Bit>; R],
+    bias_g: [DFF<Bits<32>>; R],
+    cap_g: [DFF<Bit>; R],
     last1: DFF<Bit>,
-    bias1: DFF<Bits<32>>,
-    cap: DFF<Bit>,
     load_d: Pipe<4>,
-    w16: Signal<Local, Bits<16>>,
-    hi8: Constant<Bits<16>>,
+    w18: Signal<Local, Bits<18>>,
+    hi10: Constant<Bits<18>>,
 }
 
 impl<const S: usize, const S8: usize, const R: usize> LaneArray<S, S8, R> {
@@ -98,14 +102,14 @@ impl<const S: usize, const S8: usize, const R: usize> LaneArray<S, S8, R> {
             last0: Default::default(),
             bias0: Default::default(),
             w_g: std::array::from_fn(|_| Default::default()),
-            valid1: Default::default(),
-            first1: Default::default(),
+            valid_g: std::array::from_fn(|_| Default::default()),
+            first_g: std::array::from_fn(|_| Default::default()),
+            bias_g: std::array::from_fn(|_| Default::default()),
+            cap_g: std::array::from_fn(|_| Default::default()),
             last1: Default::default(),
-            bias1: Default::default(),
-            cap: Default::default(),
             load_d: Pipe::new(REQUANT_LATENCY),
-            w16: Default::default(),
-            hi8: Constant::new(0xFF00u64.to_bits()),
+            w18: Default::default(),
+            hi10: Constant::new(0x3FF00u64.to_bits()),
         }
     }
 }
@@ -113,29 +117,35 @@ impl<const S: usize, const S8: usize, const R: usize> LaneArray<S, S8, R> {
 impl<const S: usize, const S8: usize, const R: usize> Logic for LaneArray<S, S8, R> {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clk, valid0, first0, last0, bias0, valid1, first1, last1, bias1, cap);
+        dff_setup!(self, clk, valid0, first0, last0, bias0, last1);
         self.load_d.clk.next = self.clk.val();
         // L0 (the lanes register their activation bytes): the weight and the controls too.
         self.valid0.d.next = self.valid.val();
         self.first0.d.next = self.first.val();
         self.last0.d.next = self.valid.val() & self.last.val();
         self.bias0.d.next = self.bias.val();
-        self.valid1.d.next = self.valid0.q.val();
-        self.first1.d.next = self.first0.q.val();
         self.last1.d.next = self.last0.q.val();
-        self.bias1.d.next = self.bias0.q.val();
-        self.cap.d.next = self.last1.q.val();
+        for r in 0..R {
+            self.valid_g[r].clock.next = self.clk.val();
+            self.first_g[r].clock.next = self.clk.val();
+            self.bias_g[r].clock.next = self.clk.val();
+            self.cap_g[r].clock.next = self.clk.val();
+            self.valid_g[r].d.next = self.valid0.q.val();
+            self.first_g[r].d.next = self.first0.q.val();
+            self.bias_g[r].d.next = self.bias0.q.val();
+            self.cap_g[r].d.next = self.last1.q.val();
+        }
         // The requantizers' results appear REQUANT_LATENCY cycles after their input select.
         // Every unit runs the same chunk sequence from `cap`; unit 0's one-hot chunk is the
         // lanes' load strobe, delayed by the requantizers' latency.
         self.load_d.din.next = self.units[0].chunk.val();
-        self.w16.next = bit_cast::<16, 8>(self.weight.val());
+        self.w18.next = bit_cast::<18, 8>(self.weight.val());
         if self.weight.val().get_bit(7) {
-            self.w16.next = bit_cast::<16, 8>(self.weight.val()) | self.hi8.val();
+            self.w18.next = bit_cast::<18, 8>(self.weight.val()) | self.hi10.val();
         }
         for r in 0..R {
             self.w_g[r].clock.next = self.clk.val();
-            self.w_g[r].d.next = self.w16.val();
+            self.w_g[r].d.next = self.w18.val();
         }
         // Lane inputs; the lanes' bytes are concatenated into y_bus by a leaf.
         for i in 0..S {
@@ -143,10 +153,10 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for LaneArray<S, S8,
             self.lanes[i].act.next = self.act_bus.val().get_bits::<8>(i * 8);
             self.lanes[i].weight.next = self.w_g[i / 4].q.val();
             self.lanes[i].in_signed.next = self.in_signed.val();
-            self.lanes[i].mac_en.next = self.valid1.q.val();
-            self.lanes[i].first.next = self.first1.q.val();
-            self.lanes[i].bias.next = self.bias1.q.val();
-            self.lanes[i].cap.next = self.cap.q.val();
+            self.lanes[i].mac_en.next = self.valid_g[i / 4].q.val();
+            self.lanes[i].first.next = self.first_g[i / 4].q.val();
+            self.lanes[i].bias.next = self.bias_g[i / 4].q.val();
+            self.lanes[i].cap.next = self.cap_g[i / 4].q.val();
             self.lanes[i].y_load.next = self.load_d.dout.val();
             self.lanes[i].keep.next = self.keep.val().get_bit(i);
             self.cat.ins[i].next = self.lanes[i].y.val();
@@ -158,7 +168,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for LaneArray<S, S8,
             self.units[r].a1.next = self.lanes[r * 4 + 1].held.val();
             self.units[r].a2.next = self.lanes[r * 4 + 2].held.val();
             self.units[r].a3.next = self.lanes[r * 4 + 3].held.val();
-            self.units[r].cap.next = self.cap.q.val();
+            self.units[r].cap.next = self.cap_g[r].q.val();
             self.units[r].m.next = self.m.val();
             self.units[r].rnd.next = self.rnd.val();
             self.units[r].rnd_neg.next = self.rnd_neg.val();

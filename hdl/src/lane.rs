@@ -1,27 +1,28 @@
 //! One pixel lane: an 8x8 multiply-accumulate into a 32-bit accumulator, the accumulator held
 //! for its shared requantizer ([`crate::requant`]), and the lane's output byte.
 //!
-//! Registered: `a_r` and `w_l` (the extended activation and the weight, stage L0), `prod` (the product, L1), `acc` (L2), `held` (the accumulator of the last
-//! finished tile, loaded by `cap`) and `yr` (the requantized byte, loaded when `y_load` names
-//! this lane's chunk). Combinational: operand extension, the product, and `y` (`yr`, or 0 when
-//! the position is masked).
+//! Registered: the extended activation and the weight (stage L0) and the product (L1), both
+//! inside the lane's [`DspMul`]; `acc` (L2); `held` (the accumulator of the last finished tile,
+//! loaded by `cap`) and `yr` (the requantized byte, loaded when `y_load` names this lane's
+//! chunk). Combinational: the activation's extension to 18 bits, the accumulator's operand
+//! select and sum, and `y` (`yr`, or 0 when the position is masked).
 //!
-//! The int8 x (u)int8 product fits 16 bits signed, so the low 16 bits of rust-hdl's 16x16
-//! product of the sign/zero-extended operands are exact (all unsigned bit patterns; no signed
-//! Verilog expressions are emitted).
+//! The int8 x (u)int8 product fits 16 bits signed, so the multiplier's 36-bit product of the
+//! sign/zero-extended 18-bit operands, cut to 32 bits, is the exact product.
 //!
-//! Ports: `clk`; `act` (this lane's byte), `weight` (the shared int8 weight sign-extended to 16
+//! Ports: `clk`; `act` (this lane's byte), `weight` (the shared int8 weight sign-extended to 18
 //! bits, arriving with `act`), `in_signed`; `mac_en`, `first`, `bias` (aligned with stage L2: `first` loads
 //! `bias + prod`); `cap` (hold the accumulator); `held`; `yin` (its requantizer's output) and
 //! `y_load` (one-hot chunk being loaded); `keep` (mask bit); `y`.
 
+use crate::dsp::DspMul;
 use rust_hdl::prelude::*;
 
 #[derive(LogicBlock)]
 pub struct Lane {
     pub clk: Signal<In, Clock>,
     pub act: Signal<In, Bits<8>>,
-    pub weight: Signal<In, Bits<16>>,
+    pub weight: Signal<In, Bits<18>>,
     pub in_signed: Signal<In, Bit>,
     pub mac_en: Signal<In, Bit>,
     pub first: Signal<In, Bit>,
@@ -32,18 +33,14 @@ pub struct Lane {
     pub y_load: Signal<In, Bits<4>>,
     pub keep: Signal<In, Bit>,
     pub y: Signal<Out, Bits<8>>,
-    a16: Signal<Local, Bits<16>>,
-    a_r: DFF<Bits<16>>,
-    w_l: DFF<Bits<16>>,
-    full: Signal<Local, Bits<32>>,
-    p16: Signal<Local, Bits<16>>,
+    a18: Signal<Local, Bits<18>>,
+    mul: DspMul<32>,
+    prod: Signal<Local, Bits<32>>,
     base: Signal<Local, Bits<32>>,
-    prod: DFF<Bits<32>>,
     acc: DFF<Bits<32>>,
     held_r: DFF<Bits<32>>,
     yr: DFF<Bits<8>>,
-    hi8: Constant<Bits<16>>,
-    hi16c: Constant<Bits<32>>,
+    hi10: Constant<Bits<18>>,
     chunk: Constant<Bits<4>>,
 }
 
@@ -64,18 +61,14 @@ impl Lane {
             y_load: Default::default(),
             keep: Default::default(),
             y: Default::default(),
-            a16: Default::default(),
-            a_r: Default::default(),
-            w_l: Default::default(),
-            full: Default::default(),
-            p16: Default::default(),
-            base: Default::default(),
+            a18: Default::default(),
+            mul: Default::default(),
             prod: Default::default(),
+            base: Default::default(),
             acc: Default::default(),
             held_r: Default::default(),
             yr: Default::default(),
-            hi8: Constant::new(0xFF00u64.to_bits()),
-            hi16c: Constant::new(0xFFFF_0000u64.to_bits()),
+            hi10: Constant::new(0x3FF00u64.to_bits()),
             chunk: Constant::new((1u64 << (index % 4)).to_bits()),
         }
     }
@@ -84,22 +77,17 @@ impl Lane {
 impl Logic for Lane {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clk, a_r, w_l, prod, acc, held_r, yr);
-        // L0: extend the activation (int8 or uint8) into a register, so the multiplier's
-        // operands both come straight from flip-flops.
-        self.a16.next = bit_cast::<16, 8>(self.act.val());
+        dff_setup!(self, clk, acc, held_r, yr);
+        // L0, L1: extend the activation (int8 or uint8) to 18 bits; the multiplier registers
+        // both operands, multiplies and registers the product.
+        self.a18.next = bit_cast::<18, 8>(self.act.val());
         if self.in_signed.val() & self.act.val().get_bit(7) {
-            self.a16.next = bit_cast::<16, 8>(self.act.val()) | self.hi8.val();
+            self.a18.next = bit_cast::<18, 8>(self.act.val()) | self.hi10.val();
         }
-        self.a_r.d.next = self.a16.val();
-        self.w_l.d.next = self.weight.val();
-        // L1: multiply.
-        self.full.next = self.a_r.q.val() * self.w_l.q.val();
-        self.p16.next = self.full.val().get_bits::<16>(0);
-        self.prod.d.next = bit_cast::<32, 16>(self.p16.val());
-        if self.p16.val().get_bit(15) {
-            self.prod.d.next = bit_cast::<32, 16>(self.p16.val()) | self.hi16c.val();
-        }
+        self.mul.clk.next = self.clk.val();
+        self.mul.a.next = self.a18.val();
+        self.mul.b.next = self.weight.val();
+        self.prod.next = self.mul.p.val();
         // L2: accumulate (a tile's first entry loads the bias).
         // One adder with a selected operand, the product first: Yosys then maps each bit to one
         // LUT feeding the carry chain (two adders and a mux took twice the LUTs).
@@ -109,7 +97,7 @@ impl Logic for Lane {
             self.base.next = self.acc.q.val();
         }
         if self.mac_en.val() {
-            self.acc.d.next = self.prod.q.val() + self.base.val();
+            self.acc.d.next = self.prod.val() + self.base.val();
         }
         // Hold the finished accumulator for the shared requantizer.
         if self.cap.val() {

@@ -5,6 +5,7 @@
 //! ([`regfile`]) and the top ([`top`]). docs/ARCHITECTURE.md describes the data path.
 
 pub mod array;
+pub mod dsp;
 pub mod emit;
 pub mod engine;
 pub mod lane;

@@ -3,23 +3,26 @@
 //! serves lanes `4r .. 4r+3` in the four cycles after `cap` (its own chunk counter `sel`),
 //! which is why a tile lasts at least four cycles.
 //!
-//! Registered: the chunk counter and a copy of `shift`; R0 the selected accumulator; R1 the
-//! partial products `lo_m`, `hi_m` and the addend `adj` (`rnd`, or `rnd_neg` = rnd - m << 32
-//! when acc < 0); R2 the 48-bit rounded product `p`; R3 the byte-shifted 16-bit window, the sign
-//! and the clamp test; R4 the output byte `y`. Combinational: the 4:1 input select, the sum,
-//! the two shift steps and the clamp select.
+//! Registered: the chunk counter and a copy of `shift`; R0 the selected accumulator's halves
+//! (the two [`DspMul`]s' operand registers) and its sign; R1 the partial products `lo_m`,
+//! `hi_m` (the multipliers' product registers) and the addend `adj` (`rnd`, or `rnd_neg` =
+//! rnd - m << 32 when acc < 0); R2 `lo_m + adj` and `hi_m` again; R3 the 48-bit rounded product
+//! `p`; R4 the byte-shifted 16-bit window, the sign and the clamp test; R5 the output byte `y`.
+//! Combinational: the 4:1 input select, one two-input sum per stage, the two shift steps and
+//! the clamp select.
 //!
-//! Arithmetic is on unsigned bit patterns (rust-hdl multiplies only 16x16, and its literals are
-//! unsigned): with hi/lo the upper/lower 16-bit halves of acc read as unsigned and m < 2^15,
+//! Arithmetic is on unsigned bit patterns (the halves enter the signed multipliers
+//! zero-extended, and rust-hdl's literals are unsigned): with hi/lo the upper/lower 16-bit halves of acc read as unsigned and m < 2^15,
 //! acc * m = (hi * m << 16) + lo * m - (acc < 0 ? m << 32 : 0); it fits 48 bits signed.
 //!
 //! Ports: `clk`; `a0..a3` (the held accumulators of its four lanes), `cap`; `m`, `rnd`, `rnd_neg`, `ovf`,
 //! `shift`; `y`.
 
+use crate::dsp::DspMul;
 use rust_hdl::prelude::*;
 
-/// Cycles from the input select (`sel`, `a0..a3`) to `y`: R0, R1, R2, R3, R4.
-pub const REQUANT_LATENCY: usize = 5;
+/// Cycles from the input select (`sel`, `a0..a3`) to `y`: R0 .. R5.
+pub const REQUANT_LATENCY: usize = 6;
 
 #[derive(LogicBlock)]
 pub struct Requant {
@@ -41,13 +44,15 @@ pub struct Requant {
     pub ovf: Signal<In, Bits<48>>,
     pub y: Signal<Out, Bits<8>>,
     acc: Signal<Local, Bits<32>>,
-    acc_r: DFF<Bits<32>>,
+    /// The accumulator's sign at R0 (its halves are in the multipliers' operand registers).
+    neg0: DFF<Bit>,
+    mul_lo: DspMul<32>,
+    mul_hi: DspMul<32>,
+    m18: Signal<Local, Bits<18>>,
     // This unit's own chunk counter (the same sequence as the array's: a copy per unit keeps
     // the select nets local).
     sel: DFF<Bits<2>>,
     run: DFF<Bit>,
-    lo16: Signal<Local, Bits<16>>,
-    hi16: Signal<Local, Bits<16>>,
     sum: Signal<Local, Bits<48>>,
     shifted: Signal<Local, Bits<48>>,
     win: DFF<Bits<16>>,
@@ -55,9 +60,11 @@ pub struct Requant {
     big: DFF<Bit>,
     sh_r: DFF<Bits<6>>,
     fine: Signal<Local, Bits<16>>,
-    lo_m: DFF<Bits<32>>,
-    hi_m: DFF<Bits<32>>,
+    lo_m: Signal<Local, Bits<32>>,
+    hi_m: Signal<Local, Bits<32>>,
     adj: DFF<Bits<48>>,
+    lo_adj: DFF<Bits<48>>,
+    hi_r: DFF<Bits<32>>,
     p: DFF<Bits<48>>,
     yq: DFF<Bits<8>>,
 }
@@ -81,9 +88,10 @@ impl Default for Requant {
             ovf: Default::default(),
             y: Default::default(),
             acc: Default::default(),
-            acc_r: Default::default(),
-            lo16: Default::default(),
-            hi16: Default::default(),
+            neg0: Default::default(),
+            mul_lo: Default::default(),
+            mul_hi: Default::default(),
+            m18: Default::default(),
             sum: Default::default(),
             shifted: Default::default(),
             win: Default::default(),
@@ -94,6 +102,8 @@ impl Default for Requant {
             lo_m: Default::default(),
             hi_m: Default::default(),
             adj: Default::default(),
+            lo_adj: Default::default(),
+            hi_r: Default::default(),
             p: Default::default(),
             yq: Default::default(),
         }
@@ -103,7 +113,7 @@ impl Default for Requant {
 impl Logic for Requant {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clk, acc_r, sel, run, lo_m, hi_m, adj, p, win, neg, big, sh_r, yq);
+        dff_setup!(self, clk, neg0, sel, run, adj, lo_adj, hi_r, p, win, neg, big, sh_r, yq);
         // Chunk counter: starts the cycle after cap, runs 4 cycles.
         if self.cap.val() {
             self.run.d.next = true;
@@ -133,28 +143,34 @@ impl Logic for Requant {
                 self.acc.next = self.a3.val();
             }
         }
-        // R0: the chosen accumulator, registered (the multipliers' operands come from flip-flops).
-        self.acc_r.d.next = self.acc.val();
-        // R1: partial products of acc * m.
-        self.lo16.next = self.acc_r.q.val().get_bits::<16>(0);
-        self.hi16.next = self.acc_r.q.val().get_bits::<16>(16);
-        self.lo_m.d.next = self.lo16.val() * self.m.val();
-        self.hi_m.d.next = self.hi16.val() * self.m.val();
-        // The rounding constant and the sign correction are folded into one registered addend
-        // beside the products, so R2 is a single three-input sum (mod 2^48).
-        if self.acc_r.q.val().get_bit(31) {
+        // R0: the chosen accumulator's halves into the multipliers (lo unsigned, hi as its
+        // unsigned bit pattern: the sign is corrected through `adj`), R1: their products.
+        self.neg0.d.next = self.acc.val().get_bit(31);
+        self.m18.next = bit_cast::<18, 16>(self.m.val());
+        self.mul_lo.clk.next = self.clk.val();
+        self.mul_hi.clk.next = self.clk.val();
+        self.mul_lo.a.next = bit_cast::<18, 16>(self.acc.val().get_bits::<16>(0));
+        self.mul_hi.a.next = bit_cast::<18, 16>(self.acc.val().get_bits::<16>(16));
+        self.mul_lo.b.next = self.m18.val();
+        self.mul_hi.b.next = self.m18.val();
+        self.lo_m.next = self.mul_lo.p.val();
+        self.hi_m.next = self.mul_hi.p.val();
+        // The rounding constant and the sign correction as one registered addend beside the
+        // products.
+        if self.neg0.q.val() {
             self.adj.d.next = self.rnd_neg.val();
         } else {
             self.adj.d.next = self.rnd.val();
         }
-        // R2: acc * m + rnd as a 48-bit two's complement pattern.
-        self.sum.next = (bit_cast::<48, 32>(self.hi_m.q.val()) << 16)
-            + bit_cast::<48, 32>(self.lo_m.q.val())
-            + self.adj.q.val();
+        // R2: lo * m + adj; R3: + hi * m << 16, acc * m + rnd as a 48-bit two's complement
+        // pattern (two two-input sums: one three-input sum was two carry chains in a cycle).
+        self.lo_adj.d.next = bit_cast::<48, 32>(self.lo_m.val()) + self.adj.q.val();
+        self.hi_r.d.next = self.hi_m.val();
+        self.sum.next = (bit_cast::<48, 32>(self.hi_r.q.val()) << 16) + self.lo_adj.q.val();
         self.p.d.next = self.sum.val();
         // A local copy of the job's shift (one register per unit, not one net to all of them).
         self.sh_r.d.next = self.shift.val();
-        // R3: the shift by whole bytes (shift & !7) into a 16-bit window, the sign, and the
+        // R4: the shift by whole bytes (shift & !7) into a 16-bit window, the sign, and the
         // clamp test: p >> shift > 255 exactly when p has a bit at shift + 8 or above (a mask
         // test on p instead of a compare on the shifted word).
         self.shifted.next =
@@ -162,7 +178,7 @@ impl Logic for Requant {
         self.win.d.next = self.shifted.val().get_bits::<16>(0);
         self.neg.d.next = self.p.q.val().get_bit(47);
         self.big.d.next = (self.p.q.val() & self.ovf.val()).any();
-        // R4: the shift by the remaining 0..7 bits, ReLU, clamp to 255.
+        // R5: the shift by the remaining 0..7 bits, ReLU, clamp to 255.
         self.fine.next = self.win.q.val() >> self.sh_r.q.val().get_bits::<3>(0);
         if self.neg.q.val() {
             self.yq.d.next = 0.into();

@@ -54,7 +54,7 @@ pub struct Resources {
     pub lutram: u64,
 }
 
-fn count(stat: &str, prefixes: &[&str]) -> u64 {
+pub(crate) fn count(stat: &str, prefixes: &[&str]) -> u64 {
     // The flattened top's cell list is the last stat block in the log.
     let tail = stat.rsplit("=== sqz_top ===").next().unwrap_or(stat);
     tail.lines()
@@ -88,20 +88,25 @@ fn synth_in(
     yosys: &std::path::Path,
 ) -> anyhow::Result<Resources> {
     let d = d.to_path_buf();
-    let script = match target {
+    let script: &str = match target {
         "xc7a200t" | "xc7" => {
             "read_verilog sqz_top.v; synth_xilinx -family xc7 -top sqz_top -flatten; stat"
         }
-        "ecp5" => "read_verilog sqz_top.v; synth_ecp5 -top sqz_top -json sqz_top.json; stat",
+        "ecp5" => &format!(
+            "read_verilog -D {dsp} sqz_top.v; synth_ecp5 -top sqz_top -json sqz_top.json; stat",
+            dsp = crate::dsp::ECP5_PRIMITIVES_DEFINE
+        ),
         // Timing-driven mapping (abc9, a newer Yosys): the netlist for place and route. The
-        // weight's copies per lane group and per multiplier (`w_g`, `w_l`) are synthesized as
-        // kept modules and flattened afterwards, or Yosys would merge the equal registers back
-        // into one net to every multiplier.
-        "ecp5-abc9" => {
-            "read_verilog sqz_top.v; setattr -mod -set keep_hierarchy 1 *w_l *w_g*; \
+        // lane array's copies per lane group (the weight `w_g` and the controls) are
+        // synthesized as kept modules and flattened afterwards, or Yosys would merge the equal
+        // registers back into one net to every lane.
+        "ecp5-abc9" => &format!(
+            "read_verilog -D {dsp} sqz_top.v; \
+             setattr -mod -set keep_hierarchy 1 *w_g* *valid_g* *first_g* *bias_g* *cap_g*; \
              synth_ecp5 -abc9 -top sqz_top; setattr -mod -unset keep_hierarchy *; flatten; \
-             opt_clean; write_json sqz_top.json; stat"
-        }
+             opt_clean; write_json sqz_top.json; stat",
+            dsp = crate::dsp::ECP5_PRIMITIVES_DEFINE
+        ),
         other => bail!("unknown synthesis target {other}; use xc7a200t or ecp5"),
     };
     let target = target.trim_end_matches("-abc9");
