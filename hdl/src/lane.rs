@@ -7,8 +7,8 @@
 //! chunk). Combinational: the activation's extension to 18 bits, the accumulator's operand
 //! select and sum, and `y` (`yr`, or 0 when the position is masked).
 //!
-//! The int8 x (u)int8 product fits 16 bits signed, so the multiplier's 36-bit product of the
-//! sign/zero-extended 18-bit operands, cut to 32 bits, is the exact product.
+//! The int8 x (u)int8 product fits 16 bits signed, so the low 16 bits of the multiplier's
+//! product of the sign/zero-extended 18-bit operands, sign-extended, are the exact product.
 //!
 //! Ports: `clk`; `act` (this lane's byte), `weight` (the shared int8 weight sign-extended to 18
 //! bits, arriving with `act`), `in_signed`; `mac_en`, `first`, `bias` (aligned with stage L2: `first` loads
@@ -34,13 +34,15 @@ pub struct Lane {
     pub keep: Signal<In, Bit>,
     pub y: Signal<Out, Bits<8>>,
     a18: Signal<Local, Bits<18>>,
-    mul: DspMul<32>,
+    mul: DspMul<16>,
+    p16: Signal<Local, Bits<16>>,
     prod: Signal<Local, Bits<32>>,
     base: Signal<Local, Bits<32>>,
     acc: DFF<Bits<32>>,
     held_r: DFF<Bits<32>>,
     yr: DFF<Bits<8>>,
     hi10: Constant<Bits<18>>,
+    hi16c: Constant<Bits<32>>,
     chunk: Constant<Bits<4>>,
 }
 
@@ -63,12 +65,14 @@ impl Lane {
             y: Default::default(),
             a18: Default::default(),
             mul: Default::default(),
+            p16: Default::default(),
             prod: Default::default(),
             base: Default::default(),
             acc: Default::default(),
             held_r: Default::default(),
             yr: Default::default(),
             hi10: Constant::new(0x3FF00u64.to_bits()),
+            hi16c: Constant::new(0xFFFF_0000u64.to_bits()),
             chunk: Constant::new((1u64 << (index % 4)).to_bits()),
         }
     }
@@ -87,7 +91,13 @@ impl Logic for Lane {
         self.mul.clk.next = self.clk.val();
         self.mul.a.next = self.a18.val();
         self.mul.b.next = self.weight.val();
-        self.prod.next = self.mul.p.val();
+        // Only the product's 16 significant bits leave the multiplier (half the nets out of
+        // the DSP block); the sign extension is wiring.
+        self.p16.next = self.mul.p.val();
+        self.prod.next = bit_cast::<32, 16>(self.p16.val());
+        if self.p16.val().get_bit(15) {
+            self.prod.next = bit_cast::<32, 16>(self.p16.val()) | self.hi16c.val();
+        }
         // L2: accumulate (a tile's first entry loads the bias).
         // One adder with a selected operand, the product first: Yosys then maps each bit to one
         // LUT feeding the carry chain (two adders and a mux took twice the LUTs).
