@@ -10,9 +10,9 @@
 //!
 //! Registered: the weight (a copy per group of four lanes, at L0; `weight` comes one cycle
 //! before `act_bus`), the alignment of `valid`/`first`/`bias`/`last` with L2 and
-//! `cap` (the last stage of `valid`, `first`, `bias` and `cap` again a copy per group of four
-//! lanes, so no control net fans out to the whole array), and unit 0's one-hot chunk delayed
-//! (the lanes' load strobes).
+//! `cap` (`valid`, `first` and `cap` through a copy per group of four lanes and then one per
+//! lane, `bias` through a copy per group, so no control net fans out to the whole array), and
+//! unit 0's one-hot chunk delayed (the lanes' load strobes).
 //! Combinational: slicing the activation bus and the weight's sign extension; `y_bus` is the
 //! lanes' bytes concatenated by a [`crate::mem::Concat`] leaf (rust-hdl cannot assign slices in
 //! a loop).
@@ -55,20 +55,19 @@ pub struct LaneArray<const S: usize, const S8: usize, const R: usize> {
     pub lanes: [Lane; S],
     pub units: [Requant; R],
     cat: Concat<S, S8>,
-    valid0: DFF<Bit>,
-    first0: DFF<Bit>,
     last0: DFF<Bit>,
     bias0: DFF<Bits<32>>,
     /// The weight, one register per requantizer group of four lanes (each lane registers it
     /// again beside its multiplier): a two-level tree instead of one net to every multiplier.
     w_g: [DFF<Bits<18>>; R],
-    /// `valid`, `first` and `bias` at L2 and `cap`, one copy per group of four lanes (the
-    /// place-and-route flow keeps them apart like `w_g`).
+    /// `valid` and `first` at L1, `bias` at L2, `cap` a cycle ahead and the requantizers'
+    /// `cap`: one copy per group of four lanes (the place-and-route flow keeps them apart like
+    /// `w_g`); the lanes register `valid`, `first` and `cap` again.
     valid_g: [DFF<Bit>; R],
     first_g: [DFF<Bit>; R],
     bias_g: [DFF<Bits<32>>; R],
     cap_g: [DFF<Bit>; R],
-    last1: DFF<Bit>,
+    cap_u: [DFF<Bit>; R],
     load_d: Pipe<4>,
     w18: Signal<Local, Bits<18>>,
     hi10: Constant<Bits<18>>,
@@ -97,8 +96,6 @@ impl<const S: usize, const S8: usize, const R: usize> LaneArray<S, S8, R> {
             lanes: std::array::from_fn(Lane::new),
             units: std::array::from_fn(|_| Requant::default()),
             cat: Concat::new(),
-            valid0: Default::default(),
-            first0: Default::default(),
             last0: Default::default(),
             bias0: Default::default(),
             w_g: std::array::from_fn(|_| Default::default()),
@@ -106,7 +103,7 @@ impl<const S: usize, const S8: usize, const R: usize> LaneArray<S, S8, R> {
             first_g: std::array::from_fn(|_| Default::default()),
             bias_g: std::array::from_fn(|_| Default::default()),
             cap_g: std::array::from_fn(|_| Default::default()),
-            last1: Default::default(),
+            cap_u: std::array::from_fn(|_| Default::default()),
             load_d: Pipe::new(REQUANT_LATENCY),
             w18: Default::default(),
             hi10: Constant::new(0x3FF00u64.to_bits()),
@@ -117,23 +114,22 @@ impl<const S: usize, const S8: usize, const R: usize> LaneArray<S, S8, R> {
 impl<const S: usize, const S8: usize, const R: usize> Logic for LaneArray<S, S8, R> {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clk, valid0, first0, last0, bias0, last1);
+        dff_setup!(self, clk, last0, bias0);
         self.load_d.clk.next = self.clk.val();
         // L0 (the lanes register their activation bytes): the weight and the controls too.
-        self.valid0.d.next = self.valid.val();
-        self.first0.d.next = self.first.val();
         self.last0.d.next = self.valid.val() & self.last.val();
         self.bias0.d.next = self.bias.val();
-        self.last1.d.next = self.last0.q.val();
         for r in 0..R {
             self.valid_g[r].clock.next = self.clk.val();
             self.first_g[r].clock.next = self.clk.val();
             self.bias_g[r].clock.next = self.clk.val();
             self.cap_g[r].clock.next = self.clk.val();
-            self.valid_g[r].d.next = self.valid0.q.val();
-            self.first_g[r].d.next = self.first0.q.val();
+            self.cap_u[r].clock.next = self.clk.val();
+            self.valid_g[r].d.next = self.valid.val();
+            self.first_g[r].d.next = self.first.val();
             self.bias_g[r].d.next = self.bias0.q.val();
-            self.cap_g[r].d.next = self.last1.q.val();
+            self.cap_g[r].d.next = self.last0.q.val();
+            self.cap_u[r].d.next = self.cap_g[r].q.val();
         }
         // The requantizers' results appear REQUANT_LATENCY cycles after their input select.
         // Every unit runs the same chunk sequence from `cap`; unit 0's one-hot chunk is the
@@ -168,7 +164,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for LaneArray<S, S8,
             self.units[r].a1.next = self.lanes[r * 4 + 1].held.val();
             self.units[r].a2.next = self.lanes[r * 4 + 2].held.val();
             self.units[r].a3.next = self.lanes[r * 4 + 3].held.val();
-            self.units[r].cap.next = self.cap_g[r].q.val();
+            self.units[r].cap.next = self.cap_u[r].q.val();
             self.units[r].m.next = self.m.val();
             self.units[r].rnd.next = self.rnd.val();
             self.units[r].rnd_neg.next = self.rnd_neg.val();

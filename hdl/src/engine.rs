@@ -389,7 +389,10 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         // Idle and no START on its way: any packet. While a job runs: only ACT_IN bytes below
         // everything the job reads, and only if the job leaves the buffer's write port alone
         // (`Descriptor::loads_while_running`).
+        // (`enable` falls with the START pulse itself: the loader's gate decides a cycle
+        // ahead.)
         self.loader.enable.next = (self.st.q.val() == self.st_idle.val())
+            & !self.start.val()
             & !self.start_r.q.val()
             & !self.start_r2.q.val();
         self.loader.busy.next = self.st.q.val() != self.st_idle.val();

@@ -2,7 +2,8 @@
 //! for its shared requantizer ([`crate::requant`]), and the lane's output byte.
 //!
 //! Registered: the extended activation and the weight (stage L0) and the product (L1), both
-//! inside the lane's [`DspMul`]; `acc` (L2); `held` (the accumulator of the last finished tile,
+//! inside the lane's [`DspMul`]; the lane's own copies of `mac_en`, `first` and `cap` (a cycle
+//! after the ports, so each drives only this lane's 32 bits); `acc` (L2); `held` (the accumulator of the last finished tile,
 //! loaded by `cap`) and `yr` (the requantized byte, loaded when `y_load` names this lane's
 //! chunk). Combinational: the activation's extension to 18 bits, the accumulator's operand
 //! select and sum, and `y` (`yr`, or 0 when the position is masked).
@@ -11,8 +12,9 @@
 //! product of the sign/zero-extended 18-bit operands, sign-extended, are the exact product.
 //!
 //! Ports: `clk`; `act` (this lane's byte), `weight` (the shared int8 weight sign-extended to 18
-//! bits, arriving with `act`), `in_signed`; `mac_en`, `first`, `bias` (aligned with stage L2: `first` loads
-//! `bias + prod`); `cap` (hold the accumulator); `held`; `yin` (its requantizer's output) and
+//! bits, arriving with `act`), `in_signed`; `mac_en`, `first` (aligned with stage L1), `bias`
+//! (aligned with stage L2: `first` loads `bias + prod`); `cap` (hold the accumulator, a cycle
+//! ahead like `first`); `held`; `yin` (its requantizer's output) and
 //! `y_load` (one-hot chunk being loaded); `keep` (mask bit); `y`.
 
 use crate::dsp::DspMul;
@@ -40,6 +42,9 @@ pub struct Lane {
     base: Signal<Local, Bits<32>>,
     acc: DFF<Bits<32>>,
     held_r: DFF<Bits<32>>,
+    mac_l: DFF<Bit>,
+    first_l: DFF<Bit>,
+    cap_l: DFF<Bit>,
     yr: DFF<Bits<8>>,
     hi10: Constant<Bits<18>>,
     hi16c: Constant<Bits<32>>,
@@ -70,6 +75,9 @@ impl Lane {
             base: Default::default(),
             acc: Default::default(),
             held_r: Default::default(),
+            mac_l: Default::default(),
+            first_l: Default::default(),
+            cap_l: Default::default(),
             yr: Default::default(),
             hi10: Constant::new(0x3FF00u64.to_bits()),
             hi16c: Constant::new(0xFFFF_0000u64.to_bits()),
@@ -81,7 +89,10 @@ impl Lane {
 impl Logic for Lane {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clk, acc, held_r, yr);
+        dff_setup!(self, clk, acc, held_r, yr, mac_l, first_l, cap_l);
+        self.mac_l.d.next = self.mac_en.val();
+        self.first_l.d.next = self.first.val();
+        self.cap_l.d.next = self.cap.val();
         // L0, L1: extend the activation (int8 or uint8) to 18 bits; the multiplier registers
         // both operands, multiplies and registers the product.
         self.a18.next = bit_cast::<18, 8>(self.act.val());
@@ -101,16 +112,16 @@ impl Logic for Lane {
         // L2: accumulate (a tile's first entry loads the bias).
         // One adder with a selected operand, the product first: Yosys then maps each bit to one
         // LUT feeding the carry chain (two adders and a mux took twice the LUTs).
-        if self.first.val() {
+        if self.first_l.q.val() {
             self.base.next = self.bias.val();
         } else {
             self.base.next = self.acc.q.val();
         }
-        if self.mac_en.val() {
+        if self.mac_l.q.val() {
             self.acc.d.next = self.prod.val() + self.base.val();
         }
         // Hold the finished accumulator for the shared requantizer.
-        if self.cap.val() {
+        if self.cap_l.q.val() {
             self.held_r.d.next = self.acc.q.val();
         }
         self.held.next = self.held_r.q.val();

@@ -20,7 +20,9 @@
 //! Registered: the FSM state, the header beat and its end address, type, address pointer,
 //! remaining beat count, the latched weight beat and its sub-entry counter. Combinational:
 //! `tready` and every write strobe/address/data output (decoded from the registers and the
-//! current beat).
+//! current beat). The gate's decision is registered (`go_r`): a header takes
+//! `spec::packet::HEADER_CYCLES` cycles (taken, judged, passed), and `enable` must fall a
+//! cycle before a job starts (the engine drops it with the START pulse).
 //!
 //! Ports: `clk`, `rst` (synchronous, active high), `enable` (no job is running or starting),
 //! `busy` (a job runs) and the running job's `job_*` descriptor fields, `halted` (accept and
@@ -86,6 +88,10 @@ pub struct Loader {
     b_lo: DFF<Bits<40>>,
     b_hi: DFF<Bits<40>>,
     go: Signal<Local, Bit>,
+    /// `go` registered: the gate's decision from flip-flops (its 40-bit compares are a cycle
+    /// behind), used only once the packet has waited one cycle at the gate (`at_gate`).
+    go_r: DFF<Bit>,
+    at_gate: DFF<Bit>,
     ptype: DFF<Bits<8>>,
     ptr: DFF<Bits<24>>,
     remaining: DFF<Bits<32>>,
@@ -173,6 +179,8 @@ impl Loader {
             b_lo: Default::default(),
             b_hi: Default::default(),
             go: Default::default(),
+            go_r: Default::default(),
+            at_gate: Default::default(),
             ptype: Default::default(),
             ptr: Default::default(),
             remaining: Default::default(),
@@ -225,7 +233,7 @@ impl Logic for Loader {
     fn update(&mut self) {
         dff_setup!(
             self, clk, state, hdr, hdr_end, w_lo, w_hi, b_lo, b_hi, ptype, ptr, remaining, beat,
-            sub
+            sub, go_r, at_gate
         );
         self.hdr_type.next = self.hdr.q.val().get_bits::<8>(0);
         self.hdr_addr.next = self.hdr.q.val().get_bits::<24>(8);
@@ -256,6 +264,8 @@ impl Logic for Loader {
                 self.go.next = self.hdr_addr.val() != bit_cast::<24, 6>(self.job_slot.val());
             }
         }
+        self.go_r.d.next = self.go.val();
+        self.at_gate.d.next = self.state.q.val() == self.st_gate.val();
         // Header checks: known type, codebook length, act alignment.
         self.hdr_bad.next = true;
         if (self.hdr_type.val() == self.t_weights.val())
@@ -352,7 +362,7 @@ impl Logic for Loader {
                 self.state.d.next = self.st_gate.val();
             }
         } else if self.state.q.val() == self.st_gate.val() {
-            if self.go.val() {
+            if self.go_r.q.val() & self.at_gate.q.val() {
                 self.ptype.d.next = self.hdr_type.val();
                 self.ptr.d.next = self.hdr_addr.val();
                 self.remaining.d.next = self.hdr_len.val();

@@ -638,7 +638,8 @@ end
 /// The max-pool datapath: a vertical running max over the `S`-byte rows fed with `en` (`clear`
 /// restarts it), and the horizontal 3-wide stride-2 max of that register: output byte `j < S/2`
 /// is `max(v[2j], v[2j+1], v[2j+2])` (v[S] reads as 0), the upper half is 0.
-/// Registered: the running max `v`; combinational: `hout`.
+/// Registered: the running max `v` and `hout` (one cycle behind `v`, so the serializer's load
+/// takes a flip-flop, not two levels of comparators).
 #[derive(LogicBlock, Default)]
 pub struct PoolMax<const S8: usize> {
     pub clk: Signal<In, Clock>,
@@ -668,17 +669,20 @@ impl<const S8: usize> Logic for PoolMax<S8> {
         }
         code.push_str("    end\nend\n");
         code.push_str("function [7:0] max3(input [7:0] a, input [7:0] b, input [7:0] c);\n    max3 = (a > b) ? ((a > c) ? a : c) : ((b > c) ? b : c);\nendfunction\n");
-        code.push_str("always @(*) begin\n");
-        code.push_str(&format!("    hout = {S8}'d0;\n"));
+        code.push_str(&format!(
+            "reg [{}:0] h;\nalways @(posedge clk) begin\n",
+            S8 - 1
+        ));
+        code.push_str(&format!("    h <= {S8}'d0;\n"));
         for j in 0..s / 2 {
             code.push_str(&format!(
-                "    hout[{j}*8 +: 8] = max3(vx[{a}*8 +: 8], vx[{b}*8 +: 8], vx[{c}*8 +: 8]);\n",
+                "    h[{j}*8 +: 8] <= max3(vx[{a}*8 +: 8], vx[{b}*8 +: 8], vx[{c}*8 +: 8]);\n",
                 a = 2 * j,
                 b = 2 * j + 1,
                 c = 2 * j + 2
             ));
         }
-        code.push_str("end\n");
+        code.push_str("end\nalways @(*) hout = h;\n");
         Verilog::Custom(code)
     }
 }

@@ -161,7 +161,8 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             // chunk's bytes leave at the cycle after the third.
             pc_en_lo: Constant::new(((1 + PIPELINED_READ_LATENCY) as u64).to_bits()),
             pc_en_hi: Constant::new(((3 + PIPELINED_READ_LATENCY) as u64).to_bits()),
-            pc_out: Constant::new(((4 + PIPELINED_READ_LATENCY) as u64).to_bits()),
+            // The pool max's registered output settles one cycle after the last row.
+            pc_out: Constant::new(((5 + PIPELINED_READ_LATENCY) as u64).to_bits()),
             pooling: Default::default(),
             plast: Default::default(),
             py: Default::default(),

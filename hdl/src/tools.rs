@@ -102,7 +102,7 @@ fn synth_in(
         // registers back into one net to every lane.
         "ecp5-abc9" => &format!(
             "read_verilog -D {dsp} sqz_top.v; \
-             setattr -mod -set keep_hierarchy 1 *w_g* *valid_g* *first_g* *bias_g* *cap_g*; \
+             setattr -mod -set keep_hierarchy 1 *w_g* *valid_g* *first_g* *bias_g* *cap_g* *cap_u*; \
              synth_ecp5 -abc9 -top sqz_top; setattr -mod -unset keep_hierarchy *; flatten; \
              opt_clean; write_json sqz_top.json; stat",
             dsp = crate::dsp::ECP5_PRIMITIVES_DEFINE

@@ -54,9 +54,12 @@ pub const CODEBOOK_BEATS: u32 = 256 / STREAM_BYTES;
 /// Weight entries per beat.
 pub const WEIGHTS_PER_BEAT: usize = 4;
 /// Cycles the loader spends on one weight beat: it writes the entries one per cycle and takes
-/// the next beat with the last one (every other payload beat takes one cycle, a header two:
-/// taken, then its gate). The host uses it to size what it sends while a job runs.
+/// the next beat with the last one (every other payload beat takes one cycle). The host uses
+/// it to size what it sends while a job runs.
 pub const WEIGHT_BEAT_CYCLES: u64 = WEIGHTS_PER_BEAT as u64;
+/// Cycles a header takes before its first payload beat: taken, judged at the gate (registered),
+/// passed.
+pub const HEADER_CYCLES: u64 = 3;
 
 /// Loader cycles a packet takes (header included).
 pub fn loader_cycles(ty: PacketType, beats: usize) -> u64 {
@@ -65,7 +68,7 @@ pub fn loader_cycles(ty: PacketType, beats: usize) -> u64 {
     } else {
         1
     };
-    2 + beats as u64 * per
+    HEADER_CYCLES + beats as u64 * per
 }
 
 /// Largest header address (24 bits).
