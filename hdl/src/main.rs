@@ -35,6 +35,10 @@ enum Cmd {
         /// slowest grade (nextpnr's default).
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(6..=8))]
         speed: u8,
+        /// nextpnr's placement seed: the routed Fmax moves with placement, so a figure is
+        /// quoted with its seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Yosys synthesis; prints LUT/FF/DSP/BRAM.
     Synth {
@@ -61,9 +65,13 @@ fn main() -> anyhow::Result<()> {
             let cfg = AccelConfig::preset(&preset)?;
             hdl::tools::lint(&cfg)?;
         }
-        Cmd::Pnr { preset, speed } => {
+        Cmd::Pnr {
+            preset,
+            speed,
+            seed,
+        } => {
             let cfg = AccelConfig::preset(&preset)?;
-            hdl::tools::pnr(&cfg, speed)?;
+            hdl::tools::pnr(&cfg, speed, seed)?;
         }
         Cmd::Synth { preset, target } => {
             let cfg = AccelConfig::preset(&preset)?;

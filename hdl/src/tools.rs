@@ -227,7 +227,7 @@ fn pnr_yosys() -> (PathBuf, &'static str) {
 
 /// Synthesize for ECP5 and place and route out of context on an LFE5U-85F of speed grade
 /// `speed` (only the clock is constrained, constraints/ecp5.lpf); prints the achieved Fmax.
-pub fn pnr(cfg: &AccelConfig, speed: u8) -> anyhow::Result<f64> {
+pub fn pnr(cfg: &AccelConfig, speed: u8, seed: u64) -> anyhow::Result<f64> {
     let d = build_dir(cfg, "pnr")?;
     let (yosys, target) = pnr_yosys();
     println!("synthesis: {} ({target})", yosys.display());
@@ -258,6 +258,8 @@ pub fn pnr(cfg: &AccelConfig, speed: u8) -> anyhow::Result<f64> {
             // The negotiated-congestion router finishes this design far sooner than router1.
             "--router",
             "router2",
+            "--seed",
+            &seed.to_string(),
         ])
         .current_dir(&d)
         .output()
@@ -273,7 +275,7 @@ pub fn pnr(cfg: &AccelConfig, speed: u8) -> anyhow::Result<f64> {
     match fmax {
         Some(f) => {
             println!(
-                "ecp5 preset {} on LFE5U-85F-{speed}BG381: Fmax {f:.2} MHz {} (target {} MHz: {}), log {}, timing report {}",
+                "ecp5 preset {} on LFE5U-85F-{speed}BG381, seed {seed}: Fmax {f:.2} MHz {} (target {} MHz: {}), log {}, timing report {}",
                 cfg.name,
                 if routed {
                     "after routing"
