@@ -85,16 +85,7 @@ impl<const D: usize> Ram<D> {
 // Addresses are 24-bit buses; the memory uses the low {a} bits.
 wire [23:0] unused_addr_bits = raddr ^ waddr;
 /* verilator lint_on UNUSEDSIGNAL */
-reg [{dh}:0] wdata_q;
-reg [{ah}:0] waddr_q;
-reg we_q;
-always @(posedge clk) begin
-    we_q <= we;
-    waddr_q <= waddr[{ah}:0];
-    wdata_q <= wdata;
-end
-"#,
-            ah = a - 1,
+"#
         );
         if nb > 1 {
             // The bank number follows the read through the address copy, the block RAM and the
@@ -107,20 +98,32 @@ end
         }
         let mut mux = String::new();
         for b in 0..nb {
-            let hit = if nb == 1 {
-                "1'b1".to_string()
+            // Each bank's read address, write address and data are its own registers, loaded
+            // only for an access to that bank: distinct enables keep Yosys from merging the
+            // copies back into one register driving every block RAM.
+            let (rhit, whit) = if nb == 1 {
+                ("1'b1".to_string(), "1'b1".to_string())
             } else {
-                format!("waddr_q[{}:{ab}] == {sb}'d{b}", a - 1)
+                (
+                    format!("raddr[{}:{ab}] == {sb}'d{b}", a - 1),
+                    format!("waddr[{}:{ab}] == {sb}'d{b}", a - 1),
+                )
             };
             s.push_str(&format!(
                 r#"reg [{dh}:0] mem{b} [0:{last}];
-reg [{abh}:0] ra{b};
-reg [{dh}:0] rd{b}, rq{b};
+reg [{abh}:0] ra{b}, wa{b};
+reg [{dh}:0] rd{b}, rq{b}, wd{b};
+reg we{b};
 always @(posedge clk) begin
-    ra{b} <= raddr[{abh}:0];
+    if ({rhit}) ra{b} <= raddr[{abh}:0];
     rd{b} <= mem{b}[ra{b}];
     rq{b} <= rd{b};
-    if (we_q && {hit}) mem{b}[waddr_q[{abh}:0]] <= wdata_q;
+    we{b} <= we && ({whit});
+    if (we && ({whit})) begin
+        wa{b} <= waddr[{abh}:0];
+        wd{b} <= wdata;
+    end
+    if (we{b}) mem{b}[wa{b}] <= wd{b};
 end
 "#,
                 last = bank_words - 1,
