@@ -32,6 +32,9 @@
 use rust_hdl::prelude::*;
 use spec::packet::PacketType;
 
+// The sub-entry counter `sub` and `three2` are 2 bits wide: four weight entries per beat.
+const _: () = assert!(spec::packet::WEIGHTS_PER_BEAT == 4);
+
 // `hdl_gen` takes bit positions only as literals: the header layout used below, checked
 // against spec::packet at compile time.
 const _: () = assert!(
@@ -219,9 +222,9 @@ impl Loader {
             zero6: Constant::new(0u64.to_bits()),
             one32: Constant::new(1u64.to_bits()),
             zero32: Constant::new(0u64.to_bits()),
-            seven24: c24(7),
+            seven24: c24(spec::STREAM_BYTES - 1),
             zero24: c24(0),
-            three2: Constant::new(3u64.to_bits()),
+            three2: Constant::new(((spec::packet::WEIGHTS_PER_BEAT - 1) as u64).to_bits()),
             one2: Constant::new(1u64.to_bits()),
             zero2: Constant::new(0u64.to_bits()),
         }
@@ -428,7 +431,7 @@ impl Logic for Loader {
                 if self.remaining.q.val() == self.one32.val() {
                     self.state.d.next = self.st_hdr.val();
                 } else if self.fire.val() {
-                    // Back to back: 4 cycles per beat.
+                    // Back to back: WEIGHT_BEAT_CYCLES per beat.
                     self.beat.d.next = self.tdata.val();
                 } else {
                     self.state.d.next = self.st_pay.val();

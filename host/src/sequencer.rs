@@ -659,8 +659,9 @@ fn take_cycles(queue: &mut VecDeque<Packet>, cycles: u64) -> Vec<Packet> {
             out.extend(queue.pop_front());
             continue;
         }
-        if p.ty == PacketType::Weights && left > 2 + spec::packet::WEIGHT_BEAT_CYCLES {
-            let k = ((left - 2) / spec::packet::WEIGHT_BEAT_CYCLES) as usize;
+        let header = spec::packet::HEADER_CYCLES;
+        if p.ty == PacketType::Weights && left > header + spec::packet::WEIGHT_BEAT_CYCLES {
+            let k = ((left - header) / spec::packet::WEIGHT_BEAT_CYCLES) as usize;
             let head = Packet {
                 ty: p.ty,
                 addr: p.addr,
@@ -724,6 +725,8 @@ impl Sequencer {
             resident: false,
             loaded: false,
         };
+        // Weight regions start at whole beats (the loader writes a beat's entries together).
+        let wpb = spec::packet::WEIGHTS_PER_BEAT as u32;
         let mut at = Place::default();
         let mut acts = Vec::new();
         let mut sizes = Vec::new();
@@ -747,7 +750,7 @@ impl Sequencer {
                     .map_err(|e| SeqError::Input(format!("{}: {e}", step.name())))?,
             );
             seq.places[i] = at;
-            at.weight += f.weight.div_ceil(4) * 4;
+            at.weight += f.weight.div_ceil(wpb) * wpb;
             at.bias += f.bias;
             at.slot += f.slot;
             // The image goes to the top of the activation buffer, so that conv1's output can
@@ -776,7 +779,7 @@ impl Sequencer {
                     Place::default()
                 } else {
                     Place {
-                        weight: cfg.weight_entries.saturating_sub(f.weight) / 4 * 4,
+                        weight: cfg.weight_entries.saturating_sub(f.weight) / wpb * wpb,
                         bias: cfg.bias_words.saturating_sub(f.bias),
                         slot: cfg.codebook_slots.saturating_sub(f.slot),
                         act: 0,

@@ -19,6 +19,8 @@ const EXCHANGE_SLICE: u64 = 256;
 /// C2H bytes the device buffers while the host is not reading (a DMA engine's FIFO would
 /// back-pressure the card instead; a larger buffer only avoids needless stalls in process).
 const C2H_BUFFER: usize = 4 << 20;
+/// Bytes per stream beat (a model's H2C/C2H queues hold one `u64` beat each).
+const BEAT: usize = spec::STREAM_BYTES as usize;
 /// Pause when the model had nothing to do (a model that is not clocked, like the soft card).
 const IDLE: Duration = Duration::from_micros(50);
 
@@ -58,7 +60,7 @@ impl<M: CardModel> ModelDevice<M> {
 
     fn step_for(&mut self, cycles: u64) -> u64 {
         // At most one beat per cycle: a larger room only costs the model an allocation.
-        let room = (C2H_BUFFER.saturating_sub(self.c2h.len() * 8) / 8).min(cycles as usize);
+        let room = (C2H_BUFFER.saturating_sub(self.c2h.len() * BEAT) / BEAT).min(cycles as usize);
         self.model.run(cycles, &mut self.h2c, &mut self.c2h, room)
     }
 
@@ -99,7 +101,7 @@ impl<M: CardModel> Device for ModelDevice<M> {
     }
 
     fn write_h2c(&mut self, data: &[u8]) -> Result<()> {
-        if data.len() % 8 != 0 {
+        if data.len() % BEAT != 0 {
             return Err(DeviceError::Model(format!(
                 "H2C writes are whole 64-bit beats; got {} bytes",
                 data.len()
@@ -117,7 +119,7 @@ impl<M: CardModel> Device for ModelDevice<M> {
                 left = self.h2c.len();
                 since = Instant::now();
             } else if since.elapsed() >= self.timeouts.dma {
-                let done = data.len() - 8 * self.h2c.len().min(data.len() / 8);
+                let done = data.len() - BEAT * self.h2c.len().min(data.len() / BEAT);
                 self.h2c.clear();
                 if let Some(e) = self.error_now() {
                     return Err(e);
@@ -135,7 +137,7 @@ impl<M: CardModel> Device for ModelDevice<M> {
     }
 
     fn exchange(&mut self, h2c: &[u8], c2h: &mut [u8]) -> Result<()> {
-        if h2c.len() % 8 != 0 {
+        if h2c.len() % BEAT != 0 {
             return Err(DeviceError::Model(format!(
                 "H2C writes are whole 64-bit beats; got {} bytes",
                 h2c.len()
@@ -172,7 +174,7 @@ impl<M: CardModel> Device for ModelDevice<M> {
                     (
                         Dir::H2c,
                         h2c.len(),
-                        h2c.len() - 8 * self.h2c.len().min(h2c.len() / 8),
+                        h2c.len() - BEAT * self.h2c.len().min(h2c.len() / BEAT),
                     )
                 };
                 self.h2c.clear();

@@ -489,7 +489,8 @@ impl Card {
     /// Run the model for `cycles`, streams connected; C2H takes what the output buffer holds.
     fn clock(&mut self, cycles: u64) -> u64 {
         // At most one beat per cycle: a larger room only costs the model an allocation.
-        let room = (C2H_BUFFER.saturating_sub(self.c2h_out.len()) / 8).min(cycles as usize);
+        let room = (C2H_BUFFER.saturating_sub(self.c2h_out.len()) / spec::STREAM_BYTES as usize)
+            .min(cycles as usize);
         let t = std::time::Instant::now();
         let ran = self
             .model
