@@ -31,6 +31,7 @@ use crate::mem::{
     BankedMem, DescDecode, MaskMem, Pipe, Ram, Replicate, DEEP_RAM_LATENCY, PIPELINED_READ_LATENCY,
 };
 use crate::outctl::OutCtl;
+use crate::tapwrap::TapWrap;
 use rust_hdl::prelude::*;
 use spec::AccelConfig;
 
@@ -71,6 +72,7 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     pub m_axis_tvalid: Signal<Out, Bit>,
     pub m_axis_tready: Signal<In, Bit>,
     dd: DescDecode,
+    tapwrap: TapWrap,
     loader: Loader,
     wmem: Ram<12>,
     cbmem: Ram<64>,
@@ -91,7 +93,8 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     // Control registers.
     st: DFF<Bits<3>>,
     o: DFF<Bits<16>>,
-    t: DFF<Bits<16>>,
+    /// Tiles of the channel left after the current one (counts down to 0).
+    tl: DFF<Bits<16>>,
     e: DFF<Bits<24>>,
     e_chan: DFF<Bits<24>>,
     n_left: DFF<Bits<16>>,
@@ -121,22 +124,24 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     cnt1_f: DFF<Bit>,
     cred_f: DFF<Bit>,
     gap_f: DFF<Bit>,
+    /// `issue` itself, registered: computed a cycle ahead from the next values of the flags
+    /// above, so the ~250 enables it drives hang off a flip-flop, not a chain of LUTs. With it,
+    /// `adv_tile` (issue of a tile's last entry) and `adv_chan` (of a channel's last entry).
+    iss: DFF<Bit>,
+    adv_tile: DFF<Bit>,
+    adv_chan: DFF<Bit>,
+    /// The output FIFO's pop, registered: a credit comes back a cycle after its pop.
+    pop_r: DFF<Bit>,
+    /// Job constants: ntiles - 1, and ntiles == 1.
+    ntm1: DFF<Bits<16>>,
+    nt1_f: DFF<Bit>,
     tile_gap_m1: Constant<Bits<3>>,
     c_reg: DFF<Bits<16>>,
     t_reg: DFF<Bits<8>>,
     tap_r: DFF<Bits<24>>,
     tap_r2: DFF<Bits<24>>,
-    tp1: DFF<Bits<8>>,
-    tn1: Signal<Local, Bits<8>>,
-    th1: DFF<Bits<8>>,
-    th2: DFF<Bits<8>>,
-    th3: DFF<Bits<8>>,
-    th4: DFF<Bits<8>>,
-    thm1: DFF<Bits<8>>,
-    thm2: DFF<Bits<8>>,
-    thm3: DFF<Bits<8>>,
-    thm4: DFF<Bits<8>>,
-    k1: DFF<Bit>,
+    tp1: DFF<Bits<5>>,
+    tn1: Signal<Local, Bits<5>>,
     wraps_r: DFF<Bits<8>>,
     vw: DFF<Bit>,
     fw: DFF<Bit>,
@@ -151,10 +156,9 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     chan_last: Signal<Local, Bit>,
     job_last: Signal<Local, Bit>,
     code: Signal<Local, Bits<8>>,
-    rel: Signal<Local, Bits<8>>,
-    base_t: Signal<Local, Bits<8>>,
-    t1: Signal<Local, Bits<8>>,
-    kk: Signal<Local, Bits<8>>,
+    rel: Signal<Local, Bits<5>>,
+    base_t: Signal<Local, Bits<5>>,
+    t1: Signal<Local, Bits<5>>,
     wraps: Signal<Local, Bits<8>>,
     tn: Signal<Local, Bits<8>>,
     kh: Signal<Local, Bits<2>>,
@@ -235,6 +239,7 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             m_axis_tvalid: Default::default(),
             m_axis_tready: Default::default(),
             dd: DescDecode::new(),
+            tapwrap: Default::default(),
             loader: Loader::new(cfg),
             wmem: Ram::deep(cfg.weight_entries as usize),
             cbmem: Ram::registered(cfg.codebook_slots as usize * 32),
@@ -257,7 +262,7 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             p_vf: Pipe::new(DEEP_RAM_LATENCY),
             st: Default::default(),
             o: Default::default(),
-            t: Default::default(),
+            tl: Default::default(),
             e: Default::default(),
             e_chan: Default::default(),
             n_left: Default::default(),
@@ -281,6 +286,12 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             cnt1_f: Default::default(),
             cred_f: Default::default(),
             gap_f: Default::default(),
+            iss: Default::default(),
+            adv_tile: Default::default(),
+            adv_chan: Default::default(),
+            pop_r: Default::default(),
+            ntm1: Default::default(),
+            nt1_f: Default::default(),
             // Tiles end spec::job::MIN_TILE_CYCLES apart: since_last counts from 0 after a tile's
             // last, and gap_f (since_last >= MIN - 1) is registered a cycle ahead.
             tile_gap_m1: Constant::new(((spec::job::MIN_TILE_CYCLES - 2) as u64).to_bits()),
@@ -290,15 +301,6 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             tap_r2: Default::default(),
             tp1: Default::default(),
             tn1: Default::default(),
-            th1: Default::default(),
-            th2: Default::default(),
-            th3: Default::default(),
-            th4: Default::default(),
-            thm1: Default::default(),
-            thm2: Default::default(),
-            thm3: Default::default(),
-            thm4: Default::default(),
-            k1: Default::default(),
             wraps_r: Default::default(),
             vw: Default::default(),
             fw: Default::default(),
@@ -315,7 +317,6 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             rel: Default::default(),
             base_t: Default::default(),
             t1: Default::default(),
-            kk: Default::default(),
             wraps: Default::default(),
             tn: Default::default(),
             kh: Default::default(),
@@ -358,11 +359,11 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clk, rst, st, o, t, e, e_chan, n_left, cnt, bias_r, q0, rel0, credits,
+            self, clk, rst, st, o, tl, e, e_chan, n_left, cnt, bias_r, q0, rel0, credits,
             since_last, dst_chan, dst_prod, dst_ch, code_lo, code_lo2, chan_addr, mtile, first_f,
             last_f, chanl_f, ol_f, cnt1_f, cred_f, gap_f, c_reg, t_reg, tap_r, tap_r2, rnd,
-            rnd_neg, ovf, start_r, start_r2, drained, bad_r, bad_r2, tp1, th1, th2, th3, th4, thm1,
-            thm2, thm3, thm4, k1, wraps_r, vw, fw, cpl_r, addr_r
+            rnd_neg, ovf, start_r, start_r2, drained, bad_r, bad_r2, tp1, wraps_r, vw, fw, cpl_r,
+            addr_r, iss, adv_tile, adv_chan, pop_r, ntm1, nt1_f
         );
         self.dd.desc.next = self.desc.val();
         // Reset (and SOFT_RESET) reach the children one cycle later, from a register.
@@ -467,11 +468,14 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.last0.next = self.last_f.q.val();
         // A tile's first entry needs an output credit; its last entry must come >= 4 cycles after
         // the previous tile's (the shared requantizers take 4 cycles per tile).
-        self.issue.next = (self.st.q.val() == self.st_run.val())
-            & (!self.first0.val() | self.cred_f.q.val())
-            & (!self.last0.val() | self.gap_f.q.val());
+        // (st == RUN) & (!first_f | cred_f) & (!last_f | gap_f), registered: `iss` is computed
+        // from the flags' next values at the end of this block.
+        self.issue.next = self.iss.q.val();
+        self.ntm1.d.next = self.dd.ntiles.val() - 1;
+        self.nt1_f.d.next = self.dd.ntiles.val() == 1;
+        self.pop_r.d.next = self.outctl.pop.val();
         // gap_f = (since_last >= MIN_TILE_CYCLES - 1), one cycle ahead.
-        if self.issue.val() & self.last0.val() {
+        if self.adv_tile.q.val() {
             self.since_last.d.next = 0.into();
             self.gap_f.d.next = false;
         } else {
@@ -502,7 +506,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
                     self.dst_ch.d.next = self.dd.out_ch_offset.val();
                     self.mtile.d.next = self.dd.mask_base.val();
                     self.o.d.next = 0.into();
-                    self.t.d.next = 0.into();
+                    self.tl.d.next = self.ntm1.q.val();
                     self.e.d.next = bit_cast::<24, 23>(self.dd.weight_base.val());
                     self.e_chan.d.next = bit_cast::<24, 23>(self.dd.weight_base.val());
                     self.q0.d.next = self.dd.q_start.val();
@@ -524,7 +528,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             self.first_f.d.next = true;
             self.last_f.d.next = self.chanmem.rdata.val().get_bits::<16>(32) == 1;
             self.cnt1_f.d.next = self.chanmem.rdata.val().get_bits::<16>(32) == 1;
-            self.chanl_f.d.next = self.dd.ntiles.val() == 1;
+            self.chanl_f.d.next = self.nt1_f.q.val();
             self.ol_f.d.next = (self.o.q.val() + 1) == self.dd.out_c.val();
             self.dst_chan.d.next =
                 self.dd.dst_base.val() + bit_cast::<24, 32>(self.dst_prod.q.val());
@@ -536,39 +540,9 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
                 self.st.d.next = self.st_run.val();
             }
         } else if self.st.q.val() == self.st_run.val() {
-            if self.issue.val() {
-                self.e.d.next = self.e.q.val() + 1;
-                self.n_left.d.next = self.n_left.q.val() - 1;
-                self.first_f.d.next = false;
-                self.last_f.d.next = self.n_left.q.val() == 2;
-                if self.last0.val() {
-                    if self.chan_last.val() {
-                        self.o.d.next = self.o.q.val() + 1;
-                        self.chan_addr.d.next = self.chan_addr.q.val() + 1;
-                        self.dst_ch.d.next = self.dst_ch.q.val() + 1;
-                        self.t.d.next = 0.into();
-                        self.mtile.d.next = self.dd.mask_base.val();
-                        self.q0.d.next = self.dd.q_start.val();
-                        self.rel0.d.next = 0.into();
-                        self.e_chan.d.next = self.e.q.val() + 1;
-                        if (self.o.q.val() + 1) == self.dd.out_c.val() {
-                            self.st.d.next = self.st_drain.val();
-                        } else {
-                            self.st.d.next = self.st_chan.val();
-                        }
-                    } else {
-                        self.t.d.next = self.t.q.val() + 1;
-                        self.mtile.d.next = self.mtile.q.val() + 1;
-                        self.first_f.d.next = true;
-                        self.last_f.d.next = self.cnt1_f.q.val();
-                        self.chanl_f.d.next = (self.t.q.val() + 2) == self.dd.ntiles.val();
-                        self.q0.d.next = self.q0.q.val() + self.s24.val();
-                        self.rel0.d.next = self.rel0.q.val() + self.s24.val();
-                        self.e.d.next = self.e_chan.q.val();
-                        self.n_left.d.next = self.cnt.q.val();
-                    }
-                }
-            }
+            // Everything RUN does hangs off the registered `issue`, `adv_tile` and `adv_chan`
+            // (true only in RUN), below the state chain.
+            self.done_set.next = false;
         } else if self.st.q.val() == self.st_drain.val() {
             // All credits back (no tile in flight) and the output side idle, seen a cycle ago:
             // nothing new can enter while draining, so it still holds.
@@ -579,23 +553,63 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         } else {
             self.st.d.next = self.st_idle.val();
         }
+        if self.issue.val() {
+            self.e.d.next = self.e.q.val() + 1;
+            self.n_left.d.next = self.n_left.q.val() - 1;
+            self.first_f.d.next = false;
+            self.last_f.d.next = self.n_left.q.val() == 2;
+        }
+        if self.adv_chan.q.val() {
+            // The channel's last entry.
+            self.o.d.next = self.o.q.val() + 1;
+            self.chan_addr.d.next = self.chan_addr.q.val() + 1;
+            self.dst_ch.d.next = self.dst_ch.q.val() + 1;
+            self.tl.d.next = self.ntm1.q.val();
+            self.mtile.d.next = self.dd.mask_base.val();
+            self.q0.d.next = self.dd.q_start.val();
+            self.rel0.d.next = 0.into();
+            self.e_chan.d.next = self.e.q.val() + 1;
+            if self.ol_f.q.val() {
+                self.st.d.next = self.st_drain.val();
+            } else {
+                self.st.d.next = self.st_chan.val();
+            }
+        } else if self.adv_tile.q.val() {
+            // A tile's last entry, not the channel's: the next tile re-walks the channel.
+            self.tl.d.next = self.tl.q.val() - 1;
+            self.mtile.d.next = self.mtile.q.val() + 1;
+            self.first_f.d.next = true;
+            self.last_f.d.next = self.cnt1_f.q.val();
+            self.chanl_f.d.next = self.tl.q.val() == 1;
+            self.q0.d.next = self.q0.q.val() + self.s24.val();
+            self.rel0.d.next = self.rel0.q.val() + self.s24.val();
+            self.e.d.next = self.e_chan.q.val();
+            self.n_left.d.next = self.cnt.q.val();
+        }
         // Sampled only while draining (the credit of a tile issued in the last RUN cycle shows
         // in the counter one cycle later).
         self.drained.d.next = (self.st.q.val() == self.st_drain.val())
             & (self.credits.q.val() == self.fifo_depth.val())
             & self.outctl.idle.val();
         // Credits: one per output FIFO entry; cred_f = (credits != 0), one cycle ahead.
-        if self.credit_take.val() & !self.outctl.pop.val() {
+        if self.credit_take.val() & !self.pop_r.q.val() {
             self.credits.d.next = self.credits.q.val() - 1;
             self.cred_f.d.next = self.credits.q.val() != 1;
         }
-        if !self.credit_take.val() & self.outctl.pop.val() {
+        if !self.credit_take.val() & self.pop_r.q.val() {
             self.credits.d.next = self.credits.q.val() + 1;
             self.cred_f.d.next = true;
         }
         if self.rst.q.val() {
             self.st.d.next = self.st_idle.val();
         }
+        // Next cycle's issue from the flags' next values (the same function as above), and
+        // the tile / channel ends it makes.
+        self.iss.d.next = (self.st.d.val() == self.st_run.val())
+            & (!self.first_f.d.val() | self.cred_f.d.val())
+            & (!self.last_f.d.val() | self.gap_f.d.val());
+        self.adv_tile.d.next = self.iss.d.val() & self.last_f.d.val();
+        self.adv_chan.d.next = self.adv_tile.d.val() & self.chanl_f.d.val();
         self.err_set.next = self.err_set.val()
             | bit_cast::<4, 1>(self.loader.err_bad_packet.val().into())
             | (bit_cast::<4, 1>(self.loader.err_w_overflow.val().into()) << 2)
@@ -616,7 +630,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         }
         self.p_meta.din.next = bit_cast::<67, 24>(self.dst_chan.q.val() + self.rel0.q.val())
             | (bit_cast::<67, 24>(self.rel0.q.val()) << 24)
-            | (bit_cast::<67, 1>((self.issue.val() & self.last0.val()).into()) << 48)
+            | (bit_cast::<67, 1>(self.adv_tile.q.val().into()) << 48)
             | (bit_cast::<67, 1>(self.chan_last.val().into()) << 49)
             | (bit_cast::<67, 1>(self.job_last.val().into()) << 50)
             | (bit_cast::<67, 16>(self.wr_keep.val()) << 51);
@@ -628,62 +642,25 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
 
         // ---- T2: entry arrives; position recurrence ----
         self.code.next = self.wmem.rdata.val().get_bits::<8>(0);
-        self.rel.next = bit_cast::<8, 4>(self.wmem.rdata.val().get_bits::<4>(8));
+        self.rel.next = bit_cast::<5, 4>(self.wmem.rdata.val().get_bits::<4>(8));
         self.code_lo.d.next = self.code.val().get_bits::<3>(0);
         self.code_lo2.d.next = self.code_lo.q.val();
         self.cbmem.raddr.next = (bit_cast::<24, 6>(self.dd.lut_slot.val()) << 5)
             | bit_cast::<24, 5>(self.code.val().get_bits::<5>(3));
-        // The recurrence's thresholds are job constants, registered: j * K*K for j = 1..4 and
-        // j * K*K - 1 (d <= 16 so at most 4 wraps; 8 bits because 4 * K*K reaches 64).
-        self.kk.next = 16.into();
-        if self.dd.k.val() == 2 {
-            self.kk.next = 4.into();
-        }
-        if self.dd.k.val() == 3 {
-            self.kk.next = 9.into();
-        }
-        self.th1.d.next = self.kk.val();
-        self.th2.d.next = self.kk.val() << 1;
-        self.th3.d.next = self.kk.val() + (self.kk.val() << 1);
-        self.th4.d.next = self.kk.val() << 2;
-        self.thm1.d.next = self.kk.val() - 1;
-        self.thm2.d.next = (self.kk.val() << 1) - 1;
-        self.thm3.d.next = self.kk.val() + (self.kk.val() << 1) - 1;
-        self.thm4.d.next = (self.kk.val() << 2) - 1;
-        self.k1.d.next = self.dd.k.val() == 1;
         // The tap index loop: t1 = (first ? 0 : t + 1) + rel, wrapped into [0, K*K). `tp1` holds
-        // t + 1 (computed beside t from the same t1), so the loop is one add, the compares and
-        // a select.
+        // t + 1 (computed beside t from the same t1), so the loop is one 5-bit add and a table.
         if self.first1.val() {
             self.base_t.next = 0.into();
         } else {
             self.base_t.next = self.tp1.q.val();
         }
         self.t1.next = self.base_t.val() + self.rel.val();
-        self.wraps.next = 0.into();
-        self.tn.next = self.t1.val();
-        self.tn1.next = self.t1.val() + 1;
-        if self.k1.q.val() {
-            self.wraps.next = self.t1.val();
-            self.tn.next = 0.into();
-            self.tn1.next = 1.into();
-        } else if self.t1.val() >= self.th4.q.val() {
-            self.wraps.next = 4.into();
-            self.tn.next = self.t1.val() - self.th4.q.val();
-            self.tn1.next = self.t1.val() - self.thm4.q.val();
-        } else if self.t1.val() >= self.th3.q.val() {
-            self.wraps.next = 3.into();
-            self.tn.next = self.t1.val() - self.th3.q.val();
-            self.tn1.next = self.t1.val() - self.thm3.q.val();
-        } else if self.t1.val() >= self.th2.q.val() {
-            self.wraps.next = 2.into();
-            self.tn.next = self.t1.val() - self.th2.q.val();
-            self.tn1.next = self.t1.val() - self.thm2.q.val();
-        } else if self.t1.val() >= self.th1.q.val() {
-            self.wraps.next = 1.into();
-            self.tn.next = self.t1.val() - self.th1.q.val();
-            self.tn1.next = self.t1.val() - self.thm1.q.val();
-        }
+        // wraps = t1 / K*K, tn = t1 mod K*K, tn1 = tn + 1: one table (t1 < 32).
+        self.tapwrap.k.next = self.dd.k.val();
+        self.tapwrap.t1.next = self.t1.val();
+        self.wraps.next = bit_cast::<8, 5>(self.tapwrap.wraps.val());
+        self.tn.next = bit_cast::<8, 5>(self.tapwrap.tn.val());
+        self.tn1.next = self.tapwrap.tn1.val();
         if self.v1.val() {
             self.t_reg.d.next = self.tn.val();
             self.tp1.d.next = self.tn1.val();

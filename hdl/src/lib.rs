@@ -15,6 +15,7 @@ pub mod outctl;
 pub mod post;
 pub mod regfile;
 pub mod requant;
+pub mod tapwrap;
 pub mod tools;
 pub mod top;
 

@@ -64,6 +64,11 @@ pub struct OutCtl<const S: usize, const S8: usize> {
     bi: DFF<Bits<8>>,
     /// beats != 0, registered (so the FIFO's pop decision starts at flip-flops).
     ser_busy: DFF<Bit>,
+    /// !ser_busy as its own register: the holding register's load enable (256+ flip-flops)
+    /// straight from a flip-flop.
+    ser_idle: DFF<Bit>,
+    /// The pool FSM is at `pc_out` (waiting to hand its chunk to the serializer), registered.
+    at_out: DFF<Bit>,
     ser_ld: Signal<Local, Bit>,
     hold_sh: Signal<Local, Bits<S8>>,
     slast: DFF<Bit>,
@@ -150,6 +155,8 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             beats: Default::default(),
             bi: Default::default(),
             ser_busy: Default::default(),
+            ser_idle: Default::default(),
+            at_out: Default::default(),
             ser_ld: Default::default(),
             hold_sh: Default::default(),
             slast: Default::default(),
@@ -208,6 +215,8 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             beats,
             bi,
             ser_busy,
+            ser_idle,
+            at_out,
             slast,
             pc,
             ra0,
@@ -311,6 +320,15 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
         self.last_chunk.next = self.lc_f.q.val();
         self.last_row.next = self.lr_f.q.val();
 
+        // The holding register loads whenever the serializer is idle (a load that is not a
+        // pop or a pool chunk is never offered: `beats` stays 0).
+        if self.ser_idle.q.val() {
+            if self.pooling.q.val() {
+                self.hold.d.next = self.poolmax.hout.val();
+            } else {
+                self.hold.d.next = self.fifo_data.dout.val();
+            }
+        }
         if !self.fifo_data.empty.val() & !self.pooling.q.val() {
             if self.pool.val() {
                 self.pop.next = true;
@@ -329,7 +347,6 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
                 self.mid_we_r.d.next = true;
             } else if self.ser_free.val() {
                 self.pop.next = true;
-                self.hold.d.next = self.fifo_data.dout.val();
                 self.beats.d.next = self.beats_full.val();
                 self.bi.d.next = 0.into();
                 self.ser_ld.next = true;
@@ -340,10 +357,9 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
         self.fifo_meta.pop.next = self.pop.val();
 
         if self.pooling.q.val() {
-            if self.pc.q.val() != self.pc_out.val() {
+            if !self.at_out.q.val() {
                 self.pc.d.next = self.pc.q.val() + 1;
             } else if self.ser_free.val() {
-                self.hold.d.next = self.poolmax.hout.val();
                 self.beats.d.next = self.beats_half.val();
                 self.bi.d.next = 0.into();
                 self.ser_ld.next = true;
@@ -372,12 +388,16 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
         self.ser_busy.d.next = self.ser_ld.val()
             | (self.beats.q.val() > 1)
             | ((self.beats.q.val() == 1) & !self.tready.val());
+        self.ser_idle.d.next = !self.ser_busy.d.val();
         if self.rst.val() {
             self.ser_busy.d.next = false;
+            self.ser_idle.d.next = true;
             self.mid_we_r.d.next = false;
             self.pw_we.d.next = false;
             self.beats.d.next = 0.into();
             self.pooling.d.next = false;
         }
+        // at_out = (pc == pc_out) while pooling, one cycle ahead.
+        self.at_out.d.next = self.pooling.d.val() & (self.pc.d.val() == self.pc_out.val());
     }
 }
