@@ -73,6 +73,8 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     pub m_axis_tready: Signal<In, Bit>,
     dd: DescDecode,
     tapwrap: TapWrap,
+    /// The same table for a channel's first entry (t1 = rel), beside it.
+    tapwrap_f: TapWrap,
     loader: Loader,
     wmem: Ram<12>,
     cbmem: Ram<64>,
@@ -128,6 +130,19 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     /// above, so the ~250 enables it drives hang off a flip-flop, not a chain of LUTs. With it,
     /// `adv_tile` (issue of a tile's last entry) and `adv_chan` (of a channel's last entry).
     iss: DFF<Bit>,
+    // The flags' next values as the issue logic sees them (RUN and CHANR only), written out
+    // flat rather than read back through the FSM's priority chain.
+    n_run: Signal<Local, Bit>,
+    n_first: Signal<Local, Bit>,
+    n_last: Signal<Local, Bit>,
+    n_cred: Signal<Local, Bit>,
+    n_gap: Signal<Local, Bit>,
+    n_chanl: Signal<Local, Bit>,
+    reload: Signal<Local, Bit>,
+    in_chanr: Signal<Local, Bit>,
+    cnt_rd: Signal<Local, Bits<16>>,
+    /// START accepted (idle, descriptor good), registered; `halted` still gates it.
+    launch_r: DFF<Bit>,
     adv_tile: DFF<Bit>,
     adv_chan: DFF<Bit>,
     /// The output FIFO's pop, registered: a credit comes back a cycle after its pop.
@@ -137,7 +152,12 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     nt1_f: DFF<Bit>,
     tile_gap_m1: Constant<Bits<3>>,
     c_reg: DFF<Bits<16>>,
-    t_reg: DFF<Bits<8>>,
+    /// The tap's row and column (kh << 2 | kw), registered with the tap index.
+    khw_r: DFF<Bits<4>>,
+    /// Job constants: grid_w, 2 grid_w and 3 grid_w (the tap rows' offsets).
+    wg1: DFF<Bits<24>>,
+    wg2: DFF<Bits<24>>,
+    wg3: DFF<Bits<24>>,
     tap_r: DFF<Bits<24>>,
     tap_r2: DFF<Bits<24>>,
     tp1: DFF<Bits<5>>,
@@ -160,7 +180,7 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     base_t: Signal<Local, Bits<5>>,
     t1: Signal<Local, Bits<5>>,
     wraps: Signal<Local, Bits<8>>,
-    tn: Signal<Local, Bits<8>>,
+    khw: Signal<Local, Bits<4>>,
     kh: Signal<Local, Bits<2>>,
     kw: Signal<Local, Bits<2>>,
     wg24: Signal<Local, Bits<24>>,
@@ -240,6 +260,7 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             m_axis_tready: Default::default(),
             dd: DescDecode::new(),
             tapwrap: Default::default(),
+            tapwrap_f: Default::default(),
             loader: Loader::new(cfg),
             wmem: Ram::deep(cfg.weight_entries as usize),
             cbmem: Ram::registered(cfg.codebook_slots as usize * 32),
@@ -287,6 +308,16 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             cred_f: Default::default(),
             gap_f: Default::default(),
             iss: Default::default(),
+            n_run: Default::default(),
+            n_first: Default::default(),
+            n_last: Default::default(),
+            n_cred: Default::default(),
+            n_gap: Default::default(),
+            n_chanl: Default::default(),
+            reload: Default::default(),
+            in_chanr: Default::default(),
+            cnt_rd: Default::default(),
+            launch_r: Default::default(),
             adv_tile: Default::default(),
             adv_chan: Default::default(),
             pop_r: Default::default(),
@@ -296,7 +327,10 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             // last, and gap_f (since_last >= MIN - 1) is registered a cycle ahead.
             tile_gap_m1: Constant::new(((spec::job::MIN_TILE_CYCLES - 2) as u64).to_bits()),
             c_reg: Default::default(),
-            t_reg: Default::default(),
+            khw_r: Default::default(),
+            wg1: Default::default(),
+            wg2: Default::default(),
+            wg3: Default::default(),
             tap_r: Default::default(),
             tap_r2: Default::default(),
             tp1: Default::default(),
@@ -318,7 +352,7 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             base_t: Default::default(),
             t1: Default::default(),
             wraps: Default::default(),
-            tn: Default::default(),
+            khw: Default::default(),
             kh: Default::default(),
             kw: Default::default(),
             wg24: Default::default(),
@@ -361,9 +395,9 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         dff_setup!(
             self, clk, rst, st, o, tl, e, e_chan, n_left, cnt, bias_r, q0, rel0, credits,
             since_last, dst_chan, dst_prod, dst_ch, code_lo, code_lo2, chan_addr, mtile, first_f,
-            last_f, chanl_f, ol_f, cnt1_f, cred_f, gap_f, c_reg, t_reg, tap_r, tap_r2, rnd,
-            rnd_neg, ovf, start_r, start_r2, drained, bad_r, bad_r2, tp1, wraps_r, vw, fw, cpl_r,
-            addr_r, iss, adv_tile, adv_chan, pop_r, ntm1, nt1_f
+            last_f, chanl_f, ol_f, cnt1_f, cred_f, gap_f, c_reg, khw_r, wg1, wg2, wg3, tap_r,
+            tap_r2, rnd, rnd_neg, ovf, start_r, start_r2, drained, bad_r, bad_r2, tp1, wraps_r, vw,
+            fw, cpl_r, addr_r, iss, adv_tile, adv_chan, pop_r, launch_r, ntm1, nt1_f
         );
         self.dd.desc.next = self.desc.val();
         // Reset (and SOFT_RESET) reach the children one cycle later, from a register.
@@ -496,24 +530,28 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.wmem.raddr.next = self.e.q.val();
         self.maskmem.rtile.next = self.mtile.q.val();
 
+        // start_r2 & !bad_r & !bad_r2 as one register (the launch enables hang off it).
+        self.launch_r.d.next = self.start_r.q.val() & !self.bad_desc.val() & !self.bad_a.val();
         if self.st.q.val() == self.st_idle.val() {
-            if self.start_r2.q.val() & !self.halted.val() {
-                if self.bad_r.q.val() | self.bad_r2.q.val() {
-                    self.err_set.next = 2.into();
-                } else {
-                    self.st.d.next = self.st_chan.val();
-                    self.chan_addr.d.next = bit_cast::<24, 16>(self.dd.bias_base.val());
-                    self.dst_ch.d.next = self.dd.out_ch_offset.val();
-                    self.mtile.d.next = self.dd.mask_base.val();
-                    self.o.d.next = 0.into();
-                    self.tl.d.next = self.ntm1.q.val();
-                    self.e.d.next = bit_cast::<24, 23>(self.dd.weight_base.val());
-                    self.e_chan.d.next = bit_cast::<24, 23>(self.dd.weight_base.val());
-                    self.q0.d.next = self.dd.q_start.val();
-                    self.rel0.d.next = 0.into();
-                    self.credits.d.next = self.fifo_depth.val();
-                    self.cred_f.d.next = true;
-                }
+            if self.start_r2.q.val()
+                & !self.halted.val()
+                & (self.bad_r.q.val() | self.bad_r2.q.val())
+            {
+                self.err_set.next = 2.into();
+            }
+            if self.launch_r.q.val() & !self.halted.val() {
+                self.st.d.next = self.st_chan.val();
+                self.chan_addr.d.next = bit_cast::<24, 16>(self.dd.bias_base.val());
+                self.dst_ch.d.next = self.dd.out_ch_offset.val();
+                self.mtile.d.next = self.dd.mask_base.val();
+                self.o.d.next = 0.into();
+                self.tl.d.next = self.ntm1.q.val();
+                self.e.d.next = bit_cast::<24, 23>(self.dd.weight_base.val());
+                self.e_chan.d.next = bit_cast::<24, 23>(self.dd.weight_base.val());
+                self.q0.d.next = self.dd.q_start.val();
+                self.rel0.d.next = 0.into();
+                self.credits.d.next = self.fifo_depth.val();
+                self.cred_f.d.next = true;
             }
         } else if self.st.q.val() == self.st_chan.val() {
             self.st.d.next = self.st_chanw.val();
@@ -605,11 +643,45 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         }
         // Next cycle's issue from the flags' next values (the same function as above), and
         // the tile / channel ends it makes.
-        self.iss.d.next = (self.st.d.val() == self.st_run.val())
-            & (!self.first_f.d.val() | self.cred_f.d.val())
-            & (!self.last_f.d.val() | self.gap_f.d.val());
-        self.adv_tile.d.next = self.iss.d.val() & self.last_f.d.val();
-        self.adv_chan.d.next = self.adv_tile.d.val() & self.chanl_f.d.val();
+        // Each n_* equals the flag's d above wherever st.d is RUN (from RUN or CHANR).
+        self.in_chanr.next = self.st.q.val() == self.st_chanr.val();
+        self.cnt_rd.next = self.chanmem.rdata.val().get_bits::<16>(32);
+        self.reload.next = self.adv_tile.q.val() & !self.adv_chan.q.val();
+        self.n_run.next = !self.rst.q.val()
+            & ((self.in_chanr.val() & self.cnt_rd.val().any())
+                | ((self.st.q.val() == self.st_run.val()) & !self.adv_chan.q.val()));
+        self.n_first.next = self.first_f.q.val() & !self.issue.val();
+        if self.in_chanr.val() | self.reload.val() {
+            self.n_first.next = true;
+        }
+        self.n_last.next = self.last_f.q.val();
+        if self.in_chanr.val() {
+            self.n_last.next = self.cnt_rd.val() == 1;
+        } else if self.reload.val() {
+            self.n_last.next = self.cnt1_f.q.val();
+        } else if self.issue.val() {
+            self.n_last.next = self.n_left.q.val() == 2;
+        }
+        self.n_cred.next = self.cred_f.q.val();
+        if self.credit_take.val() & !self.pop_r.q.val() {
+            self.n_cred.next = self.credits.q.val() != 1;
+        }
+        if !self.credit_take.val() & self.pop_r.q.val() {
+            self.n_cred.next = true;
+        }
+        self.n_gap.next =
+            !self.adv_tile.q.val() & (self.since_last.q.val() >= self.tile_gap_m1.val());
+        self.n_chanl.next = self.chanl_f.q.val();
+        if self.in_chanr.val() {
+            self.n_chanl.next = self.nt1_f.q.val();
+        } else if self.reload.val() {
+            self.n_chanl.next = self.tl.q.val() == 1;
+        }
+        self.iss.d.next = self.n_run.val()
+            & (!self.n_first.val() | self.n_cred.val())
+            & (!self.n_last.val() | self.n_gap.val());
+        self.adv_tile.d.next = self.iss.d.val() & self.n_last.val();
+        self.adv_chan.d.next = self.adv_tile.d.val() & self.n_chanl.val();
         self.err_set.next = self.err_set.val()
             | bit_cast::<4, 1>(self.loader.err_bad_packet.val().into())
             | (bit_cast::<4, 1>(self.loader.err_w_overflow.val().into()) << 2)
@@ -649,20 +721,27 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             | bit_cast::<24, 5>(self.code.val().get_bits::<5>(3));
         // The tap index loop: t1 = (first ? 0 : t + 1) + rel, wrapped into [0, K*K). `tp1` holds
         // t + 1 (computed beside t from the same t1), so the loop is one 5-bit add and a table.
-        if self.first1.val() {
-            self.base_t.next = 0.into();
-        } else {
-            self.base_t.next = self.tp1.q.val();
-        }
+        // A tile's first entry starts from tap 0 (t1 = rel): the second table, chosen after
+        // both lookups rather than before the add.
+        self.base_t.next = self.tp1.q.val();
         self.t1.next = self.base_t.val() + self.rel.val();
-        // wraps = t1 / K*K, tn = t1 mod K*K, tn1 = tn + 1: one table (t1 < 32).
         self.tapwrap.k.next = self.dd.k.val();
         self.tapwrap.t1.next = self.t1.val();
-        self.wraps.next = bit_cast::<8, 5>(self.tapwrap.wraps.val());
-        self.tn.next = bit_cast::<8, 5>(self.tapwrap.tn.val());
-        self.tn1.next = self.tapwrap.tn1.val();
+        self.tapwrap_f.k.next = self.dd.k.val();
+        self.tapwrap_f.t1.next = self.rel.val();
+        if self.first1.val() {
+            self.wraps.next = bit_cast::<8, 5>(self.tapwrap_f.wraps.val());
+            self.tn1.next = self.tapwrap_f.tn1.val();
+            self.khw.next = (bit_cast::<4, 2>(self.tapwrap_f.kh.val()) << 2)
+                | bit_cast::<4, 2>(self.tapwrap_f.kw.val());
+        } else {
+            self.wraps.next = bit_cast::<8, 5>(self.tapwrap.wraps.val());
+            self.tn1.next = self.tapwrap.tn1.val();
+            self.khw.next = (bit_cast::<4, 2>(self.tapwrap.kh.val()) << 2)
+                | bit_cast::<4, 2>(self.tapwrap.kw.val());
+        }
         if self.v1.val() {
-            self.t_reg.d.next = self.tn.val();
+            self.khw_r.d.next = self.khw.val();
             self.tp1.d.next = self.tn1.val();
         }
         self.wraps_r.d.next = self.wraps.val();
@@ -678,60 +757,21 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         }
 
         // ---- T3: tap offset, channel plane offset, weight byte ----
-        self.kh.next = 0.into();
-        self.kw.next = 0.into();
-        if self.dd.k.val() == 2 {
-            self.kh.next = self.t_reg.q.val().get_bits::<2>(1);
-            self.kw.next = bit_cast::<2, 1>(self.t_reg.q.val().get_bit(0).into());
-        }
-        if self.dd.k.val() == 4 {
-            self.kh.next = self.t_reg.q.val().get_bits::<2>(2);
-            self.kw.next = self.t_reg.q.val().get_bits::<2>(0);
-        }
-        if self.dd.k.val() == 3 {
-            match self.t_reg.q.val().get_bits::<4>(0).index() {
-                1 => {
-                    self.kw.next = 1.into();
-                }
-                2 => {
-                    self.kw.next = 2.into();
-                }
-                3 => {
-                    self.kh.next = 1.into();
-                }
-                4 => {
-                    self.kh.next = 1.into();
-                    self.kw.next = 1.into();
-                }
-                5 => {
-                    self.kh.next = 1.into();
-                    self.kw.next = 2.into();
-                }
-                6 => {
-                    self.kh.next = 2.into();
-                }
-                7 => {
-                    self.kh.next = 2.into();
-                    self.kw.next = 1.into();
-                }
-                8 => {
-                    self.kh.next = 2.into();
-                    self.kw.next = 2.into();
-                }
-                _ => {}
-            }
-        }
         self.wg24.next = bit_cast::<24, 16>(self.dd.grid_w.val());
+        self.wg1.d.next = self.wg24.val();
+        self.wg2.d.next = self.wg24.val() << 1;
+        self.wg3.d.next = self.wg24.val() + (self.wg24.val() << 1);
+        self.kh.next = self.khw_r.q.val().get_bits::<2>(2);
+        self.kw.next = self.khw_r.q.val().get_bits::<2>(0);
         self.tap_r.d.next = bit_cast::<24, 2>(self.kw.val());
         if self.kh.val() == 1 {
-            self.tap_r.d.next = self.wg24.val() + bit_cast::<24, 2>(self.kw.val());
+            self.tap_r.d.next = self.wg1.q.val() + bit_cast::<24, 2>(self.kw.val());
         }
         if self.kh.val() == 2 {
-            self.tap_r.d.next = (self.wg24.val() << 1) + bit_cast::<24, 2>(self.kw.val());
+            self.tap_r.d.next = self.wg2.q.val() + bit_cast::<24, 2>(self.kw.val());
         }
         if self.kh.val() == 3 {
-            self.tap_r.d.next =
-                self.wg24.val() + (self.wg24.val() << 1) + bit_cast::<24, 2>(self.kw.val());
+            self.tap_r.d.next = self.wg3.q.val() + bit_cast::<24, 2>(self.kw.val());
         }
         self.cpl.next = self.c_reg.q.val() * self.dd.plane_in.val();
         self.cpl_r.d.next = self.cpl.val();

@@ -98,6 +98,11 @@ pub struct Loader {
     ptype: DFF<Bits<8>>,
     ptr: DFF<Bits<24>>,
     remaining: DFF<Bits<32>>,
+    /// remaining == 1, registered beside it.
+    rem1: DFF<Bit>,
+    /// `tready` as a register, computed from the next state (and this cycle's `halted`), so a
+    /// beat's acceptance and every enable it drives start at a flip-flop.
+    tready_r: DFF<Bit>,
     beat: DFF<Bits<64>>,
     sub: DFF<Bits<2>>,
     fire: Signal<Local, Bit>,
@@ -131,6 +136,7 @@ pub struct Loader {
     wpb_log2: Constant<Bits<6>>,
     zero6: Constant<Bits<6>>,
     one32: Constant<Bits<32>>,
+    two32: Constant<Bits<32>>,
     zero32: Constant<Bits<32>>,
     seven24: Constant<Bits<24>>,
     zero24: Constant<Bits<24>>,
@@ -187,6 +193,8 @@ impl Loader {
             ptype: Default::default(),
             ptr: Default::default(),
             remaining: Default::default(),
+            rem1: Default::default(),
+            tready_r: Default::default(),
             beat: Default::default(),
             sub: Default::default(),
             fire: Default::default(),
@@ -221,6 +229,7 @@ impl Loader {
             ),
             zero6: Constant::new(0u64.to_bits()),
             one32: Constant::new(1u64.to_bits()),
+            two32: Constant::new(2u64.to_bits()),
             zero32: Constant::new(0u64.to_bits()),
             seven24: c24(spec::STREAM_BYTES - 1),
             zero24: c24(0),
@@ -236,7 +245,7 @@ impl Logic for Loader {
     fn update(&mut self) {
         dff_setup!(
             self, clk, state, hdr, hdr_end, w_lo, w_hi, b_lo, b_hi, ptype, ptr, remaining, beat,
-            sub, go_r, at_gate
+            sub, go_r, at_gate, rem1, tready_r
         );
         self.hdr_type.next = self.hdr.q.val().get_bits::<8>(0);
         self.hdr_addr.next = self.hdr.q.val().get_bits::<24>(8);
@@ -312,18 +321,7 @@ impl Logic for Loader {
             self.in_range.next = self.ptr.q.val() < self.act_in_cap.val();
         }
 
-        self.tready.next = false;
-        if self.halted.val() {
-            self.tready.next = true;
-        } else if self.state.q.val() == self.st_hdr.val() {
-            self.tready.next = true;
-        } else if self.state.q.val() == self.st_split.val() {
-            // The next weight beat is taken while the last entry of this one is written.
-            self.tready.next = (self.sub.q.val() == self.three2.val())
-                & (self.remaining.q.val() != self.one32.val());
-        } else if self.state.q.val() != self.st_gate.val() {
-            self.tready.next = true;
-        }
+        self.tready.next = self.tready_r.q.val();
         self.fire.next = self.tready.val() & self.tvalid.val();
         self.pay_beat.next = self.fire.val()
             & ((self.state.q.val() == self.st_pay.val())
@@ -356,12 +354,13 @@ impl Logic for Loader {
         if self.halted.val() {
             self.state.d.next = self.st_hdr.val();
         } else if self.state.q.val() == self.st_hdr.val() {
+            // The header registers follow the stream while waiting for a header (they matter
+            // only once the state leaves HDR), so their enable is the state alone.
+            self.hdr.d.next = self.tdata.val();
+            self.hdr_end.d.next = bit_cast::<40, 24>(self.tdata.val().get_bits::<24>(8))
+                + (bit_cast::<40, 32>(self.tdata.val().get_bits::<32>(32)) << self.hdr_sh.val());
             // A zero-length packet is consumed and ignored.
             if self.fire.val() & (self.tdata.val().get_bits::<32>(32) != self.zero32.val()) {
-                self.hdr.d.next = self.tdata.val();
-                self.hdr_end.d.next = bit_cast::<40, 24>(self.tdata.val().get_bits::<24>(8))
-                    + (bit_cast::<40, 32>(self.tdata.val().get_bits::<32>(32))
-                        << self.hdr_sh.val());
                 self.state.d.next = self.st_gate.val();
             }
         } else if self.state.q.val() == self.st_gate.val() {
@@ -369,6 +368,7 @@ impl Logic for Loader {
                 self.ptype.d.next = self.hdr_type.val();
                 self.ptr.d.next = self.hdr_addr.val();
                 self.remaining.d.next = self.hdr_len.val();
+                self.rem1.d.next = self.hdr_len.val() == self.one32.val();
                 if self.hdr_type.val() == self.t_codebook.val() {
                     // Word address of the slot: 32 words of 8 LUT bytes each.
                     self.ptr.d.next = self.hdr_addr.val() << 5;
@@ -411,7 +411,8 @@ impl Logic for Loader {
                         self.ptr.d.next = self.ptr.q.val() + self.one24.val();
                     }
                     self.remaining.d.next = self.remaining.q.val() - self.one32.val();
-                    if self.remaining.q.val() == self.one32.val() {
+                    self.rem1.d.next = self.remaining.q.val() == self.two32.val();
+                    if self.rem1.q.val() {
                         self.state.d.next = self.st_hdr.val();
                     }
                 }
@@ -428,7 +429,8 @@ impl Logic for Loader {
             self.sub.d.next = self.sub.q.val() + self.one2.val();
             if self.sub.q.val() == self.three2.val() {
                 self.remaining.d.next = self.remaining.q.val() - self.one32.val();
-                if self.remaining.q.val() == self.one32.val() {
+                self.rem1.d.next = self.remaining.q.val() == self.two32.val();
+                if self.rem1.q.val() {
                     self.state.d.next = self.st_hdr.val();
                 } else if self.fire.val() {
                     // Back to back: WEIGHT_BEAT_CYCLES per beat.
@@ -441,13 +443,24 @@ impl Logic for Loader {
             // Drop the rest of a bad packet.
             if self.fire.val() {
                 self.remaining.d.next = self.remaining.q.val() - self.one32.val();
-                if self.remaining.q.val() == self.one32.val() {
+                self.rem1.d.next = self.remaining.q.val() == self.two32.val();
+                if self.rem1.q.val() {
                     self.state.d.next = self.st_hdr.val();
                 }
             }
         }
         if self.rst.val() {
             self.state.d.next = self.st_hdr.val();
+        }
+        // Next cycle's tready: drop everything while halted, take a header, take the next
+        // weight beat with the last entry of this one, take payload beats; hold at the gate.
+        self.tready_r.d.next = true;
+        if !self.halted.val() {
+            if self.state.d.val() == self.st_split.val() {
+                self.tready_r.d.next = (self.sub.d.val() == self.three2.val()) & !self.rem1.d.val();
+            } else if self.state.d.val() == self.st_gate.val() {
+                self.tready_r.d.next = false;
+            }
         }
     }
 }

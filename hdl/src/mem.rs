@@ -110,7 +110,7 @@ wire [23:0] unused_addr_bits = raddr ^ waddr;
                 )
             };
             s.push_str(&format!(
-                r#"reg [{dh}:0] mem{b} [0:{last}];
+                r#"(* no_rw_check *) reg [{dh}:0] mem{b} [0:{last}];
 reg [{abh}:0] ra{b}, wa{b};
 reg [{dh}:0] rd{b}, rq{b}, wd{b};
 reg we{b};
@@ -165,7 +165,7 @@ impl<const D: usize> Logic for Ram<D> {
         let a = bits_for(self._depth as u64);
         Verilog::Custom(format!(
             r#"
-reg [{dh}:0] mem [0:{last}];
+(* no_rw_check *) reg [{dh}:0] mem [0:{last}];
 /* verilator lint_off UNUSEDSIGNAL */
 // Addresses are 24-bit buses; the memory uses the low {a} bits.
 wire [23:0] unused_addr_bits = raddr ^ waddr;
@@ -342,7 +342,7 @@ end
                 ));
             }
             banks.push_str(&format!(
-                "{style}reg [7:0] bank{b} [0:{last}];\nalways @(posedge clk) begin\n{body}end\n",
+                "{style}(* no_rw_check *) reg [7:0] bank{b} [0:{last}];\nalways @(posedge clk) begin\n{body}end\n",
                 last = rows - 1,
             ));
         }
@@ -482,7 +482,7 @@ impl<const S: usize> Logic for MaskMem<S> {
             let tile_hi = wa + pb - 1;
             format!(
                 r#"
-reg [63:0] mem [0:{last}];
+(* no_rw_check *) reg [63:0] mem [0:{last}];
 reg [63:0] word_q;
 {sel}
 /* verilator lint_off UNUSEDSIGNAL */
@@ -515,7 +515,7 @@ wire [23:0] unused_waddr = waddr;
             );
             for j in 0..nb {
                 s.push_str(&format!(
-                    r#"reg [63:0] mem{j} [0:{last}];
+                    r#"(* no_rw_check *) reg [63:0] mem{j} [0:{last}];
 always @(posedge clk) begin
     rdata[{j}*64 +: 64] <= mem{j}[rtile[{rbh}:0]];
     if (we && waddr[{bbh}:0] == {bb}'d{j}) mem{j}[waddr[{wtop}:{bb}]] <= wdata;
@@ -613,6 +613,10 @@ reg empty_q;
 wire popped = pop && !empty_q;
 wire [{pb}:0] wp_n = push ? wp + {pb1}'d1 : wp;
 wire [{pb}:0] rp_n = popped ? rp + {pb1}'d1 : rp;
+// Empty after this cycle: a push leaves it non-empty; a pop alone empties it when it takes
+// the last entry (rp + 1 == wp, from registers); otherwise it stays as it is. The pop decides
+// it through one LUT, not through the pointer sums and a compare.
+wire last_one = (rp + {pb1}'d1) == wp;
 always @(posedge clk) begin
     if (rst) begin
         wp <= {pb1}'d0;
@@ -622,7 +626,7 @@ always @(posedge clk) begin
         if (push) mem[wp[{pbh}:0]] <= din;
         wp <= wp_n;
         rp <= rp_n;
-        empty_q <= (wp_n == rp_n);
+        empty_q <= !push && (popped ? last_one : empty_q);
     end
 end
 always @(*) begin

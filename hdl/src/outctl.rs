@@ -69,6 +69,13 @@ pub struct OutCtl<const S: usize, const S8: usize> {
     ser_idle: DFF<Bit>,
     /// The pool FSM is at `pc_out` (waiting to hand its chunk to the serializer), registered.
     at_out: DFF<Bit>,
+    /// The pool max's enable and clear, registered a cycle ahead (pc's next value is pc + 1
+    /// while pooling short of `pc_out`).
+    pm_en: DFF<Bit>,
+    pm_clear: DFF<Bit>,
+    pc_en_lo_m1: Constant<Bits<4>>,
+    pc_en_hi_m1: Constant<Bits<4>>,
+    pc_out_m1: Constant<Bits<4>>,
     ser_ld: Signal<Local, Bit>,
     hold_sh: Signal<Local, Bits<S8>>,
     slast: DFF<Bit>,
@@ -77,9 +84,6 @@ pub struct OutCtl<const S: usize, const S8: usize> {
     ra0: DFF<Bits<24>>,
     ra1: DFF<Bits<24>>,
     ra2: DFF<Bits<24>>,
-    pc_en_lo: Constant<Bits<4>>,
-    pc_en_hi: Constant<Bits<4>>,
-    pc_out: Constant<Bits<4>>,
     pooling: DFF<Bit>,
     plast: DFF<Bit>,
     py: DFF<Bits<12>>,
@@ -157,19 +161,8 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             ser_busy: Default::default(),
             ser_idle: Default::default(),
             at_out: Default::default(),
-            ser_ld: Default::default(),
-            hold_sh: Default::default(),
-            slast: Default::default(),
-            pc: Default::default(),
-            ra0: Default::default(),
-            ra1: Default::default(),
-            ra2: Default::default(),
-            // Rows are read at pc 1, 2, 3 and arrive PIPELINED_READ_LATENCY cycles later; the
-            // chunk's bytes leave at the cycle after the third.
-            pc_en_lo: Constant::new(((1 + PIPELINED_READ_LATENCY) as u64).to_bits()),
-            pc_en_hi: Constant::new(((3 + PIPELINED_READ_LATENCY) as u64).to_bits()),
-            // The pool max's registered output settles one cycle after the last row.
-            pc_out: Constant::new(((5 + PIPELINED_READ_LATENCY) as u64).to_bits()),
+            pm_en: Default::default(),
+            pm_clear: Default::default(),
             pooling: Default::default(),
             plast: Default::default(),
             py: Default::default(),
@@ -184,6 +177,19 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             pw_addr: Default::default(),
             pw_data: Default::default(),
             m_keep: Default::default(),
+            // Rows are read at pc 1, 2, 3 and arrive PIPELINED_READ_LATENCY cycles later (pool
+            // max enabled at pc 1+L ..= 3+L, cleared at 1+L); the chunk leaves at pc_out = 5+L,
+            // one cycle after the registered max settles. These are those values minus one.
+            pc_en_lo_m1: Constant::new((PIPELINED_READ_LATENCY as u64).to_bits()),
+            pc_en_hi_m1: Constant::new(((2 + PIPELINED_READ_LATENCY) as u64).to_bits()),
+            pc_out_m1: Constant::new(((4 + PIPELINED_READ_LATENCY) as u64).to_bits()),
+            ser_ld: Default::default(),
+            hold_sh: Default::default(),
+            slast: Default::default(),
+            pc: Default::default(),
+            ra0: Default::default(),
+            ra1: Default::default(),
+            ra2: Default::default(),
             s16: Constant::new((S as u64).to_bits()),
             m_dst: Default::default(),
             m_rel: Default::default(),
@@ -217,6 +223,8 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             ser_busy,
             ser_idle,
             at_out,
+            pm_en,
+            pm_clear,
             slast,
             pc,
             ra0,
@@ -311,10 +319,16 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             self.poolbuf.raddr.next = self.ra2.q.val();
         }
         self.poolmax.d.next = self.poolbuf.rdata.val();
-        self.poolmax.en.next = self.pooling.q.val()
-            & (self.pc.q.val() >= self.pc_en_lo.val())
-            & (self.pc.q.val() <= self.pc_en_hi.val());
-        self.poolmax.clear.next = self.pc.q.val() == self.pc_en_lo.val();
+        // en = pooling & lo <= pc <= hi and clear = (pc == lo), from registers.
+        self.poolmax.en.next = self.pm_en.q.val();
+        self.poolmax.clear.next = self.pm_clear.q.val();
+        self.pm_en.d.next = self.pooling.q.val()
+            & !self.at_out.q.val()
+            & (self.pc.q.val() >= self.pc_en_lo_m1.val())
+            & (self.pc.q.val() <= self.pc_en_hi_m1.val());
+        self.pm_clear.d.next = self.pooling.q.val()
+            & !self.at_out.q.val()
+            & (self.pc.q.val() == self.pc_en_lo_m1.val());
         self.lc_f.d.next = (bit_cast::<8, 8>(self.pk.q.val()) + 1) == self.pool_chunks.val();
         self.lr_f.d.next = (self.py.q.val() + 1) == self.pool_oh.val();
         self.last_chunk.next = self.lc_f.q.val();
@@ -356,28 +370,27 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
         self.fifo_data.pop.next = self.pop.val();
         self.fifo_meta.pop.next = self.pop.val();
 
-        if self.pooling.q.val() {
-            if !self.at_out.q.val() {
-                self.pc.d.next = self.pc.q.val() + 1;
-            } else if self.ser_free.val() {
-                self.beats.d.next = self.beats_half.val();
-                self.bi.d.next = 0.into();
-                self.ser_ld.next = true;
-                self.slast.d.next =
-                    self.plast.q.val() & self.last_chunk.val() & self.last_row.val();
-                self.pc.d.next = 0.into();
-                if self.last_chunk.val() {
-                    self.pk.d.next = 0.into();
-                    self.chunkoff.d.next = bit_cast::<24, 4>(self.pool_col0.val());
-                    self.py.d.next = self.py.q.val() + 1;
-                    self.rowbase.d.next = self.rowbase.q.val() + (self.wg24.val() << 1);
-                    if self.last_row.val() {
-                        self.pooling.d.next = false;
-                    }
-                } else {
-                    self.pk.d.next = self.pk.q.val() + 1;
-                    self.chunkoff.d.next = self.chunkoff.q.val() + self.s2m24.val();
+        if self.pooling.q.val() & !self.at_out.q.val() {
+            self.pc.d.next = self.pc.q.val() + 1;
+        }
+        // at_out implies pooling.
+        if self.at_out.q.val() & self.ser_free.val() {
+            self.beats.d.next = self.beats_half.val();
+            self.bi.d.next = 0.into();
+            self.ser_ld.next = true;
+            self.slast.d.next = self.plast.q.val() & self.last_chunk.val() & self.last_row.val();
+            self.pc.d.next = 0.into();
+            if self.last_chunk.val() {
+                self.pk.d.next = 0.into();
+                self.chunkoff.d.next = bit_cast::<24, 4>(self.pool_col0.val());
+                self.py.d.next = self.py.q.val() + 1;
+                self.rowbase.d.next = self.rowbase.q.val() + (self.wg24.val() << 1);
+                if self.last_row.val() {
+                    self.pooling.d.next = false;
                 }
+            } else {
+                self.pk.d.next = self.pk.q.val() + 1;
+                self.chunkoff.d.next = self.chunkoff.q.val() + self.s2m24.val();
             }
         }
         self.idle.next = self.fifo_data.empty.val()
@@ -397,7 +410,15 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             self.beats.d.next = 0.into();
             self.pooling.d.next = false;
         }
-        // at_out = (pc == pc_out) while pooling, one cycle ahead.
-        self.at_out.d.next = self.pooling.d.val() & (self.pc.d.val() == self.pc_out.val());
+        // at_out = (pc == pc_out) while pooling, one cycle ahead: pc counts up to pc_out and
+        // waits there until the serializer takes the chunk (then pc = 0).
+        if self.at_out.q.val() {
+            self.at_out.d.next = !self.ser_free.val();
+        } else {
+            self.at_out.d.next = self.pooling.q.val() & (self.pc.q.val() == self.pc_out_m1.val());
+        }
+        if self.rst.val() {
+            self.at_out.d.next = false;
+        }
     }
 }
