@@ -141,6 +141,12 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     reload: Signal<Local, Bit>,
     in_chanr: Signal<Local, Bit>,
     cnt_rd: Signal<Local, Bits<16>>,
+    /// Kept copies of `iss`, `adv_tile` and `adv_chan` for the next-issue logic alone (the
+    /// originals drive the walker's ~250 enables).
+    iss_kc: DFF<Bit>,
+    adv_tile_kc: DFF<Bit>,
+    adv_chan_kc: DFF<Bit>,
+    take_k: Signal<Local, Bit>,
     /// START accepted (idle, descriptor good), registered; `halted` still gates it.
     launch_r: DFF<Bit>,
     adv_tile: DFF<Bit>,
@@ -318,6 +324,10 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             in_chanr: Default::default(),
             cnt_rd: Default::default(),
             launch_r: Default::default(),
+            iss_kc: Default::default(),
+            adv_tile_kc: Default::default(),
+            adv_chan_kc: Default::default(),
+            take_k: Default::default(),
             adv_tile: Default::default(),
             adv_chan: Default::default(),
             pop_r: Default::default(),
@@ -393,11 +403,66 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clk, rst, st, o, tl, e, e_chan, n_left, cnt, bias_r, q0, rel0, credits,
-            since_last, dst_chan, dst_prod, dst_ch, code_lo, code_lo2, chan_addr, mtile, first_f,
-            last_f, chanl_f, ol_f, cnt1_f, cred_f, gap_f, c_reg, khw_r, wg1, wg2, wg3, tap_r,
-            tap_r2, rnd, rnd_neg, ovf, start_r, start_r2, drained, bad_r, bad_r2, tp1, wraps_r, vw,
-            fw, cpl_r, addr_r, iss, adv_tile, adv_chan, pop_r, launch_r, ntm1, nt1_f
+            self,
+            clk,
+            rst,
+            st,
+            o,
+            tl,
+            e,
+            e_chan,
+            n_left,
+            cnt,
+            bias_r,
+            q0,
+            rel0,
+            credits,
+            since_last,
+            dst_chan,
+            dst_prod,
+            dst_ch,
+            code_lo,
+            code_lo2,
+            chan_addr,
+            mtile,
+            first_f,
+            last_f,
+            chanl_f,
+            ol_f,
+            cnt1_f,
+            cred_f,
+            gap_f,
+            c_reg,
+            khw_r,
+            wg1,
+            wg2,
+            wg3,
+            tap_r,
+            tap_r2,
+            rnd,
+            rnd_neg,
+            ovf,
+            start_r,
+            start_r2,
+            drained,
+            bad_r,
+            bad_r2,
+            tp1,
+            wraps_r,
+            vw,
+            fw,
+            cpl_r,
+            addr_r,
+            iss,
+            adv_tile,
+            adv_chan,
+            pop_r,
+            launch_r,
+            iss_kc,
+            adv_tile_kc,
+            adv_chan_kc,
+            ntm1,
+            nt1_f
         );
         self.dd.desc.next = self.desc.val();
         // Reset (and SOFT_RESET) reach the children one cycle later, from a register.
@@ -646,11 +711,12 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         // Each n_* equals the flag's d above wherever st.d is RUN (from RUN or CHANR).
         self.in_chanr.next = self.st.q.val() == self.st_chanr.val();
         self.cnt_rd.next = self.chanmem.rdata.val().get_bits::<16>(32);
-        self.reload.next = self.adv_tile.q.val() & !self.adv_chan.q.val();
+        self.take_k.next = self.iss_kc.q.val() & self.first_f.q.val();
+        self.reload.next = self.adv_tile_kc.q.val() & !self.adv_chan_kc.q.val();
         self.n_run.next = !self.rst.q.val()
             & ((self.in_chanr.val() & self.cnt_rd.val().any())
-                | ((self.st.q.val() == self.st_run.val()) & !self.adv_chan.q.val()));
-        self.n_first.next = self.first_f.q.val() & !self.issue.val();
+                | ((self.st.q.val() == self.st_run.val()) & !self.adv_chan_kc.q.val()));
+        self.n_first.next = self.first_f.q.val() & !self.iss_kc.q.val();
         if self.in_chanr.val() | self.reload.val() {
             self.n_first.next = true;
         }
@@ -659,18 +725,18 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             self.n_last.next = self.cnt_rd.val() == 1;
         } else if self.reload.val() {
             self.n_last.next = self.cnt1_f.q.val();
-        } else if self.issue.val() {
+        } else if self.iss_kc.q.val() {
             self.n_last.next = self.n_left.q.val() == 2;
         }
         self.n_cred.next = self.cred_f.q.val();
-        if self.credit_take.val() & !self.pop_r.q.val() {
+        if self.take_k.val() & !self.pop_r.q.val() {
             self.n_cred.next = self.credits.q.val() != 1;
         }
-        if !self.credit_take.val() & self.pop_r.q.val() {
+        if !self.take_k.val() & self.pop_r.q.val() {
             self.n_cred.next = true;
         }
         self.n_gap.next =
-            !self.adv_tile.q.val() & (self.since_last.q.val() >= self.tile_gap_m1.val());
+            !self.adv_tile_kc.q.val() & (self.since_last.q.val() >= self.tile_gap_m1.val());
         self.n_chanl.next = self.chanl_f.q.val();
         if self.in_chanr.val() {
             self.n_chanl.next = self.nt1_f.q.val();
@@ -682,6 +748,9 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             & (!self.n_last.val() | self.n_gap.val());
         self.adv_tile.d.next = self.iss.d.val() & self.n_last.val();
         self.adv_chan.d.next = self.adv_tile.d.val() & self.n_chanl.val();
+        self.iss_kc.d.next = self.iss.d.val();
+        self.adv_tile_kc.d.next = self.adv_tile.d.val();
+        self.adv_chan_kc.d.next = self.adv_chan.d.val();
         self.err_set.next = self.err_set.val()
             | bit_cast::<4, 1>(self.loader.err_bad_packet.val().into())
             | (bit_cast::<4, 1>(self.loader.err_w_overflow.val().into()) << 2)

@@ -103,9 +103,20 @@ pub struct Loader {
     /// `tready` as a register, computed from the next state (and this cycle's `halted`), so a
     /// beat's acceptance and every enable it drives start at a flip-flop.
     tready_r: DFF<Bit>,
+    /// A kept copy of `tready_r` for the loader's own `fire` (the port keeps the original), so
+    /// neither drives every enable.
+    tready_kc: DFF<Bit>,
+    /// The header's type decoded as it is latched (for the gate).
+    ty_act: DFF<Bit>,
+    ty_w: DFF<Bit>,
+    ty_b: DFF<Bit>,
+    ty_cb: DFF<Bit>,
     beat: DFF<Bits<64>>,
     sub: DFF<Bits<2>>,
     fire: Signal<Local, Bit>,
+    /// Next cycle's tready if this cycle takes no beat / takes one.
+    tready_n0: Signal<Local, Bit>,
+    tready_n1: Signal<Local, Bit>,
     hdr_type: Signal<Local, Bits<8>>,
     hdr_addr: Signal<Local, Bits<24>>,
     hdr_len: Signal<Local, Bits<32>>,
@@ -141,6 +152,7 @@ pub struct Loader {
     seven24: Constant<Bits<24>>,
     zero24: Constant<Bits<24>>,
     three2: Constant<Bits<2>>,
+    two2: Constant<Bits<2>>,
     one2: Constant<Bits<2>>,
     zero2: Constant<Bits<2>>,
 }
@@ -195,9 +207,16 @@ impl Loader {
             remaining: Default::default(),
             rem1: Default::default(),
             tready_r: Default::default(),
+            tready_kc: Default::default(),
+            ty_act: Default::default(),
+            ty_w: Default::default(),
+            ty_b: Default::default(),
+            ty_cb: Default::default(),
             beat: Default::default(),
             sub: Default::default(),
             fire: Default::default(),
+            tready_n0: Default::default(),
+            tready_n1: Default::default(),
             hdr_type: Default::default(),
             hdr_addr: Default::default(),
             hdr_len: Default::default(),
@@ -234,6 +253,7 @@ impl Loader {
             seven24: c24(spec::STREAM_BYTES - 1),
             zero24: c24(0),
             three2: Constant::new(((spec::packet::WEIGHTS_PER_BEAT - 1) as u64).to_bits()),
+            two2: Constant::new(((spec::packet::WEIGHTS_PER_BEAT - 2) as u64).to_bits()),
             one2: Constant::new(1u64.to_bits()),
             zero2: Constant::new(0u64.to_bits()),
         }
@@ -245,7 +265,7 @@ impl Logic for Loader {
     fn update(&mut self) {
         dff_setup!(
             self, clk, state, hdr, hdr_end, w_lo, w_hi, b_lo, b_hi, ptype, ptr, remaining, beat,
-            sub, go_r, at_gate, rem1, tready_r
+            sub, go_r, at_gate, rem1, tready_r, tready_kc, ty_act, ty_w, ty_b, ty_cb
         );
         self.hdr_type.next = self.hdr.q.val().get_bits::<8>(0);
         self.hdr_addr.next = self.hdr.q.val().get_bits::<24>(8);
@@ -260,19 +280,19 @@ impl Logic for Loader {
             bit_cast::<40, 16>(self.job_b_base.val()) + bit_cast::<40, 16>(self.job_out_c.val());
         self.go.next = self.enable.val();
         if self.busy.val() {
-            if self.hdr_type.val() == self.t_act_in.val() {
+            if self.ty_act.q.val() {
                 self.go.next = !self.job_dst_mid.val()
                     & (self.hdr_end.q.val() <= bit_cast::<40, 24>(self.job_src_base.val()));
             }
-            if self.hdr_type.val() == self.t_weights.val() {
+            if self.ty_w.q.val() {
                 self.go.next = (self.hdr_end.q.val() <= self.w_lo.q.val())
                     | (bit_cast::<40, 24>(self.hdr_addr.val()) >= self.w_hi.q.val());
             }
-            if self.hdr_type.val() == self.t_bias.val() {
+            if self.ty_b.q.val() {
                 self.go.next = (self.hdr_end.q.val() <= self.b_lo.q.val())
                     | (bit_cast::<40, 24>(self.hdr_addr.val()) >= self.b_hi.q.val());
             }
-            if self.hdr_type.val() == self.t_codebook.val() {
+            if self.ty_cb.q.val() {
                 self.go.next = self.hdr_addr.val() != bit_cast::<24, 6>(self.job_slot.val());
             }
         }
@@ -322,7 +342,7 @@ impl Logic for Loader {
         }
 
         self.tready.next = self.tready_r.q.val();
-        self.fire.next = self.tready.val() & self.tvalid.val();
+        self.fire.next = self.tready_kc.q.val() & self.tvalid.val();
         self.pay_beat.next = self.fire.val()
             & ((self.state.q.val() == self.st_pay.val())
                 | (self.state.q.val() == self.st_split.val()));
@@ -357,6 +377,10 @@ impl Logic for Loader {
             // The header registers follow the stream while waiting for a header (they matter
             // only once the state leaves HDR), so their enable is the state alone.
             self.hdr.d.next = self.tdata.val();
+            self.ty_act.d.next = self.tdata.val().get_bits::<8>(0) == self.t_act_in.val();
+            self.ty_w.d.next = self.tdata.val().get_bits::<8>(0) == self.t_weights.val();
+            self.ty_b.d.next = self.tdata.val().get_bits::<8>(0) == self.t_bias.val();
+            self.ty_cb.d.next = self.tdata.val().get_bits::<8>(0) == self.t_codebook.val();
             self.hdr_end.d.next = bit_cast::<40, 24>(self.tdata.val().get_bits::<24>(8))
                 + (bit_cast::<40, 32>(self.tdata.val().get_bits::<32>(32)) << self.hdr_sh.val());
             // A zero-length packet is consumed and ignored.
@@ -452,15 +476,36 @@ impl Logic for Loader {
         if self.rst.val() {
             self.state.d.next = self.st_hdr.val();
         }
-        // Next cycle's tready: drop everything while halted, take a header, take the next
-        // weight beat with the last entry of this one, take payload beats; hold at the gate.
-        self.tready_r.d.next = true;
-        if !self.halted.val() {
-            if self.state.d.val() == self.st_split.val() {
-                self.tready_r.d.next = (self.sub.d.val() == self.three2.val()) & !self.rem1.d.val();
-            } else if self.state.d.val() == self.st_gate.val() {
-                self.tready_r.d.next = false;
+        // Next cycle's tready, per state and split on whether this cycle takes a beat (so the
+        // beat's handshake passes one multiplexer, not the next-state logic): drop everything
+        // while halted; a header: wait at the gate if it opens a packet; the gate: pass when
+        // it opens; a payload beat: a weight beat starts its four entries; a weight beat's
+        // entries: take the next beat with the last entry, unless the packet ends there (a
+        // taken beat starts four more entries); dropping: take beats.
+        self.tready_n0.next = true;
+        self.tready_n1.next = true;
+        if self.state.q.val() == self.st_hdr.val() {
+            self.tready_n1.next = self.tdata.val().get_bits::<32>(32) == self.zero32.val();
+        } else if self.state.q.val() == self.st_gate.val() {
+            self.tready_n0.next = self.go_r.q.val() & self.at_gate.q.val();
+            self.tready_n1.next = self.tready_n0.val();
+        } else if self.state.q.val() == self.st_pay.val() {
+            self.tready_n1.next = !(self.ptype.q.val() == self.t_weights.val());
+        } else if self.state.q.val() == self.st_split.val() {
+            if self.sub.q.val() == self.three2.val() {
+                self.tready_n1.next = false;
+            } else {
+                self.tready_n0.next = (self.sub.q.val() == self.two2.val()) & !self.rem1.q.val();
+                self.tready_n1.next = self.tready_n0.val();
             }
         }
+        self.tready_r.d.next = self.tready_n0.val();
+        if self.fire.val() {
+            self.tready_r.d.next = self.tready_n1.val();
+        }
+        if self.halted.val() | self.rst.val() {
+            self.tready_r.d.next = true;
+        }
+        self.tready_kc.d.next = self.tready_r.d.val();
     }
 }

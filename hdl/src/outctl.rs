@@ -55,7 +55,13 @@ pub struct OutCtl<const S: usize, const S8: usize> {
     pub tready: Signal<In, Bit>,
     pub stall_out: Signal<Out, Bit>,
     fifo_data: Fifo<S8>,
-    fifo_meta: Fifo<66>,
+    fifo_meta: Fifo<50>,
+    /// The mid window's lane enables of each tile (`pkeep` as a thermometer), computed as the
+    /// tile enters so the write port's register loads straight from the FIFO.
+    fifo_lanes: Fifo<S>,
+    in_lanes: Signal<Local, Bits<S>>,
+    /// A kept copy of `pooling` for the holding register's input select (S*8 loads).
+    pooling_kc: DFF<Bit>,
     poolbuf: BankedMem<S, S8>,
     poolmax: PoolMax<S8>,
     hold: DFF<Bits<S8>>,
@@ -98,7 +104,6 @@ pub struct OutCtl<const S: usize, const S8: usize> {
     pw_we: DFF<Bit>,
     pw_addr: DFF<Bits<24>>,
     pw_data: DFF<Bits<S8>>,
-    m_keep: Signal<Local, Bits<16>>,
     s16: Constant<Bits<16>>,
     m_dst: Signal<Local, Bits<24>>,
     m_rel: Signal<Local, Bits<24>>,
@@ -153,6 +158,9 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             stall_out: Default::default(),
             fifo_data: Fifo::new(crate::engine::OUT_FIFO_DEPTH),
             fifo_meta: Fifo::new(crate::engine::OUT_FIFO_DEPTH),
+            fifo_lanes: Fifo::new(crate::engine::OUT_FIFO_DEPTH),
+            in_lanes: Default::default(),
+            pooling_kc: Default::default(),
             poolbuf: BankedMem::pool_buffer(cfg.pool_bytes as usize),
             poolmax: PoolMax::default(),
             hold: Default::default(),
@@ -176,7 +184,6 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             pw_we: Default::default(),
             pw_addr: Default::default(),
             pw_data: Default::default(),
-            m_keep: Default::default(),
             // Rows are read at pc 1, 2, 3 and arrive PIPELINED_READ_LATENCY cycles later (pool
             // max enabled at pc 1+L ..= 3+L, cleared at 1+L); the chunk leaves at pc_out = 5+L,
             // one cycle after the registered max settles. These are those values minus one.
@@ -240,6 +247,7 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             mid_waddr_r,
             mid_wdata_r,
             mid_wlanes_r,
+            pooling_kc,
             pw_we,
             pw_addr,
             pw_data,
@@ -248,6 +256,15 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
         );
         self.fifo_data.clk.next = self.clk.val();
         self.fifo_meta.clk.next = self.clk.val();
+        self.fifo_lanes.clk.next = self.clk.val();
+        self.fifo_lanes.rst.next = self.rst.val();
+        self.fifo_lanes.push.next = self.push.val();
+        if self.pkeep.val() >= self.s16.val() {
+            self.in_lanes.next = self.ones.val();
+        } else {
+            self.in_lanes.next = !(self.ones.val() << self.pkeep.val());
+        }
+        self.fifo_lanes.din.next = self.in_lanes.val();
         self.poolbuf.clk.next = self.clk.val();
         self.poolmax.clk.next = self.clk.val();
         self.fifo_data.rst.next = self.rst.val();
@@ -255,16 +272,14 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
         self.fifo_data.push.next = self.push.val();
         self.fifo_meta.push.next = self.push.val();
         self.fifo_data.din.next = self.pdata.val();
-        self.fifo_meta.din.next = bit_cast::<66, 24>(self.pdst.val())
-            | (bit_cast::<66, 24>(self.prel.val()) << 24)
-            | (bit_cast::<66, 1>(self.pchan_last.val().into()) << 48)
-            | (bit_cast::<66, 1>(self.pjob_last.val().into()) << 49)
-            | (bit_cast::<66, 16>(self.pkeep.val()) << 50);
+        self.fifo_meta.din.next = bit_cast::<50, 24>(self.pdst.val())
+            | (bit_cast::<50, 24>(self.prel.val()) << 24)
+            | (bit_cast::<50, 1>(self.pchan_last.val().into()) << 48)
+            | (bit_cast::<50, 1>(self.pjob_last.val().into()) << 49);
         self.m_dst.next = self.fifo_meta.dout.val().get_bits::<24>(0);
         self.m_rel.next = self.fifo_meta.dout.val().get_bits::<24>(24);
         self.m_chan_last.next = self.fifo_meta.dout.val().get_bit(48);
         self.m_job_last.next = self.fifo_meta.dout.val().get_bit(49);
-        self.m_keep.next = self.fifo_meta.dout.val().get_bits::<16>(50);
 
         // Serializer outputs.
         self.hold_sh.next = self.hold.q.val() >> (bit_cast::<16, 8>(self.bi.q.val()) << 6);
@@ -283,11 +298,7 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
         // Mid write port: the tile from the FIFO, registered (lanes past the write count off).
         self.mid_waddr_r.d.next = self.m_dst.val();
         self.mid_wdata_r.d.next = self.fifo_data.dout.val();
-        if self.m_keep.val() >= self.s16.val() {
-            self.mid_wlanes_r.d.next = self.ones.val();
-        } else {
-            self.mid_wlanes_r.d.next = !(self.ones.val() << self.m_keep.val());
-        }
+        self.mid_wlanes_r.d.next = self.fifo_lanes.dout.val();
         self.mid_we_r.d.next = false;
         self.mid_we.next = self.mid_we_r.q.val();
         self.mid_waddr.next = self.mid_waddr_r.q.val();
@@ -337,7 +348,7 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
         // The holding register loads whenever the serializer is idle (a load that is not a
         // pop or a pool chunk is never offered: `beats` stays 0).
         if self.ser_idle.q.val() {
-            if self.pooling.q.val() {
+            if self.pooling_kc.q.val() {
                 self.hold.d.next = self.poolmax.hout.val();
             } else {
                 self.hold.d.next = self.fifo_data.dout.val();
@@ -369,6 +380,7 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
         }
         self.fifo_data.pop.next = self.pop.val();
         self.fifo_meta.pop.next = self.pop.val();
+        self.fifo_lanes.pop.next = self.pop.val();
 
         if self.pooling.q.val() & !self.at_out.q.val() {
             self.pc.d.next = self.pc.q.val() + 1;
@@ -410,6 +422,7 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             self.beats.d.next = 0.into();
             self.pooling.d.next = false;
         }
+        self.pooling_kc.d.next = self.pooling.d.val();
         // at_out = (pc == pc_out) while pooling, one cycle ahead: pc counts up to pc_out and
         // waits there until the serializer takes the chunk (then pc = 0).
         if self.at_out.q.val() {

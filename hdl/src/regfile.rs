@@ -118,6 +118,60 @@ fn field_bit(r: &Register, name: &str) -> anyhow::Result<u32> {
         .ok_or_else(|| anyhow::anyhow!("register {} has no field {name}", r.name))
 }
 
+/// The read decode regrouped by groups of eight words: per group, a `case` on the word's low
+/// three bits into `gval<g>`/`gok<g>` (registered on `rd_fire`), and the second stage's `case`
+/// on the group. `reads` holds one `case` item per word (`<word>: begin ... end`), written with
+/// `rd_val`/`rd_ok` and the perf counters' `rd_latch_*` flags (a latch flag is qualified by its
+/// group). Returns (declarations, first-stage body, `rd_fire` registers, second-stage items).
+fn grouped_reads(reads: &str, wa: usize) -> anyhow::Result<(String, String, String, String)> {
+    let mut groups: std::collections::BTreeMap<usize, Vec<(usize, String)>> = Default::default();
+    for line in reads.lines().filter(|l| !l.trim().is_empty()) {
+        let (w, body) = line
+            .trim()
+            .split_once(": ")
+            .ok_or_else(|| anyhow::anyhow!("read item without a word: {line}"))?;
+        let w: usize = w.parse()?;
+        groups
+            .entry(w >> 3)
+            .or_default()
+            .push((w & 7, body.to_string()));
+    }
+    let (mut decls, mut comb, mut seq, mut sel) =
+        (String::new(), String::new(), String::new(), String::new());
+    for (g, items) in &groups {
+        decls.push_str(&format!(
+            "reg [31:0] gval{g}, gval{g}_q;\nreg gok{g}, gok{g}_q;\n"
+        ));
+        comb.push_str(&format!(
+            "    gval{g} = 32'd0;\n    gok{g} = 1'b0;\n    case (rd_word[2:0])\n"
+        ));
+        for (lo, body) in items {
+            let body = body
+                .replace("rd_val", &format!("gval{g}"))
+                .replace("rd_ok", &format!("gok{g}"));
+            // A perf latch fires only for a read of its own group.
+            let body = match body.find("rd_latch_") {
+                Some(_) => body.replacen(
+                    " = 1'b1; end",
+                    &format!(" = (rd_word[{}:3] == {}'d{g}); end", wa - 1, wa - 3),
+                    1,
+                ),
+                None => body,
+            };
+            comb.push_str(&format!("        3'd{lo}: {body}\n"));
+        }
+        comb.push_str("        default: ;\n    endcase\n");
+        seq.push_str(&format!(
+            "            gval{g}_q <= gval{g};\n            gok{g}_q <= gok{g};\n"
+        ));
+        sel.push_str(&format!(
+            "        {}'d{g}: begin rd2_val = gval{g}_q; rd2_ok = gok{g}_q; end\n",
+            wa - 3
+        ));
+    }
+    Ok((decls, comb, seq, sel))
+}
+
 /// The Verilog body of the register file.
 fn generate(cfg: &AccelConfig) -> anyhow::Result<String> {
     let aw = AXIL_AW;
@@ -298,6 +352,7 @@ fn generate(cfg: &AccelConfig) -> anyhow::Result<String> {
         .collect::<Vec<_>>()
         .join("\n");
     let wa = aw - 2;
+    let (grp_decls, grp_comb, grp_seq, grp_sel) = grouped_reads(&reads, wa as usize)?;
     Ok(format!(
         r#"
 // Generated from spec::regs::REGISTERS by hdl/src/regfile.rs; do not edit.
@@ -309,10 +364,15 @@ reg [1:0] rresp_q;
 reg [31:0] rdata_q;
 reg wr_ok;
 reg ctrl_hit;
-reg rd_ok;
-reg [31:0] rd_val;
-wire wr_fire = s_axil_awvalid & s_axil_wvalid & ~bvalid_q;
-wire rd_fire = s_axil_arvalid & ~rvalid_q;
+reg rd_pend;
+reg [{gh}:0] grp_q;
+reg rd2_ok;
+reg [31:0] rd2_val;
+{grp_decls}wire wr_fire = s_axil_awvalid & s_axil_wvalid & ~bvalid_q;
+// A read takes two cycles: the word is picked within its group of eight (registered per
+// group), then the group (registered into rdata), so no register reaches rdata through one
+// deep multiplexer.
+wire rd_fire = s_axil_arvalid & ~rvalid_q & ~rd_pend;
 wire [{wh}:0] wr_word = s_axil_awaddr[{ah}:2];
 wire [{wh}:0] rd_word = s_axil_araddr[{ah}:2];
 /* verilator lint_off UNUSEDSIGNAL */
@@ -328,7 +388,7 @@ endfunction
 always @(*) begin
     s_axil_awready = wr_fire;
     s_axil_wready = wr_fire;
-    s_axil_arready = ~rvalid_q;
+    s_axil_arready = ~rvalid_q & ~rd_pend;
     s_axil_bvalid = bvalid_q;
     s_axil_bresp = bresp_q;
     s_axil_rvalid = rvalid_q;
@@ -350,11 +410,13 @@ always @(*) begin
     endcase
 end
 always @(*) begin
-    rd_val = 32'd0;
-    rd_ok = 1'b0;
 {read_defaults}
-    case (rd_word)
-{reads}            default: begin rd_val = 32'd0; rd_ok = 1'b0; end
+{grp_comb}end
+always @(*) begin
+    rd2_val = 32'd0;
+    rd2_ok = 1'b0;
+    case (grp_q)
+{grp_sel}        default: begin rd2_val = 32'd0; rd2_ok = 1'b0; end
     endcase
 end
 always @(posedge clk) begin
@@ -364,6 +426,8 @@ always @(posedge clk) begin
         rvalid_q <= 1'b0;
         rresp_q <= 2'd0;
         rdata_q <= 32'd0;
+        rd_pend <= 1'b0;
+        grp_q <= {gw}'d0;
         ctrl_q_pulse <= 1'b0;
         wdata_hold <= 32'd0;
 {reset}    end else begin
@@ -382,9 +446,14 @@ always @(posedge clk) begin
             bvalid_q <= 1'b0;
         end
         if (rd_fire) begin
+            rd_pend <= 1'b1;
+            grp_q <= rd_word[{wh}:3];
+{grp_seq}        end
+        if (rd_pend) begin
+            rd_pend <= 1'b0;
             rvalid_q <= 1'b1;
-            rdata_q <= rd_val;
-            rresp_q <= rd_ok ? 2'd0 : 2'd{slverr};
+            rdata_q <= rd2_val;
+            rresp_q <= rd2_ok ? 2'd0 : 2'd{slverr};
         end else if (s_axil_rready) begin
             rvalid_q <= 1'b0;
         end
@@ -392,6 +461,8 @@ always @(posedge clk) begin
 end
 "#,
         wh = wa - 1,
+        gw = wa - 3,
+        gh = wa - 4,
         ah = aw - 1,
         irq_done = field_bit(&regs::IRQ_EN, "DONE")?,
         irq_err = field_bit(&regs::IRQ_EN, "ERROR")?,
