@@ -123,6 +123,7 @@ pub struct Loader {
     hdr_bad: Signal<Local, Bit>,
     hdr_range: Signal<Local, Bit>,
     in_range: Signal<Local, Bit>,
+    in_range_r: DFF<Bit>,
     // Constants from spec and the config.
     st_hdr: Constant<Bits<3>>,
     st_pay: Constant<Bits<3>>,
@@ -223,6 +224,7 @@ impl Loader {
             hdr_bad: Default::default(),
             hdr_range: Default::default(),
             in_range: Default::default(),
+            in_range_r: Default::default(),
             st_hdr: Constant::new(0u64.to_bits()),
             st_pay: Constant::new(1u64.to_bits()),
             st_split: Constant::new(2u64.to_bits()),
@@ -265,7 +267,7 @@ impl Logic for Loader {
     fn update(&mut self) {
         dff_setup!(
             self, clk, state, hdr, hdr_end, w_lo, w_hi, b_lo, b_hi, ptype, ptr, remaining, beat,
-            sub, go_r, at_gate, rem1, tready_r, tready_kc, ty_act, ty_w, ty_b, ty_cb
+            sub, go_r, at_gate, rem1, tready_r, tready_kc, ty_act, ty_w, ty_b, ty_cb, in_range_r
         );
         self.hdr_type.next = self.hdr.q.val().get_bits::<8>(0);
         self.hdr_addr.next = self.hdr.q.val().get_bits::<24>(8);
@@ -321,25 +323,9 @@ impl Logic for Loader {
         self.hdr_range.next = !((self.hdr_type.val() == self.t_codebook.val())
             & (self.hdr_addr.val() >= self.slot_cap.val()));
         // Range check of the current payload write.
-        self.in_range.next = false;
-        if self.ptype.q.val() == self.t_weights.val() {
-            self.in_range.next = self.ptr.q.val() < self.weight_cap.val();
-        }
-        if self.ptype.q.val() == self.t_codebook.val() {
-            self.in_range.next = true;
-        }
-        if self.ptype.q.val() == self.t_bias.val() {
-            self.in_range.next = self.ptr.q.val() < self.bias_cap.val();
-        }
-        if self.ptype.q.val() == self.t_mask.val() {
-            self.in_range.next = self.ptr.q.val() < self.mask_cap.val();
-        }
-        if self.ptype.q.val() == self.t_act_in.val() {
-            self.in_range.next = self.ptr.q.val() < self.act_in_cap.val();
-        }
-        if self.ptype.q.val() == self.t_act_mid.val() {
-            self.in_range.next = self.ptr.q.val() < self.act_in_cap.val();
-        }
+        // Range check of the current payload write: a register beside `ptr` (computed from
+        // ptr's and ptype's next values at the end of this block).
+        self.in_range.next = self.in_range_r.q.val();
 
         self.tready.next = self.tready_r.q.val();
         self.fire.next = self.tready_kc.q.val() & self.tvalid.val();
@@ -507,5 +493,24 @@ impl Logic for Loader {
             self.tready_r.d.next = true;
         }
         self.tready_kc.d.next = self.tready_r.d.val();
+        self.in_range_r.d.next = false;
+        if self.ptype.d.val() == self.t_weights.val() {
+            self.in_range_r.d.next = self.ptr.d.val() < self.weight_cap.val();
+        }
+        if self.ptype.d.val() == self.t_codebook.val() {
+            self.in_range_r.d.next = true;
+        }
+        if self.ptype.d.val() == self.t_bias.val() {
+            self.in_range_r.d.next = self.ptr.d.val() < self.bias_cap.val();
+        }
+        if self.ptype.d.val() == self.t_mask.val() {
+            self.in_range_r.d.next = self.ptr.d.val() < self.mask_cap.val();
+        }
+        if self.ptype.d.val() == self.t_act_in.val() {
+            self.in_range_r.d.next = self.ptr.d.val() < self.act_in_cap.val();
+        }
+        if self.ptype.d.val() == self.t_act_mid.val() {
+            self.in_range_r.d.next = self.ptr.d.val() < self.act_in_cap.val();
+        }
     }
 }

@@ -86,10 +86,11 @@ pub struct OutCtl<const S: usize, const S8: usize> {
     hold_sh: Signal<Local, Bits<S8>>,
     slast: DFF<Bit>,
     pc: DFF<Bits<4>>,
-    // The three row addresses of the next chunk's reads, registered at pc 0.
-    ra0: DFF<Bits<24>>,
+    // Rows 1 and 2 of the next chunk's reads (row 0 is rowbase + chunkoff itself), and the
+    // pool buffer's read address.
     ra1: DFF<Bits<24>>,
     ra2: DFF<Bits<24>>,
+    pr_addr: DFF<Bits<24>>,
     pooling: DFF<Bit>,
     plast: DFF<Bit>,
     py: DFF<Bits<12>>,
@@ -194,9 +195,9 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             hold_sh: Default::default(),
             slast: Default::default(),
             pc: Default::default(),
-            ra0: Default::default(),
             ra1: Default::default(),
             ra2: Default::default(),
+            pr_addr: Default::default(),
             s16: Constant::new((S as u64).to_bits()),
             m_dst: Default::default(),
             m_rel: Default::default(),
@@ -234,9 +235,9 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             pm_clear,
             slast,
             pc,
-            ra0,
             ra1,
             ra2,
+            pr_addr,
             pooling,
             plast,
             py,
@@ -319,16 +320,18 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
         self.wg24.next = bit_cast::<24, 16>(self.grid_w.val());
         // Row addresses from registers (rowbase and chunkoff settle by pc 0).
         self.rd_off.next = self.rowbase.q.val() + self.chunkoff.q.val();
-        self.ra0.d.next = self.rd_off.val();
         self.ra1.d.next = self.rd_off.val() + self.wg24.val();
         self.ra2.d.next = self.rd_off.val() + (self.wg24.val() << 1);
-        self.poolbuf.raddr.next = self.ra0.q.val();
+        // The read address itself is a register (the pool buffer's banks are spread over the
+        // chip): row 0 at pc 1, row 1 at pc 2, row 2 at pc 3, chosen a cycle ahead.
+        self.pr_addr.d.next = self.rd_off.val();
+        if self.pc.q.val() == 1 {
+            self.pr_addr.d.next = self.ra1.q.val();
+        }
         if self.pc.q.val() == 2 {
-            self.poolbuf.raddr.next = self.ra1.q.val();
+            self.pr_addr.d.next = self.ra2.q.val();
         }
-        if self.pc.q.val() == 3 {
-            self.poolbuf.raddr.next = self.ra2.q.val();
-        }
+        self.poolbuf.raddr.next = self.pr_addr.q.val();
         self.poolmax.d.next = self.poolbuf.rdata.val();
         // en = pooling & lo <= pc <= hi and clear = (pc == lo), from registers.
         self.poolmax.en.next = self.pm_en.q.val();

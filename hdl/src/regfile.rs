@@ -162,7 +162,7 @@ fn grouped_reads(reads: &str, wa: usize) -> anyhow::Result<(String, String, Stri
         }
         comb.push_str("        default: ;\n    endcase\n");
         seq.push_str(&format!(
-            "            gval{g}_q <= gval{g};\n            gok{g}_q <= gok{g};\n"
+            "    gval{g}_q <= gval{g};\n    gok{g}_q <= gok{g};\n"
         ));
         sel.push_str(&format!(
             "        {}'d{g}: begin rd2_val = gval{g}_q; rd2_ok = gok{g}_q; end\n",
@@ -419,6 +419,11 @@ always @(*) begin
 {grp_sel}        default: begin rd2_val = 32'd0; rd2_ok = 1'b0; end
     endcase
 end
+// The first stage loads every cycle (no enable, no reset): in the cycle after rd_fire it holds
+// the groups of the address that rd_fire took.
+always @(posedge clk) begin
+    grp_q <= rd_word[{wh}:3];
+{grp_seq}end
 always @(posedge clk) begin
     if (!resetn) begin
         bvalid_q <= 1'b0;
@@ -427,7 +432,6 @@ always @(posedge clk) begin
         rresp_q <= 2'd0;
         rdata_q <= 32'd0;
         rd_pend <= 1'b0;
-        grp_q <= {gw}'d0;
         ctrl_q_pulse <= 1'b0;
         wdata_hold <= 32'd0;
 {reset}    end else begin
@@ -445,10 +449,7 @@ always @(posedge clk) begin
         end else if (s_axil_bready) begin
             bvalid_q <= 1'b0;
         end
-        if (rd_fire) begin
-            rd_pend <= 1'b1;
-            grp_q <= rd_word[{wh}:3];
-{grp_seq}        end
+        if (rd_fire) rd_pend <= 1'b1;
         if (rd_pend) begin
             rd_pend <= 1'b0;
             rvalid_q <= 1'b1;
@@ -461,7 +462,6 @@ always @(posedge clk) begin
 end
 "#,
         wh = wa - 1,
-        gw = wa - 3,
         gh = wa - 4,
         ah = aw - 1,
         irq_done = field_bit(&regs::IRQ_EN, "DONE")?,

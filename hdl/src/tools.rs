@@ -97,13 +97,13 @@ fn synth_in(
             dsp = crate::dsp::ECP5_PRIMITIVES_DEFINE
         ),
         // Timing-driven mapping (abc9, a newer Yosys): the netlist for place and route. The
-        // lane array's copies per lane group (the weight `w_g` and the controls), each
-        // requantizer's copy of the shift (`sh_r`) and every register named `*_kc` (a kept
-        // copy) are synthesized as kept modules and flattened afterwards, or Yosys would merge
+        // lane array's copies per lane group (the weight `w_g` and the controls), each lane's
+        // own copies of them (`first_l`, `mac_l`, `cap_l`), each requantizer's copy of the shift
+        // (`sh_r`) and every register named `*_kc` (a kept copy) are synthesized as kept modules and flattened afterwards, or Yosys would merge
         // the equal registers back into one net to every user.
         "ecp5-abc9" => &format!(
             "read_verilog -D {dsp} sqz_top.v; \
-             setattr -mod -set keep_hierarchy 1 *w_g* *valid_g* *first_g* *bias_g* *cap_g* *cap_u* *sh_r *_kc*; \
+             setattr -mod -set keep_hierarchy 1 *w_g* *valid_g* *first_g* *bias_g* *cap_g* *cap_u* *sh_r *first_l *mac_l *cap_l *_kc*; \
              synth_ecp5 -abc9 -top sqz_top; setattr -mod -unset keep_hierarchy *; flatten; \
              opt_clean; write_json sqz_top.json; stat",
             dsp = crate::dsp::ECP5_PRIMITIVES_DEFINE
