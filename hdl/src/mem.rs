@@ -217,10 +217,10 @@ impl<const S: usize, const S8: usize> BankedMem<S, S8> {
         }
     }
 
-    /// Read latency [`PIPELINED_READ_LATENCY`] and writes one cycle late: the per-bank row addresses
-    /// are registered before they fan out to the `S` banks, so no adder sits in front of a block
-    /// RAM's address pins, and the banks' outputs are registered before the two-step rotation
-    /// (Fmax). Writes are lane-positioned: `waddr` is rounded down to a multiple of `S`
+    /// Read latency [`PIPELINED_READ_LATENCY`] and writes one cycle late: the row addresses are
+    /// registered, then each bank registers its own read row and write row (so no adder, and no
+    /// register shared by every bank, sits in front of a block RAM's address pins), and the
+    /// banks' outputs are registered before the two-step rotation (Fmax). Writes are lane-positioned: `waddr` is rounded down to a multiple of `S`
     /// and lane `s` of `wdata`/`wlanes` goes to bank `s` (no write rotator; the writer places
     /// its bytes). For a buffer never read right after a write (the activation buffer: loads and
     /// squeeze outputs finish before the reading job starts).
@@ -241,7 +241,8 @@ impl<const S: usize, const S8: usize> BankedMem<S, S8> {
         }
     }
 
-    /// The pool plane buffer: aligned writes that land at once and the pipelined read (latency
+    /// The pool plane buffer: aligned writes, registered per bank like the activation buffer's
+    /// (a write lands one cycle late), and the pipelined read (latency
     /// [`PIPELINED_READ_LATENCY`]), so neither an adder nor a rotator sits in front of the bank
     /// addresses, and a bank's output meets a register before the rotation.
     pub fn pool_buffer(bytes: usize) -> Self {
@@ -276,11 +277,12 @@ impl<const S: usize, const S8: usize> Logic for BankedMem<S, S8> {
             banks.push_str(&format!(
                 r#"reg [{rah}:0] rrow_q, rrow1_q;
 reg [{sh}:0] rinc_q;
-reg [{lbh}:0] rrot_q;
+reg [{lbh}:0] rrot_q, rrot_q2;
 always @(posedge clk) begin
     rrow_q <= rrow;
     rrow1_q <= rrow + {ra}'d1;
     rrot_q <= rrot;
+    rrot_q2 <= rrot_q;
 end
 "#,
                 rah = ra - 1,
@@ -290,21 +292,13 @@ end
         }
         // Write side: registered (activation buffer), aligned (pool buffer) or plain.
         let aligned = self._aligned_writes || self._pool || self._pipelined;
-        if self._pipelined {
+        // Registered writes (activation and pool buffers): each bank has its own write row and
+        // enable, loaded only for a write to that bank (distinct enables, so Yosys keeps the
+        // copies apart): no register drives every block RAM's address pins across the chip.
+        let reg_writes = self._pipelined || self._pool;
+        if reg_writes {
             banks.push_str(&format!(
-                r#"reg [{rah}:0] wrow_q;
-reg [{sh}:0] wl_q;
-reg [{s8h}:0] wd_q;
-reg we_q;
-always @(posedge clk) begin
-    wrow_q <= wrow;
-    wd_q <= wdata;
-    wl_q <= wlanes;
-    we_q <= we;
-end
-"#,
-                rah = ra - 1,
-                sh = S - 1,
+                "reg [{s8h}:0] wd_q;\nalways @(posedge clk) wd_q <= wdata;\n",
                 s8h = S8 - 1,
             ));
         }
@@ -319,8 +313,13 @@ end
             };
             let mut body = String::new();
             if piped_read {
+                // The bank's own read row, registered (it drives only this bank's block RAMs).
+                banks.push_str(&format!(
+                    "reg [{rah}:0] rrow_b{b};\nalways @(posedge clk) rrow_b{b} <= rinc_q[{b}] ? rrow1_q : rrow_q;\n",
+                    rah = ra - 1
+                ));
                 body.push_str(&format!(
-                    "    rinc_q[{b}] <= {};\n    bank_q[{b}*8 +: 8] <= bank{b}[rinc_q[{b}] ? rrow1_q : rrow_q];\n",
+                    "    rinc_q[{b}] <= {};\n    bank_q[{b}*8 +: 8] <= bank{b}[rrow_b{b}];\n",
                     inc("rrot")
                 ));
             } else {
@@ -328,9 +327,13 @@ end
                     "    bank_q[{b}*8 +: 8] <= bank{b}[rrow + (({b} < rrot) ? {ra}'d1 : {ra}'d0)];\n"
                 ));
             }
-            if self._pipelined {
+            if reg_writes {
+                banks.push_str(&format!(
+                    "reg [{rah}:0] wrow_b{b};\nreg we_b{b};\nalways @(posedge clk) begin\n    we_b{b} <= we & wlanes[{b}];\n    if (we & wlanes[{b}]) wrow_b{b} <= wrow;\nend\n",
+                    rah = ra - 1
+                ));
                 body.push_str(&format!(
-                    "    if (we_q & wl_q[{b}]) bank{b}[wrow_q] <= wd_q[{b}*8 +: 8];\n"
+                    "    if (we_b{b}) bank{b}[wrow_b{b}] <= wd_q[{b}*8 +: 8];\n"
                 ));
             } else if aligned {
                 body.push_str(&format!(
@@ -346,7 +349,7 @@ end
                 last = rows - 1,
             ));
         }
-        let rot_src = if piped_read { "rrot_q" } else { "rrot" };
+        let rot_src = if piped_read { "rrot_q2" } else { "rrot" };
         let write_rot = if aligned {
             "// Writes are S-aligned (the low address bits are 0): lane s goes to bank s.\n"
                 .to_string()
@@ -434,8 +437,9 @@ reg [{lbh}:0] rot_q;
 }
 
 /// Read latency of [`BankedMem::pipelined`] (the activation buffer) and of
-/// [`BankedMem::pool_buffer`]: row registers, block RAMs, bank register, two rotation steps.
-pub const PIPELINED_READ_LATENCY: usize = 5;
+/// [`BankedMem::pool_buffer`]: row registers, each bank's own row register, block RAMs, bank
+/// register, two rotation steps.
+pub const PIPELINED_READ_LATENCY: usize = 6;
 
 #[derive(LogicBlock, Default)]
 pub struct MaskMem<const S: usize> {
