@@ -91,7 +91,7 @@ wire [23:0] unused_addr_bits = raddr ^ waddr;
             // The bank number follows the read through the address copy, the block RAM and the
             // bank register.
             s.push_str(&format!(
-                "reg [{sbh}:0] sel1, sel2, sel3;\nalways @(posedge clk) begin\n    sel1 <= raddr[{ah}:{ab}];\n    sel2 <= sel1;\n    sel3 <= sel2;\nend\n",
+                "reg [{sbh}:0] sel1, sel2;\nalways @(posedge clk) begin\n    sel1 <= raddr[{ah}:{ab}];\n    sel2 <= sel1;\nend\n",
                 sbh = sb - 1,
                 ah = a - 1,
             ));
@@ -101,12 +101,13 @@ wire [23:0] unused_addr_bits = raddr ^ waddr;
             // Each bank's read address, write address and data are its own registers, loaded
             // only for an access to that bank: distinct enables keep Yosys from merging the
             // copies back into one register driving every block RAM.
-            let (rhit, whit) = if nb == 1 {
-                ("1'b1".to_string(), "1'b1".to_string())
+            let (rhit, whit, qhit) = if nb == 1 {
+                ("1'b1".to_string(), "1'b1".to_string(), "1'b1".to_string())
             } else {
                 (
                     format!("raddr[{}:{ab}] == {sb}'d{b}", a - 1),
                     format!("waddr[{}:{ab}] == {sb}'d{b}", a - 1),
+                    format!("sel2 == {sb}'d{b}"),
                 )
             };
             s.push_str(&format!(
@@ -117,7 +118,9 @@ reg we{b};
 always @(posedge clk) begin
     if ({rhit}) ra{b} <= raddr[{abh}:0];
     rd{b} <= mem{b}[ra{b}];
-    rq{b} <= rd{b};
+    // Only the bank that was read keeps its word (a synchronous reset of the others), so the
+    // bank select below is an OR of the banks' registers.
+    rq{b} <= ({qhit}) ? rd{b} : {d}'d0;
     we{b} <= we && ({whit});
     if (we && ({whit})) begin
         wa{b} <= waddr[{abh}:0];
@@ -128,11 +131,9 @@ end
 "#,
                 last = bank_words - 1,
                 abh = ab - 1,
+                d = D,
             ));
-            mux.push_str(&format!(
-                "        {sb}'d{b}: rdata <= rq{b};
-"
-            ));
+            mux.push_str(&format!("{}rq{b}", if b == 0 { "" } else { " | " }));
         }
         if nb == 1 {
             s.push_str(
@@ -140,14 +141,7 @@ end
 ",
             );
         } else {
-            s.push_str(&format!(
-                "always @(posedge clk) begin
-    case (sel3)
-{mux}        default: rdata <= rq0;
-    endcase
-end
-"
-            ));
+            s.push_str(&format!("always @(posedge clk) rdata <= {mux};\n"));
         }
         s
     }
