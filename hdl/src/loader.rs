@@ -124,6 +124,37 @@ pub struct Loader {
     hdr_range: Signal<Local, Bit>,
     in_range: Signal<Local, Bit>,
     in_range_r: DFF<Bit>,
+    lt_hdr: Signal<Local, Bit>,
+    lt_next: Signal<Local, Bit>,
+    /// The pointer loads from the header / steps this cycle.
+    ptr_load: Signal<Local, Bit>,
+    ptr_step: Signal<Local, Bit>,
+    weight_cap_m1: Constant<Bits<24>>,
+    bias_cap_m1: Constant<Bits<24>>,
+    mask_cap_m1: Constant<Bits<24>>,
+    act_in_cap_m8: Constant<Bits<24>>,
+    // The write port, registered: every memory write leaves the loader one cycle after its beat
+    // (the strobes reach block RAMs spread over the chip from flip-flops).
+    w_we_c: Signal<Local, Bit>,
+    w_we_r: DFF<Bit>,
+    w_addr_c: Signal<Local, Bits<24>>,
+    w_addr_r: DFF<Bits<24>>,
+    w_data_c: Signal<Local, Bits<12>>,
+    w_data_r: DFF<Bits<12>>,
+    cb_we_c: Signal<Local, Bit>,
+    cb_we_r: DFF<Bit>,
+    cb_addr_c: Signal<Local, Bits<24>>,
+    cb_addr_r: DFF<Bits<24>>,
+    bias_we_c: Signal<Local, Bit>,
+    bias_we_r: DFF<Bit>,
+    mask_we_c: Signal<Local, Bit>,
+    mask_we_r: DFF<Bit>,
+    act_we_c: Signal<Local, Bit>,
+    act_we_r: DFF<Bit>,
+    addr_c: Signal<Local, Bits<24>>,
+    addr_r: DFF<Bits<24>>,
+    data_c: Signal<Local, Bits<64>>,
+    data_r: DFF<Bits<64>>,
     // Constants from spec and the config.
     st_hdr: Constant<Bits<3>>,
     st_pay: Constant<Bits<3>>,
@@ -225,6 +256,34 @@ impl Loader {
             hdr_range: Default::default(),
             in_range: Default::default(),
             in_range_r: Default::default(),
+            lt_hdr: Default::default(),
+            lt_next: Default::default(),
+            ptr_load: Default::default(),
+            ptr_step: Default::default(),
+            weight_cap_m1: c24(cfg.weight_entries - 1),
+            bias_cap_m1: c24(cfg.bias_words - 1),
+            mask_cap_m1: c24(cfg.mask_bits / 64 - 1),
+            act_in_cap_m8: c24(cfg.act_in_bytes - spec::STREAM_BYTES),
+            w_we_c: Default::default(),
+            w_we_r: Default::default(),
+            w_addr_c: Default::default(),
+            w_addr_r: Default::default(),
+            w_data_c: Default::default(),
+            w_data_r: Default::default(),
+            cb_we_c: Default::default(),
+            cb_we_r: Default::default(),
+            cb_addr_c: Default::default(),
+            cb_addr_r: Default::default(),
+            bias_we_c: Default::default(),
+            bias_we_r: Default::default(),
+            mask_we_c: Default::default(),
+            mask_we_r: Default::default(),
+            act_we_c: Default::default(),
+            act_we_r: Default::default(),
+            addr_c: Default::default(),
+            addr_r: Default::default(),
+            data_c: Default::default(),
+            data_r: Default::default(),
             st_hdr: Constant::new(0u64.to_bits()),
             st_pay: Constant::new(1u64.to_bits()),
             st_split: Constant::new(2u64.to_bits()),
@@ -267,7 +326,9 @@ impl Logic for Loader {
     fn update(&mut self) {
         dff_setup!(
             self, clk, state, hdr, hdr_end, w_lo, w_hi, b_lo, b_hi, ptype, ptr, remaining, beat,
-            sub, go_r, at_gate, rem1, tready_r, tready_kc, ty_act, ty_w, ty_b, ty_cb, in_range_r
+            sub, go_r, at_gate, rem1, tready_r, tready_kc, ty_act, ty_w, ty_b, ty_cb, in_range_r,
+            w_we_r, w_addr_r, w_data_r, cb_we_r, cb_addr_r, bias_we_r, mask_we_r, act_we_r, addr_r,
+            data_r
         );
         self.hdr_type.next = self.hdr.q.val().get_bits::<8>(0);
         self.hdr_addr.next = self.hdr.q.val().get_bits::<24>(8);
@@ -343,20 +404,22 @@ impl Logic for Loader {
             self.hdr_sh.next = self.wpb_log2.val();
         }
 
-        self.w_we.next = false;
-        self.w_addr.next = self.ptr.q.val();
-        self.w_data.next = self.beat.q.val().get_bits::<12>(0);
-        self.cb_we.next = false;
-        self.cb_addr.next = self.ptr.q.val();
-        self.bias_we.next = false;
-        self.mask_we.next = false;
-        self.act_we.next = false;
-        self.addr.next = self.ptr.q.val();
-        self.data.next = self.tdata.val();
+        self.w_we_c.next = false;
+        self.w_addr_c.next = self.ptr.q.val();
+        self.w_data_c.next = self.beat.q.val().get_bits::<12>(0);
+        self.cb_we_c.next = false;
+        self.cb_addr_c.next = self.ptr.q.val();
+        self.bias_we_c.next = false;
+        self.mask_we_c.next = false;
+        self.act_we_c.next = false;
+        self.addr_c.next = self.ptr.q.val();
+        self.data_c.next = self.tdata.val();
         self.err_bad_packet.next = false;
         self.err_w_overflow.next = false;
         self.err_act_overflow.next = false;
 
+        self.ptr_load.next = false;
+        self.ptr_step.next = false;
         if self.halted.val() {
             self.state.d.next = self.st_hdr.val();
         } else if self.state.q.val() == self.st_hdr.val() {
@@ -377,6 +440,7 @@ impl Logic for Loader {
             if self.go_r.q.val() & self.at_gate.q.val() {
                 self.ptype.d.next = self.hdr_type.val();
                 self.ptr.d.next = self.hdr_addr.val();
+                self.ptr_load.next = true;
                 self.remaining.d.next = self.hdr_len.val();
                 self.rem1.d.next = self.hdr_len.val() == self.one32.val();
                 if self.hdr_type.val() == self.t_codebook.val() {
@@ -401,11 +465,11 @@ impl Logic for Loader {
                     self.state.d.next = self.st_split.val();
                 } else {
                     if self.in_range.val() {
-                        self.cb_we.next = self.ptype.q.val() == self.t_codebook.val();
-                        self.bias_we.next = self.ptype.q.val() == self.t_bias.val();
-                        self.mask_we.next = self.ptype.q.val() == self.t_mask.val();
+                        self.cb_we_c.next = self.ptype.q.val() == self.t_codebook.val();
+                        self.bias_we_c.next = self.ptype.q.val() == self.t_bias.val();
+                        self.mask_we_c.next = self.ptype.q.val() == self.t_mask.val();
                         // ACT_MID addresses the same buffer (the mid window shares it).
-                        self.act_we.next = (self.ptype.q.val() == self.t_act_in.val())
+                        self.act_we_c.next = (self.ptype.q.val() == self.t_act_in.val())
                             | (self.ptype.q.val() == self.t_act_mid.val());
                     } else {
                         self.err_w_overflow.next = (self.ptype.q.val() == self.t_bias.val())
@@ -417,8 +481,10 @@ impl Logic for Loader {
                         | (self.ptype.q.val() == self.t_act_mid.val())
                     {
                         self.ptr.d.next = self.ptr.q.val() + self.eight24.val();
+                        self.ptr_step.next = true;
                     } else {
                         self.ptr.d.next = self.ptr.q.val() + self.one24.val();
+                        self.ptr_step.next = true;
                     }
                     self.remaining.d.next = self.remaining.q.val() - self.one32.val();
                     self.rem1.d.next = self.remaining.q.val() == self.two32.val();
@@ -430,11 +496,12 @@ impl Logic for Loader {
         } else if self.state.q.val() == self.st_split.val() {
             // One weight entry per cycle from the latched beat (16-bit slots, 12 bits used).
             if self.in_range.val() {
-                self.w_we.next = true;
+                self.w_we_c.next = true;
             } else {
                 self.err_w_overflow.next = true;
             }
             self.ptr.d.next = self.ptr.q.val() + self.one24.val();
+            self.ptr_step.next = true;
             self.beat.d.next = self.beat.q.val() >> 16;
             self.sub.d.next = self.sub.q.val() + self.one2.val();
             if self.sub.q.val() == self.three2.val() {
@@ -493,24 +560,63 @@ impl Logic for Loader {
             self.tready_r.d.next = true;
         }
         self.tready_kc.d.next = self.tready_r.d.val();
-        self.in_range_r.d.next = false;
-        if self.ptype.d.val() == self.t_weights.val() {
-            self.in_range_r.d.next = self.ptr.d.val() < self.weight_cap.val();
+        self.w_we_r.d.next = self.w_we_c.val();
+        self.w_we.next = self.w_we_r.q.val();
+        self.w_addr_r.d.next = self.w_addr_c.val();
+        self.w_addr.next = self.w_addr_r.q.val();
+        self.w_data_r.d.next = self.w_data_c.val();
+        self.w_data.next = self.w_data_r.q.val();
+        self.cb_we_r.d.next = self.cb_we_c.val();
+        self.cb_we.next = self.cb_we_r.q.val();
+        self.cb_addr_r.d.next = self.cb_addr_c.val();
+        self.cb_addr.next = self.cb_addr_r.q.val();
+        self.bias_we_r.d.next = self.bias_we_c.val();
+        self.bias_we.next = self.bias_we_r.q.val();
+        self.mask_we_r.d.next = self.mask_we_c.val();
+        self.mask_we.next = self.mask_we_r.q.val();
+        self.act_we_r.d.next = self.act_we_c.val();
+        self.act_we.next = self.act_we_r.q.val();
+        self.addr_r.d.next = self.addr_c.val();
+        self.addr.next = self.addr_r.q.val();
+        self.data_r.d.next = self.data_c.val();
+        self.data.next = self.data_r.q.val();
+        // ptr < cap for the next pointer, from registers: at a packet's start the header's
+        // address against its type's capacity; when the pointer steps (by 1, or 8 for
+        // activations) the current pointer against the capacity minus the step.
+        self.lt_hdr.next = true;
+        if self.ty_w.q.val() {
+            self.lt_hdr.next = self.hdr_addr.val() < self.weight_cap.val();
         }
-        if self.ptype.d.val() == self.t_codebook.val() {
-            self.in_range_r.d.next = true;
+        if self.hdr_type.val() == self.t_bias.val() {
+            self.lt_hdr.next = self.hdr_addr.val() < self.bias_cap.val();
         }
-        if self.ptype.d.val() == self.t_bias.val() {
-            self.in_range_r.d.next = self.ptr.d.val() < self.bias_cap.val();
+        if self.hdr_type.val() == self.t_mask.val() {
+            self.lt_hdr.next = self.hdr_addr.val() < self.mask_cap.val();
         }
-        if self.ptype.d.val() == self.t_mask.val() {
-            self.in_range_r.d.next = self.ptr.d.val() < self.mask_cap.val();
+        if (self.hdr_type.val() == self.t_act_in.val())
+            | (self.hdr_type.val() == self.t_act_mid.val())
+        {
+            self.lt_hdr.next = self.hdr_addr.val() < self.act_in_cap.val();
         }
-        if self.ptype.d.val() == self.t_act_in.val() {
-            self.in_range_r.d.next = self.ptr.d.val() < self.act_in_cap.val();
+        self.lt_next.next = true;
+        if self.ptype.q.val() == self.t_weights.val() {
+            self.lt_next.next = self.ptr.q.val() < self.weight_cap_m1.val();
         }
-        if self.ptype.d.val() == self.t_act_mid.val() {
-            self.in_range_r.d.next = self.ptr.d.val() < self.act_in_cap.val();
+        if self.ptype.q.val() == self.t_bias.val() {
+            self.lt_next.next = self.ptr.q.val() < self.bias_cap_m1.val();
+        }
+        if self.ptype.q.val() == self.t_mask.val() {
+            self.lt_next.next = self.ptr.q.val() < self.mask_cap_m1.val();
+        }
+        if (self.ptype.q.val() == self.t_act_in.val())
+            | (self.ptype.q.val() == self.t_act_mid.val())
+        {
+            self.lt_next.next = self.ptr.q.val() < self.act_in_cap_m8.val();
+        }
+        if self.ptr_load.val() {
+            self.in_range_r.d.next = self.lt_hdr.val();
+        } else if self.ptr_step.val() {
+            self.in_range_r.d.next = self.lt_next.val();
         }
     }
 }
