@@ -253,9 +253,11 @@ pub fn pnr(cfg: &AccelConfig, speed: u8, seed: u64) -> anyhow::Result<f64> {
             &cfg.target_mhz.to_string(),
             "--log",
             "nextpnr.log",
-            // Critical paths and utilisation as JSON, beside the log.
+            // Critical paths, utilisation and every routed net's delays as JSON, beside the
+            // log (the per-net delays time every path, not only the critical one).
             "--report",
             "report.json",
+            "--detailed-timing-report",
             // The negotiated-congestion router finishes this design far sooner than router1.
             "--router",
             "router2",
