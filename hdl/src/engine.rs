@@ -144,6 +144,8 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     /// Kept copies of `iss`, `adv_tile` and `adv_chan` for the next-issue logic alone (the
     /// originals drive the walker's ~250 enables).
     iss_kc: DFF<Bit>,
+    /// A kept copy of the state for the next-issue logic.
+    st_kc: DFF<Bits<3>>,
     adv_tile_kc: DFF<Bit>,
     adv_chan_kc: DFF<Bit>,
     take_k: Signal<Local, Bit>,
@@ -325,6 +327,7 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             cnt_rd: Default::default(),
             launch_r: Default::default(),
             iss_kc: Default::default(),
+            st_kc: Default::default(),
             adv_tile_kc: Default::default(),
             adv_chan_kc: Default::default(),
             take_k: Default::default(),
@@ -459,6 +462,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             pop_r,
             launch_r,
             iss_kc,
+            st_kc,
             adv_tile_kc,
             adv_chan_kc,
             ntm1,
@@ -527,16 +531,20 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         if self.outctl.mid_we.val() {
             self.actmem.we.next = true;
             self.actmem.waddr.next = self.outctl.mid_waddr.val();
-            self.actmem.wdata.next = self.outctl.mid_wdata.val();
             self.actmem.wlanes.next = self.outctl.mid_wlanes.val();
         } else {
             // An 8-byte beat at an 8-aligned address: copied to every 8-byte group, and the
             // lane enables pick the group at address mod S.
             self.actmem.we.next = self.loader.act_we.val();
             self.actmem.waddr.next = self.loader.addr.val();
-            self.actmem.wdata.next = self.beat_rep.out.val();
             self.actmem.wlanes.next =
                 self.lanes8.val() << (self.loader.addr.val() & self.lane_mask.val());
+        }
+        // The data's select is a kept copy of mid_we (it drives every bank's byte).
+        if self.outctl.mid_sel.val() {
+            self.actmem.wdata.next = self.outctl.mid_wdata.val();
+        } else {
+            self.actmem.wdata.next = self.beat_rep.out.val();
         }
         self.beat_rep.din.next = self.loader.data.val();
 
@@ -709,13 +717,13 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         // Next cycle's issue from the flags' next values (the same function as above), and
         // the tile / channel ends it makes.
         // Each n_* equals the flag's d above wherever st.d is RUN (from RUN or CHANR).
-        self.in_chanr.next = self.st.q.val() == self.st_chanr.val();
+        self.in_chanr.next = self.st_kc.q.val() == self.st_chanr.val();
         self.cnt_rd.next = self.chanmem.rdata.val().get_bits::<16>(32);
         self.take_k.next = self.iss_kc.q.val() & self.first_f.q.val();
         self.reload.next = self.adv_tile_kc.q.val() & !self.adv_chan_kc.q.val();
         self.n_run.next = !self.rst.q.val()
             & ((self.in_chanr.val() & self.cnt_rd.val().any())
-                | ((self.st.q.val() == self.st_run.val()) & !self.adv_chan_kc.q.val()));
+                | ((self.st_kc.q.val() == self.st_run.val()) & !self.adv_chan_kc.q.val()));
         self.n_first.next = self.first_f.q.val() & !self.iss_kc.q.val();
         if self.in_chanr.val() | self.reload.val() {
             self.n_first.next = true;
@@ -749,6 +757,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.adv_tile.d.next = self.iss.d.val() & self.n_last.val();
         self.adv_chan.d.next = self.adv_tile.d.val() & self.n_chanl.val();
         self.iss_kc.d.next = self.iss.d.val();
+        self.st_kc.d.next = self.st.d.val();
         self.adv_tile_kc.d.next = self.adv_tile.d.val();
         self.adv_chan_kc.d.next = self.adv_chan.d.val();
         self.err_set.next = self.err_set.val()

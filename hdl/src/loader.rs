@@ -17,12 +17,14 @@
 //! current one is written, so a weight beat costs `WEIGHTS_PER_BEAT` cycles
 //! (`spec::packet::WEIGHT_BEAT_CYCLES`).
 //!
-//! Registered: the FSM state, the header beat and its end address, type, address pointer,
-//! remaining beat count, the latched weight beat and its sub-entry counter. Combinational:
-//! `tready` and every write strobe/address/data output (decoded from the registers and the
-//! current beat). The gate's decision is registered (`go_r`): a header takes
-//! `spec::packet::HEADER_CYCLES` cycles (taken, judged, passed), and `enable` must fall a
-//! cycle before a job starts (the engine drops it with the START pulse).
+//! Registered: the FSM state, the header beat, its decoded type and end address, address
+//! pointer and its range check, remaining beat count (and whether it is 1), the latched weight
+//! beat and its sub-entry counter, `tready` (computed from the next state, split on whether
+//! this cycle takes a beat) and the whole write port (every write leaves a cycle after its
+//! beat). Combinational: the handshake `fire` and the write strobes before their registers.
+//! The gate's compares are registered: a header takes `spec::packet::HEADER_CYCLES` cycles
+//! (taken, judged, passed); the decision combines them with this cycle's `busy`/`enable`
+//! (the engine drops `enable` with the START pulse).
 //!
 //! Ports: `clk`, `rst` (synchronous, active high), `enable` (no job is running or starting),
 //! `busy` (a job runs) and the running job's `job_*` descriptor fields, `halted` (accept and
@@ -91,9 +93,12 @@ pub struct Loader {
     b_lo: DFF<Bits<40>>,
     b_hi: DFF<Bits<40>>,
     go: Signal<Local, Bit>,
-    /// `go` registered: the gate's decision from flip-flops (its 40-bit compares are a cycle
-    /// behind), used only once the packet has waited one cycle at the gate (`at_gate`).
-    go_r: DFF<Bit>,
+    /// The gate's compares, registered (a cycle behind the header), so the decision is used
+    /// only once the packet has waited one cycle at the gate (`at_gate`).
+    g_act: DFF<Bit>,
+    g_w: DFF<Bit>,
+    g_b: DFF<Bit>,
+    g_cb: DFF<Bit>,
     at_gate: DFF<Bit>,
     ptype: DFF<Bits<8>>,
     ptr: DFF<Bits<24>>,
@@ -232,7 +237,10 @@ impl Loader {
             b_lo: Default::default(),
             b_hi: Default::default(),
             go: Default::default(),
-            go_r: Default::default(),
+            g_act: Default::default(),
+            g_w: Default::default(),
+            g_b: Default::default(),
+            g_cb: Default::default(),
             at_gate: Default::default(),
             ptype: Default::default(),
             ptr: Default::default(),
@@ -326,9 +334,9 @@ impl Logic for Loader {
     fn update(&mut self) {
         dff_setup!(
             self, clk, state, hdr, hdr_end, w_lo, w_hi, b_lo, b_hi, ptype, ptr, remaining, beat,
-            sub, go_r, at_gate, rem1, tready_r, tready_kc, ty_act, ty_w, ty_b, ty_cb, in_range_r,
-            w_we_r, w_addr_r, w_data_r, cb_we_r, cb_addr_r, bias_we_r, mask_we_r, act_we_r, addr_r,
-            data_r
+            sub, g_act, g_w, g_b, g_cb, at_gate, rem1, tready_r, tready_kc, ty_act, ty_w, ty_b,
+            ty_cb, in_range_r, w_we_r, w_addr_r, w_data_r, cb_we_r, cb_addr_r, bias_we_r,
+            mask_we_r, act_we_r, addr_r, data_r
         );
         self.hdr_type.next = self.hdr.q.val().get_bits::<8>(0);
         self.hdr_addr.next = self.hdr.q.val().get_bits::<24>(8);
@@ -341,25 +349,30 @@ impl Logic for Loader {
         self.b_lo.d.next = bit_cast::<40, 16>(self.job_b_base.val());
         self.b_hi.d.next =
             bit_cast::<40, 16>(self.job_b_base.val()) + bit_cast::<40, 16>(self.job_out_c.val());
+        // The gate's compares, registered (the header and the job's ranges are stable while a
+        // packet waits), then combined with this cycle's busy/enable and the packet's type.
+        self.g_act.d.next = !self.job_dst_mid.val()
+            & (self.hdr_end.q.val() <= bit_cast::<40, 24>(self.job_src_base.val()));
+        self.g_w.d.next = (self.hdr_end.q.val() <= self.w_lo.q.val())
+            | (bit_cast::<40, 24>(self.hdr_addr.val()) >= self.w_hi.q.val());
+        self.g_b.d.next = (self.hdr_end.q.val() <= self.b_lo.q.val())
+            | (bit_cast::<40, 24>(self.hdr_addr.val()) >= self.b_hi.q.val());
+        self.g_cb.d.next = self.hdr_addr.val() != bit_cast::<24, 6>(self.job_slot.val());
         self.go.next = self.enable.val();
         if self.busy.val() {
             if self.ty_act.q.val() {
-                self.go.next = !self.job_dst_mid.val()
-                    & (self.hdr_end.q.val() <= bit_cast::<40, 24>(self.job_src_base.val()));
+                self.go.next = self.g_act.q.val();
             }
             if self.ty_w.q.val() {
-                self.go.next = (self.hdr_end.q.val() <= self.w_lo.q.val())
-                    | (bit_cast::<40, 24>(self.hdr_addr.val()) >= self.w_hi.q.val());
+                self.go.next = self.g_w.q.val();
             }
             if self.ty_b.q.val() {
-                self.go.next = (self.hdr_end.q.val() <= self.b_lo.q.val())
-                    | (bit_cast::<40, 24>(self.hdr_addr.val()) >= self.b_hi.q.val());
+                self.go.next = self.g_b.q.val();
             }
             if self.ty_cb.q.val() {
-                self.go.next = self.hdr_addr.val() != bit_cast::<24, 6>(self.job_slot.val());
+                self.go.next = self.g_cb.q.val();
             }
         }
-        self.go_r.d.next = self.go.val();
         self.at_gate.d.next = self.state.q.val() == self.st_gate.val();
         // Header checks: known type, codebook length, act alignment.
         self.hdr_bad.next = true;
@@ -437,7 +450,7 @@ impl Logic for Loader {
                 self.state.d.next = self.st_gate.val();
             }
         } else if self.state.q.val() == self.st_gate.val() {
-            if self.go_r.q.val() & self.at_gate.q.val() {
+            if self.go.val() & self.at_gate.q.val() {
                 self.ptype.d.next = self.hdr_type.val();
                 self.ptr.d.next = self.hdr_addr.val();
                 self.ptr_load.next = true;
@@ -540,7 +553,7 @@ impl Logic for Loader {
         if self.state.q.val() == self.st_hdr.val() {
             self.tready_n1.next = self.tdata.val().get_bits::<32>(32) == self.zero32.val();
         } else if self.state.q.val() == self.st_gate.val() {
-            self.tready_n0.next = self.go_r.q.val() & self.at_gate.q.val();
+            self.tready_n0.next = self.go.val() & self.at_gate.q.val();
             self.tready_n1.next = self.tready_n0.val();
         } else if self.state.q.val() == self.st_pay.val() {
             self.tready_n1.next = !(self.ptype.q.val() == self.t_weights.val());

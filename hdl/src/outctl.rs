@@ -45,6 +45,8 @@ pub struct OutCtl<const S: usize, const S8: usize> {
     pub pop: Signal<Out, Bit>,
     pub idle: Signal<Out, Bit>,
     pub mid_we: Signal<Out, Bit>,
+    /// A kept copy of `mid_we` for the write data's multiplexer (S*8 loads).
+    pub mid_sel: Signal<Out, Bit>,
     pub mid_waddr: Signal<Out, Bits<24>>,
     pub mid_wdata: Signal<Out, Bits<S8>>,
     pub mid_wlanes: Signal<Out, Bits<S>>,
@@ -62,6 +64,7 @@ pub struct OutCtl<const S: usize, const S8: usize> {
     in_lanes: Signal<Local, Bits<S>>,
     /// A kept copy of `pooling` for the holding register's input select (S*8 loads).
     pooling_kc: DFF<Bit>,
+    mid_sel_kc: DFF<Bit>,
     poolbuf: BankedMem<S, S8>,
     poolmax: PoolMax<S8>,
     hold: DFF<Bits<S8>>,
@@ -148,6 +151,7 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             pop: Default::default(),
             idle: Default::default(),
             mid_we: Default::default(),
+            mid_sel: Default::default(),
             mid_waddr: Default::default(),
             mid_wdata: Default::default(),
             mid_wlanes: Default::default(),
@@ -162,6 +166,7 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             fifo_lanes: Fifo::new(crate::engine::OUT_FIFO_DEPTH),
             in_lanes: Default::default(),
             pooling_kc: Default::default(),
+            mid_sel_kc: Default::default(),
             poolbuf: BankedMem::pool_buffer(cfg.pool_bytes as usize),
             poolmax: PoolMax::default(),
             hold: Default::default(),
@@ -249,6 +254,7 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             mid_wdata_r,
             mid_wlanes_r,
             pooling_kc,
+            mid_sel_kc,
             pw_we,
             pw_addr,
             pw_data,
@@ -302,6 +308,7 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
         self.mid_wlanes_r.d.next = self.fifo_lanes.dout.val();
         self.mid_we_r.d.next = false;
         self.mid_we.next = self.mid_we_r.q.val();
+        self.mid_sel.next = self.mid_sel_kc.q.val();
         self.mid_waddr.next = self.mid_waddr_r.q.val();
         self.mid_wdata.next = self.mid_wdata_r.q.val();
         self.mid_wlanes.next = self.mid_wlanes_r.q.val();
@@ -426,6 +433,7 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             self.pooling.d.next = false;
         }
         self.pooling_kc.d.next = self.pooling.d.val();
+        self.mid_sel_kc.d.next = self.mid_we_r.d.val();
         // at_out = (pc == pc_out) while pooling, one cycle ahead: pc counts up to pc_out and
         // waits there until the serializer takes the chunk (then pc = 0).
         if self.at_out.q.val() {
