@@ -64,6 +64,7 @@ pub struct OutCtl<const S: usize, const S8: usize> {
     in_lanes: Signal<Local, Bits<S>>,
     /// A kept copy of `pooling` for the holding register's input select (S*8 loads).
     pooling_kc: DFF<Bit>,
+    hi_half: Constant<Bits<S8>>,
     mid_sel_kc: DFF<Bit>,
     poolbuf: BankedMem<S, S8>,
     poolmax: PoolMax<S8>,
@@ -166,6 +167,7 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             fifo_lanes: Fifo::new(crate::engine::OUT_FIFO_DEPTH),
             in_lanes: Default::default(),
             pooling_kc: Default::default(),
+            hi_half: Constant::new(Bits::<S8>::mask() << Bits::<16>::from((S8 / 2) as u64)),
             mid_sel_kc: Default::default(),
             poolbuf: BankedMem::pool_buffer(cfg.pool_bytes as usize),
             poolmax: PoolMax::default(),
@@ -358,8 +360,12 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
         // The holding register loads whenever the serializer is idle (a load that is not a
         // pop or a pool chunk is never offered: `beats` stays 0).
         if self.ser_idle.q.val() {
+            // A pool chunk fills only the low half (its upper half is 0 and never sent: a
+            // chunk is S/16 beats), so the upper half always takes the FIFO's word and needs no
+            // select.
             if self.pooling_kc.q.val() {
-                self.hold.d.next = self.poolmax.hout.val();
+                self.hold.d.next =
+                    self.poolmax.hout.val() | (self.fifo_data.dout.val() & self.hi_half.val());
             } else {
                 self.hold.d.next = self.fifo_data.dout.val();
             }
