@@ -5,22 +5,28 @@
 //!
 //! Pipeline (cycle of an entry, T0 = issue):
 //! T0 weight-memory read (entry `e`; 4 cycles: per-bank address copy, block RAM, bank
-//!    register, bank multiplexer), mask read (tile), tokens into pipes;
-//! T4 entry arrives: tap index recurrence t = (t + 1 + rel) wrapped at K*K (registered, with
-//!    t + 1 beside it), codebook read for the code (2 cycles);
+//!    register, OR of the banks), mask read (tile), tokens into pipes;
+//! T4 entry arrives: tap index t1 = (first ? 0 : t + 1) + rel, wrapped at K*K by a table
+//!    ([`TapWrap`]: wraps, t + 1 and the tap's row/column, registered), codebook read for the
+//!    code (2 cycles);
 //! T5 input channel c += wraps (registered), tap offset kh*Wg + kw (registered);
 //! T6 c*plane (registered), weight byte from the LUT word;
-//! T7 address = src_base + c*plane + tap + q0 (registered); T8..T12 banked activation read
-//!    (5 cycles: per-bank row select, bank read, bank register, two rotation steps); T13 the
-//!    lane array (`LANE_STAGE`; its latency `ARRAY_LATENCY`: operand registers, multiply,
-//!    accumulate, hold, the shared requantizers over four chunks); the tile's `S` bytes
-//!    (masked) enter the output FIFO at `OUT_STAGE`.
+//! T7 address = src_base + c*plane + tap + q0 (registered); T8..T13 banked activation read
+//!    (6 cycles: row registers, each bank's row register, bank read, bank register, two
+//!    rotation steps); T14 the lane array (`LANE_STAGE`; its latency `ARRAY_LATENCY`: operand
+//!    registers, multiply, accumulate, hold, the shared requantizers over four chunks); the
+//!    tile's `S` bytes (masked) enter the output FIFO at `OUT_STAGE`.
 //! Credits (one per output FIFO entry) are taken when a tile's first entry issues, so the
-//! pipeline never needs to stall: only the issue stage waits.
+//! pipeline never needs to stall: only the issue stage waits. `issue` is a register, computed a
+//! cycle ahead from the next values of the walker's flags (`n_*`), with the tile end
+//! (`adv_tile`) and channel end (`adv_chan`) beside it; a credit returns a cycle after its pop.
 //!
-//! Registered: the control FSM (state, channel, tile, entry pointers, counts, bias, tile base,
-//! credits, destination base, the walker's condition flags), the T4..T7 stage registers, and everything inside the children.
-//! Combinational: read addresses, the recurrence's next values, the tokens, stream handshakes.
+//! Registered: the control FSM (state, channel, tiles left, entry pointers, counts, bias, tile
+//! base, credits, destination base, the walker's condition flags, `issue` and the tile/channel
+//! ends with kept copies for the next-issue logic, START's launch), the T4..T7 stage registers,
+//! job constants (ntiles - 1, multiples of the grid width, the requantizers' rounding
+//! constants), and everything inside the children.
+//! Combinational: read addresses, the flags' next values, the tokens, stream handshakes.
 //!
 //! Ports: `clk`, `resetn`; from the register file `desc`, `start`, `soft_reset`, `halted`; to it
 //! `busy`, `done_set`, `err_set`, `inc_*`; the H2C slave and C2H master streams.

@@ -8,12 +8,14 @@
 //!   last tile the pool FSM reads three rows per chunk (`S`-byte reads at any alignment), runs
 //!   them through [`PoolMax`] and sends `S/2` bytes (`S/16` beats) per chunk on C2H.
 //!
-//! Registered: FIFO contents and pointers (in [`Fifo`]), the serializer's holding register
-//! (loaded whole, never shifted: the beat index picks the 64 bits offered), beat counter, index,
-//! busy flag and `tlast` flag, the pool FSM (state counter, row/chunk counters and address
-//! bases), the pool buffer, and the mid-buffer and pool-buffer write ports (one cycle after the
-//! pop). Combinational: FIFO pop, the pool buffer's read address and the stream outputs
-//! (driven from the holding register).
+//! Registered: FIFO contents and pointers (in [`Fifo`]; a third FIFO carries each tile's
+//! mid-window lane enables, computed as the tile enters), the serializer's holding register
+//! (loaded whenever the serializer is idle, never shifted: the beat index picks the 64 bits
+//! offered), beat counter, index, busy and idle flags and `tlast` flag, the pool FSM (state
+//! counter, `pc_out` flag, the pool max's enable and clear, row/chunk counters, address bases
+//! and the read address, all chosen a cycle ahead), the pool buffer, and the mid-buffer and
+//! pool-buffer write ports (one cycle after the pop). Combinational: FIFO pop and the stream
+//! outputs (driven from the holding register).
 //!
 //! Ports: `clk`, `rst`; job constants (`dst_mid`, `pool`, `grid_w`, `pool_oh`,
 //! `pool_chunks`, `pool_col0`); the tile input (`push`, `pdata`, `pdst` mid address, `prel`
