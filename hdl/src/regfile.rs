@@ -119,10 +119,11 @@ fn field_bit(r: &Register, name: &str) -> anyhow::Result<u32> {
 }
 
 /// The read decode regrouped by groups of eight words: per group, a `case` on the word's low
-/// three bits into `gval<g>`/`gok<g>` (registered on `rd_fire`), and the second stage's `case`
-/// on the group. `reads` holds one `case` item per word (`<word>: begin ... end`), written with
-/// `rd_val`/`rd_ok` and the perf counters' `rd_latch_*` flags (a latch flag is qualified by its
-/// group). Returns (declarations, first-stage body, `rd_fire` registers, second-stage items).
+/// three bits into `gval<g>`/`gok<g>` (registered every cycle, so the cycle after `rd_fire`
+/// holds its address's groups), and the second stage's `case` on the group. `reads` holds one
+/// `case` item per word (`<word>: begin ... end`), written with `rd_val`/`rd_ok` and the perf
+/// counters' `rd_latch_*` flags (a latch flag is qualified by its group). Returns (declarations,
+/// first-stage body, the group registers' loads, second-stage items).
 fn grouped_reads(reads: &str, wa: usize) -> anyhow::Result<(String, String, String, String)> {
     let mut groups: std::collections::BTreeMap<usize, Vec<(usize, String)>> = Default::default();
     for line in reads.lines().filter(|l| !l.trim().is_empty()) {
