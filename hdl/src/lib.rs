@@ -5,6 +5,7 @@
 //! ([`regfile`]) and the top ([`top`]). docs/ARCHITECTURE.md describes the data path.
 
 pub mod array;
+pub mod bram_oreg;
 pub mod dsp;
 pub mod emit;
 pub mod engine;

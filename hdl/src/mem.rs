@@ -114,13 +114,15 @@ wire [23:0] unused_addr_bits = raddr ^ waddr;
                 r#"(* no_rw_check *) reg [{dh}:0] mem{b} [0:{last}];
 reg [{abh}:0] ra{b}, wa{b};
 reg [{dh}:0] rd{b}, rq{b}, wd{b};
-reg we{b};
+reg we{b}, hq{b};
 always @(posedge clk) begin
     if ({rhit}) ra{b} <= raddr[{abh}:0];
     rd{b} <= mem{b}[ra{b}];
-    // Only the bank that was read keeps its word (a synchronous reset of the others), so the
-    // bank select below is an OR of the banks' registers.
-    rq{b} <= ({qhit}) ? rd{b} : {d}'d0;
+    // A plain register (no reset, no enable): the ECP5 flow moves it into the block RAM's
+    // output register (`bram_oreg`). `hq` says whether this bank was the one read, so the bank
+    // select below is an OR of the banks' words gated by their `hq`.
+    rq{b} <= rd{b};
+    hq{b} <= {qhit};
     we{b} <= we && ({whit});
     if (we && ({whit})) begin
         wa{b} <= waddr[{abh}:0];
@@ -131,9 +133,12 @@ end
 "#,
                 last = bank_words - 1,
                 abh = ab - 1,
-                d = D,
             ));
-            mux.push_str(&format!("{}rq{b}", if b == 0 { "" } else { " | " }));
+            mux.push_str(&format!(
+                "{}(rq{b} & {{{d}{{hq{b}}}}})",
+                if b == 0 { "" } else { " | " },
+                d = D
+            ));
         }
         if nb == 1 {
             s.push_str(
@@ -267,22 +272,50 @@ impl<const S: usize, const S8: usize> Logic for BankedMem<S, S8> {
         // Read side: the pipelined variants register each bank's row choice first.
         let mut banks = String::new();
         let piped_read = self._pipelined || self._pool;
+        // Banks are fed through a register per group of ROW_GROUP banks (a tree: no register
+        // drives every bank's row register or enable across the chip).
+        let groups = S / ROW_GROUP;
         if piped_read {
             banks.push_str(&format!(
                 r#"reg [{rah}:0] rrow_q, rrow1_q;
 reg [{sh}:0] rinc_q;
-reg [{lbh}:0] rrot_q, rrot_q2;
+reg [{lbh}:0] rrot_q, rrot_q1, rrot_q2;
 always @(posedge clk) begin
     rrow_q <= rrow;
     rrow1_q <= rrow + {ra}'d1;
     rrot_q <= rrot;
-    rrot_q2 <= rrot_q;
+    rrot_q1 <= rrot_q;
+    rrot_q2 <= rrot_q1;
 end
 "#,
                 rah = ra - 1,
                 sh = S - 1,
                 lbh = lb - 1,
             ));
+            for g in 0..groups {
+                // Bank b reads row + (b < rrot): within a group that is the row of its first
+                // bank (`rhi`) or of its last (`rlo`). The two differ between groups, so Yosys
+                // cannot merge the groups' registers.
+                let (first, last) = (g * ROW_GROUP, g * ROW_GROUP + ROW_GROUP - 1);
+                let lt = |b: usize| {
+                    if b == S - 1 {
+                        "1'b0".to_string()
+                    } else {
+                        format!("{lb}'d{b} < rrot_q")
+                    }
+                };
+                banks.push_str(&format!(
+                    "reg [{rah}:0] rhi_g{g}, rlo_g{g};
+always @(posedge clk) begin
+    rhi_g{g} <= ({}) ? rrow1_q : rrow_q;
+    rlo_g{g} <= ({}) ? rrow1_q : rrow_q;
+end
+",
+                    lt(first),
+                    lt(last),
+                    rah = ra - 1
+                ));
+            }
         }
         // Write side: registered (activation buffer), aligned (pool buffer) or plain.
         let aligned = self._aligned_writes || self._pool || self._pipelined;
@@ -292,9 +325,19 @@ end
         let reg_writes = self._pipelined || self._pool;
         if reg_writes {
             banks.push_str(&format!(
-                "reg [{s8h}:0] wd_q;\nalways @(posedge clk) wd_q <= wdata;\n",
+                "reg [{s8h}:0] wd_q, wd_q2;\nalways @(posedge clk) begin\n    wd_q <= wdata;\n    wd_q2 <= wd_q;\nend\n",
                 s8h = S8 - 1,
             ));
+            for g in 0..groups {
+                // The group's write row loads only for a write to one of its banks (distinct
+                // enables keep the copies apart); `wl_g` are its banks' enables.
+                let (lo, hi) = (g * ROW_GROUP, g * ROW_GROUP + ROW_GROUP - 1);
+                banks.push_str(&format!(
+                    "reg [{rah}:0] wrow_g{g};\nreg [{gh}:0] wl_g{g};\nalways @(posedge clk) begin\n    wl_g{g} <= we ? wlanes[{hi}:{lo}] : {ROW_GROUP}'d0;\n    if (we & (|wlanes[{hi}:{lo}])) wrow_g{g} <= wrow;\nend\n",
+                    rah = ra - 1,
+                    gh = ROW_GROUP - 1,
+                ));
+            }
         }
         for b in 0..S {
             // Bank S-1 never takes the next row (the rotation is < S).
@@ -308,13 +351,14 @@ end
             let mut body = String::new();
             if piped_read {
                 // The bank's own read row, registered (it drives only this bank's block RAMs).
+                let g = b / ROW_GROUP;
                 banks.push_str(&format!(
-                    "reg [{rah}:0] rrow_b{b};\nalways @(posedge clk) rrow_b{b} <= rinc_q[{b}] ? rrow1_q : rrow_q;\n",
+                    "reg [{rah}:0] rrow_b{b};\nalways @(posedge clk) rrow_b{b} <= rinc_q[{b}] ? rhi_g{g} : rlo_g{g};\n",
                     rah = ra - 1
                 ));
                 body.push_str(&format!(
                     "    rinc_q[{b}] <= {};\n    bank_q[{b}*8 +: 8] <= bank{b}[rrow_b{b}];\n",
-                    inc("rrot")
+                    inc("rrot_q")
                 ));
             } else {
                 body.push_str(&format!(
@@ -322,12 +366,13 @@ end
                 ));
             }
             if reg_writes {
+                let (g, k) = (b / ROW_GROUP, b % ROW_GROUP);
                 banks.push_str(&format!(
-                    "reg [{rah}:0] wrow_b{b};\nreg we_b{b};\nalways @(posedge clk) begin\n    we_b{b} <= we & wlanes[{b}];\n    if (we & wlanes[{b}]) wrow_b{b} <= wrow;\nend\n",
+                    "reg [{rah}:0] wrow_b{b};\nreg we_b{b};\nalways @(posedge clk) begin\n    we_b{b} <= wl_g{g}[{k}];\n    if (wl_g{g}[{k}]) wrow_b{b} <= wrow_g{g};\nend\n",
                     rah = ra - 1
                 ));
                 body.push_str(&format!(
-                    "    if (we_b{b}) bank{b}[wrow_b{b}] <= wd_q[{b}*8 +: 8];\n"
+                    "    if (we_b{b}) bank{b}[wrow_b{b}] <= wd_q2[{b}*8 +: 8];\n"
                 ));
             } else if aligned {
                 body.push_str(&format!(
@@ -431,9 +476,13 @@ reg [{lbh}:0] rot_q;
 }
 
 /// Read latency of [`BankedMem::pipelined`] (the activation buffer) and of
-/// [`BankedMem::pool_buffer`]: row registers, each bank's own row register, block RAMs, bank
-/// register, two rotation steps.
-pub const PIPELINED_READ_LATENCY: usize = 6;
+/// [`BankedMem::pool_buffer`]: row registers, the group's row registers, each bank's own row
+/// register, block RAMs, bank register, two rotation steps. Their writes land three cycles after
+/// the write port (group, bank, block RAM).
+pub const PIPELINED_READ_LATENCY: usize = 7;
+/// Banks per group of the activation and pool buffers' address tree (each group has its own
+/// registered read rows and write row between the shared registers and the banks' own).
+pub const ROW_GROUP: usize = 8;
 
 #[derive(LogicBlock, Default)]
 pub struct MaskMem<const S: usize> {

@@ -233,6 +233,11 @@ pub fn pnr(cfg: &AccelConfig, speed: u8, seed: u64) -> anyhow::Result<f64> {
     let (yosys, target) = pnr_yosys();
     println!("synthesis: {} ({target})", yosys.display());
     synth_in(cfg, target, &d, &yosys)?;
+    let oreg = crate::bram_oreg::pack_file(&d.join("sqz_top.json"), "sqz_top")?;
+    println!(
+        "block-RAM output registers: {} ports packed ({} flip-flops moved into their DP16KD); ports left: {:?}",
+        oreg.ports_packed, oreg.ffs_absorbed, oreg.ports_left
+    );
     let lpf = weights::repo_root().join("constraints/ecp5.lpf");
     let out = Command::new(nextpnr()?)
         .args([
