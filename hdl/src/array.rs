@@ -3,13 +3,13 @@
 //! that requantize a finished tile in four cycles (unit r serves lanes 4r..4r+3, one per cycle).
 //!
 //! Timing (T = `act_bus` valid): L0 registers the operands at T, L1 the product at T+1, L2
-//! accumulates at T+2; the tile's `last` entry makes `cap` at T+3 (lanes hold their
-//! accumulators); chunks 0..3 enter the requantizers at T+4..T+7, their bytes are loaded into
+//! copies it into the fabric at T+2, L3 accumulates at T+3; the tile's `last` entry makes `cap`
+//! at T+4 (lanes hold their accumulators); chunks 0..3 enter the requantizers at T+5..T+8, their bytes are loaded into
 //! the lanes [`REQUANT_LATENCY`] cycles later, and `y_bus` is valid at T+[`ARRAY_LATENCY`].
 //! Tiles must end at least four cycles apart (the engine enforces it).
 //!
 //! Registered: the weight (a copy per group of four lanes, at L0; `weight` comes one cycle
-//! before `act_bus`), the alignment of `valid`/`first`/`bias`/`last` with L2 and
+//! before `act_bus`), the alignment of `valid`/`first`/`bias`/`last` with L3 and
 //! `cap` (`valid`, `first` and `cap` through a copy per group of four lanes and then one per
 //! lane, `bias` through a copy per group, so no control net fans out to the whole array), and
 //! unit 0's one-hot chunk delayed (the lanes' load strobes).
@@ -28,9 +28,9 @@ use crate::mem::{Concat, Pipe};
 use crate::requant::{Requant, REQUANT_LATENCY};
 
 /// Cycles from `act_bus` (with its `valid`/`first`/`last`/`bias`) to the tile's bytes on
-/// `y_bus`: L0..L2 (3), `cap` (1), chunks 1..3 behind chunk 0 (3), a requantizer, the lanes'
+/// `y_bus`: L0..L3 (4), `cap` (1), chunks 1..3 behind chunk 0 (3), a requantizer, the lanes'
 /// output registers (1).
-pub const ARRAY_LATENCY: usize = 3 + 1 + 3 + REQUANT_LATENCY + 1;
+pub const ARRAY_LATENCY: usize = 4 + 1 + 3 + REQUANT_LATENCY + 1;
 use rust_hdl::prelude::*;
 
 #[derive(LogicBlock)]
@@ -57,10 +57,15 @@ pub struct LaneArray<const S: usize, const S8: usize, const R: usize> {
     cat: Concat<S, S8>,
     last0: DFF<Bit>,
     bias0: DFF<Bits<32>>,
+    /// The controls a cycle later, for the lanes' fabric copy of the product (L2).
+    valid1: DFF<Bit>,
+    first1: DFF<Bit>,
+    last1: DFF<Bit>,
+    bias1: DFF<Bits<32>>,
     /// The weight, one register per requantizer group of four lanes (each lane registers it
     /// again beside its multiplier): a two-level tree instead of one net to every multiplier.
     w_g: [DFF<Bits<18>>; R],
-    /// `valid` and `first` at L1, `bias` at L2, `cap` a cycle ahead and the requantizers'
+    /// `valid` and `first` at L2, `bias` at L3, `cap` a cycle ahead and the requantizers'
     /// `cap`: one copy per group of four lanes (the place-and-route flow keeps them apart like
     /// `w_g`); the lanes register `valid`, `first` and `cap` again.
     valid_g: [DFF<Bit>; R],
@@ -98,6 +103,10 @@ impl<const S: usize, const S8: usize, const R: usize> LaneArray<S, S8, R> {
             cat: Concat::new(),
             last0: Default::default(),
             bias0: Default::default(),
+            valid1: Default::default(),
+            first1: Default::default(),
+            last1: Default::default(),
+            bias1: Default::default(),
             w_g: std::array::from_fn(|_| Default::default()),
             valid_g: std::array::from_fn(|_| Default::default()),
             first_g: std::array::from_fn(|_| Default::default()),
@@ -114,21 +123,25 @@ impl<const S: usize, const S8: usize, const R: usize> LaneArray<S, S8, R> {
 impl<const S: usize, const S8: usize, const R: usize> Logic for LaneArray<S, S8, R> {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clk, last0, bias0);
+        dff_setup!(self, clk, last0, bias0, valid1, first1, last1, bias1);
         self.load_d.clk.next = self.clk.val();
         // L0 (the lanes register their activation bytes): the weight and the controls too.
         self.last0.d.next = self.valid.val() & self.last.val();
         self.bias0.d.next = self.bias.val();
+        self.valid1.d.next = self.valid.val();
+        self.first1.d.next = self.first.val();
+        self.last1.d.next = self.last0.q.val();
+        self.bias1.d.next = self.bias0.q.val();
         for r in 0..R {
             self.valid_g[r].clock.next = self.clk.val();
             self.first_g[r].clock.next = self.clk.val();
             self.bias_g[r].clock.next = self.clk.val();
             self.cap_g[r].clock.next = self.clk.val();
             self.cap_u[r].clock.next = self.clk.val();
-            self.valid_g[r].d.next = self.valid.val();
-            self.first_g[r].d.next = self.first.val();
-            self.bias_g[r].d.next = self.bias0.q.val();
-            self.cap_g[r].d.next = self.last0.q.val();
+            self.valid_g[r].d.next = self.valid1.q.val();
+            self.first_g[r].d.next = self.first1.q.val();
+            self.bias_g[r].d.next = self.bias1.q.val();
+            self.cap_g[r].d.next = self.last1.q.val();
             self.cap_u[r].d.next = self.cap_g[r].q.val();
         }
         // The requantizers' results appear REQUANT_LATENCY cycles after their input select.

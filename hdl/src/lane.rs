@@ -2,8 +2,10 @@
 //! for its shared requantizer ([`crate::requant`]), and the lane's output byte.
 //!
 //! Registered: the extended activation and the weight (stage L0) and the product (L1), both
-//! inside the lane's [`DspMul`]; the lane's own copies of `mac_en`, `first` and `cap` (a cycle
-//! after the ports, so each drives only this lane's 32 bits); `acc` (L2); `held` (the accumulator of the last finished tile,
+//! inside the lane's [`DspMul`]; the product again in the fabric (`p_r`, L2: the multiplier
+//! sits in a DSP row, the accumulator's carry chain need not sit beside it); the lane's own
+//! copies of `mac_en`, `first` and `cap` (a cycle after the ports, so each drives only this
+//! lane's 32 bits); `acc` (L3); `held` (the accumulator of the last finished tile,
 //! loaded by `cap`) and `yr` (the requantized byte, loaded when `y_load` names this lane's
 //! chunk). Combinational: the activation's extension to 18 bits, the accumulator's operand
 //! select and sum, and `y` (`yr`, or 0 when the position is masked).
@@ -12,8 +14,8 @@
 //! product of the sign/zero-extended 18-bit operands, sign-extended, are the exact product.
 //!
 //! Ports: `clk`; `act` (this lane's byte), `weight` (the shared int8 weight sign-extended to 18
-//! bits, arriving with `act`), `in_signed`; `mac_en`, `first` (aligned with stage L1), `bias`
-//! (aligned with stage L2: `first` loads `bias + prod`); `cap` (hold the accumulator, a cycle
+//! bits, arriving with `act`), `in_signed`; `mac_en`, `first` (aligned with stage L2), `bias`
+//! (aligned with stage L3: `first` loads `bias + prod`); `cap` (hold the accumulator, a cycle
 //! ahead like `first`); `held`; `yin` (its requantizer's output) and
 //! `y_load` (one-hot chunk being loaded); `keep` (mask bit); `y`.
 
@@ -37,6 +39,7 @@ pub struct Lane {
     pub y: Signal<Out, Bits<8>>,
     a18: Signal<Local, Bits<18>>,
     mul: DspMul<16>,
+    p_r: DFF<Bits<16>>,
     p16: Signal<Local, Bits<16>>,
     prod: Signal<Local, Bits<32>>,
     base: Signal<Local, Bits<32>>,
@@ -70,6 +73,7 @@ impl Lane {
             y: Default::default(),
             a18: Default::default(),
             mul: Default::default(),
+            p_r: Default::default(),
             p16: Default::default(),
             prod: Default::default(),
             base: Default::default(),
@@ -89,7 +93,7 @@ impl Lane {
 impl Logic for Lane {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clk, acc, held_r, yr, mac_l, first_l, cap_l);
+        dff_setup!(self, clk, p_r, acc, held_r, yr, mac_l, first_l, cap_l);
         self.mac_l.d.next = self.mac_en.val();
         self.first_l.d.next = self.first.val();
         self.cap_l.d.next = self.cap.val();
@@ -103,13 +107,14 @@ impl Logic for Lane {
         self.mul.a.next = self.a18.val();
         self.mul.b.next = self.weight.val();
         // Only the product's 16 significant bits leave the multiplier (half the nets out of
-        // the DSP block); the sign extension is wiring.
-        self.p16.next = self.mul.p.val();
+        // the DSP block); the sign extension is wiring. L2: the fabric's copy.
+        self.p_r.d.next = self.mul.p.val();
+        self.p16.next = self.p_r.q.val();
         self.prod.next = bit_cast::<32, 16>(self.p16.val());
         if self.p16.val().get_bit(15) {
             self.prod.next = bit_cast::<32, 16>(self.p16.val()) | self.hi16c.val();
         }
-        // L2: accumulate (a tile's first entry loads the bias).
+        // L3: accumulate (a tile's first entry loads the bias).
         // One adder with a selected operand, the product first: Yosys then maps each bit to one
         // LUT feeding the carry chain (two adders and a mux took twice the LUTs).
         if self.first_l.q.val() {
