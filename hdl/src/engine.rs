@@ -84,7 +84,12 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     loader: Loader,
     wmem: Ram<12>,
     cbmem: Ram<64>,
-    chanmem: Ram<48>,
+    /// Per output channel: bias (bits 31..0), entry count (47..32), and the count's two flags,
+    /// computed as the table is written: count == 0 (bit 48), count == 1 (bit 49).
+    chanmem: Ram<50>,
+    chan_wd: Signal<Local, Bits<50>>,
+    c_cnt0: Constant<Bits<50>>,
+    c_cnt1: Constant<Bits<50>>,
     maskmem: MaskMem<S>,
     actmem: BankedMem<S, S8>,
     beat_rep: Replicate<S8>,
@@ -146,7 +151,8 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     n_chanl: Signal<Local, Bit>,
     reload: Signal<Local, Bit>,
     in_chanr: Signal<Local, Bit>,
-    cnt_rd: Signal<Local, Bits<16>>,
+    cnt_zero: Signal<Local, Bit>,
+    cnt_one: Signal<Local, Bit>,
     /// Kept copies of `iss`, `adv_tile` and `adv_chan` for the next-issue logic alone (the
     /// originals drive the walker's ~250 enables).
     iss_kc: DFF<Bit>,
@@ -330,7 +336,11 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             n_chanl: Default::default(),
             reload: Default::default(),
             in_chanr: Default::default(),
-            cnt_rd: Default::default(),
+            cnt_zero: Default::default(),
+            cnt_one: Default::default(),
+            chan_wd: Default::default(),
+            c_cnt0: Constant::new((1u64 << 48).to_bits()),
+            c_cnt1: Constant::new((1u64 << 49).to_bits()),
             launch_r: Default::default(),
             iss_kc: Default::default(),
             st_kc: Default::default(),
@@ -526,7 +536,18 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.cbmem.wdata.next = self.loader.data.val();
         self.chanmem.we.next = self.loader.bias_we.val();
         self.chanmem.waddr.next = self.loader.addr.val();
-        self.chanmem.wdata.next = self.loader.data.val().get_bits::<48>(0);
+        // The count's flags are stored beside it, so the walker's decisions at a channel's
+        // start read one bit of the table, not a 16-bit compare.
+        self.chan_wd.next = bit_cast::<50, 48>(self.loader.data.val().get_bits::<48>(0));
+        if self.loader.data.val().get_bits::<16>(32) == 0 {
+            self.chan_wd.next =
+                bit_cast::<50, 48>(self.loader.data.val().get_bits::<48>(0)) | self.c_cnt0.val();
+        }
+        if self.loader.data.val().get_bits::<16>(32) == 1 {
+            self.chan_wd.next =
+                bit_cast::<50, 48>(self.loader.data.val().get_bits::<48>(0)) | self.c_cnt1.val();
+        }
+        self.chanmem.wdata.next = self.chan_wd.val();
         self.maskmem.we.next = self.loader.mask_we.val();
         self.maskmem.waddr.next = self.loader.addr.val();
         self.maskmem.wdata.next = self.loader.data.val();
@@ -603,6 +624,8 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.done_set.next = false;
         self.err_set.next = 0.into();
         self.chanmem.raddr.next = self.chan_addr.q.val();
+        self.cnt_zero.next = self.chanmem.rdata.val().get_bit(48);
+        self.cnt_one.next = self.chanmem.rdata.val().get_bit(49);
         // Registered in ST_CHAN (dst_ch is stable there), used in ST_CHANR: the multiply and the add
         // of the destination base get a cycle each.
         self.dst_prod.d.next = self.dst_ch.q.val() * self.dd.plane_out.val();
@@ -643,13 +666,13 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             self.bias_r.d.next = self.chanmem.rdata.val().get_bits::<32>(0);
             // The walker's flags for the channel's first tile.
             self.first_f.d.next = true;
-            self.last_f.d.next = self.chanmem.rdata.val().get_bits::<16>(32) == 1;
-            self.cnt1_f.d.next = self.chanmem.rdata.val().get_bits::<16>(32) == 1;
+            self.last_f.d.next = self.cnt_one.val();
+            self.cnt1_f.d.next = self.cnt_one.val();
             self.chanl_f.d.next = self.nt1_f.q.val();
             self.ol_f.d.next = (self.o.q.val() + 1) == self.dd.out_c.val();
             self.dst_chan.d.next =
                 self.dd.dst_base.val() + bit_cast::<24, 32>(self.dst_prod.q.val());
-            if self.chanmem.rdata.val().get_bits::<16>(32) == 0 {
+            if self.cnt_zero.val() {
                 // A channel needs >= 1 entry (spec::job guarantees it): refuse, never hang.
                 self.err_set.next = 2.into();
                 self.st.d.next = self.st_idle.val();
@@ -724,11 +747,10 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         // the tile / channel ends it makes.
         // Each n_* equals the flag's d above wherever st.d is RUN (from RUN or CHANR).
         self.in_chanr.next = self.st_kc.q.val() == self.st_chanr.val();
-        self.cnt_rd.next = self.chanmem.rdata.val().get_bits::<16>(32);
         self.take_k.next = self.iss_kc.q.val() & self.first_f.q.val();
         self.reload.next = self.adv_tile_kc.q.val() & !self.adv_chan_kc.q.val();
         self.n_run.next = !self.rst.q.val()
-            & ((self.in_chanr.val() & self.cnt_rd.val().any())
+            & ((self.in_chanr.val() & !self.cnt_zero.val())
                 | ((self.st_kc.q.val() == self.st_run.val()) & !self.adv_chan_kc.q.val()));
         self.n_first.next = self.first_f.q.val() & !self.iss_kc.q.val();
         if self.in_chanr.val() | self.reload.val() {
@@ -736,7 +758,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         }
         self.n_last.next = self.last_f.q.val();
         if self.in_chanr.val() {
-            self.n_last.next = self.cnt_rd.val() == 1;
+            self.n_last.next = self.cnt_one.val();
         } else if self.reload.val() {
             self.n_last.next = self.cnt1_f.q.val();
         } else if self.iss_kc.q.val() {
