@@ -37,6 +37,7 @@ use crate::mem::{
     BankedMem, DescDecode, MaskMem, Pipe, Ram, Replicate, DEEP_RAM_LATENCY, PIPELINED_READ_LATENCY,
 };
 use crate::outctl::OutCtl;
+use crate::skid::AxisSkid;
 use crate::tapwrap::TapWrap;
 use rust_hdl::prelude::*;
 use spec::AccelConfig;
@@ -81,6 +82,8 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     tapwrap: TapWrap,
     /// The same table for a channel's first entry (t1 = rel), beside it.
     tapwrap_f: TapWrap,
+    /// The H2C stream's register slice in front of the loader.
+    h2c_skid: AxisSkid<64>,
     loader: Loader,
     wmem: Ram<12>,
     cbmem: Ram<64>,
@@ -281,6 +284,7 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             dd: DescDecode::new(),
             tapwrap: Default::default(),
             tapwrap_f: Default::default(),
+            h2c_skid: Default::default(),
             loader: Loader::new(cfg),
             wmem: Ram::deep(cfg.weight_entries as usize),
             cbmem: Ram::registered(cfg.codebook_slots as usize * 32),
@@ -524,10 +528,18 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.loader.job_out_c.next = self.dd.out_c.val();
         self.loader.job_slot.next = self.dd.lut_slot.val();
         self.loader.halted.next = self.halted.val();
-        self.loader.tdata.next = self.s_axis_tdata.val();
-        // No beat is taken while reset is asserted or still reaching the children.
-        self.loader.tvalid.next = self.s_axis_tvalid.val() & self.resetn.val() & !self.rst.q.val();
-        self.s_axis_tready.next = self.loader.tready.val() & self.resetn.val() & !self.rst.q.val();
+        // No beat is taken while reset is asserted or still reaching the children; the register
+        // slice drops what it holds at the reset's edge.
+        self.h2c_skid.clk.next = self.clk.val();
+        self.h2c_skid.clear.next = self.rst.d.val();
+        self.h2c_skid.in_data.next = self.s_axis_tdata.val();
+        self.h2c_skid.in_valid.next =
+            self.s_axis_tvalid.val() & self.resetn.val() & !self.rst.q.val();
+        self.s_axis_tready.next =
+            self.h2c_skid.in_ready.val() & self.resetn.val() & !self.rst.q.val();
+        self.loader.tdata.next = self.h2c_skid.out_data.val();
+        self.loader.tvalid.next = self.h2c_skid.out_valid.val();
+        self.h2c_skid.out_ready.next = self.loader.tready.val();
         self.wmem.we.next = self.loader.w_we.val();
         self.wmem.waddr.next = self.loader.w_addr.val();
         self.wmem.wdata.next = self.loader.w_data.val();

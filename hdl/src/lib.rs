@@ -16,6 +16,7 @@ pub mod outctl;
 pub mod post;
 pub mod regfile;
 pub mod requant;
+pub mod skid;
 pub mod tapwrap;
 pub mod tools;
 pub mod top;
