@@ -11,11 +11,13 @@
 //!    code (2 cycles);
 //! T5 input channel c += wraps (registered), tap offset kh*Wg + kw (registered);
 //! T6 c*plane (registered), weight byte from the LUT word;
-//! T7 address = src_base + c*plane + tap + q0 (registered); T8..T13 banked activation read
-//!    (6 cycles: row registers, each bank's row register, bank read, bank register, two
-//!    rotation steps); T14 the lane array (`LANE_STAGE`; its latency `ARRAY_LATENCY`: operand
-//!    registers, multiply, accumulate, hold, the shared requantizers over four chunks); the
-//!    tile's `S` bytes (masked) enter the output FIFO at `OUT_STAGE`.
+//! T7 address = src_base + c*plane + tap + q0 (registered); T8..T14 banked activation read
+//!    (7 cycles: row registers, each group of 8 banks' row registers, each bank's row
+//!    register, bank read, bank register, two rotation steps); T15 the lane array
+//!    (`LANE_STAGE`; its latency `ARRAY_LATENCY`: operand registers, multiply, the product's
+//!    fabric copy, accumulate, hold, the shared requantizers over four chunks); the tile's `S`
+//!    bytes (masked) enter the output FIFO at `OUT_STAGE`.
+//! The H2C stream reaches the loader through a register slice ([`AxisSkid`]).
 //! Credits (one per output FIFO entry) are taken when a tile's first entry issues, so the
 //! pipeline never needs to stall: only the issue stage waits. `issue` is a register, computed a
 //! cycle ahead from the next values of the walker's flags (`n_*`), with the tile end

@@ -56,7 +56,8 @@ impl<const D: usize> Ram<D> {
     /// the read address (no single register drives every block RAM) and a register on its
     /// output (a block RAM's clock-to-output, 5.8 ns on an ECP5 without its output register,
     /// then ends at a flip-flop), and the bank select is a registered multiplexer. The write
-    /// port is registered too (a write lands one cycle late).
+    /// port is registered twice (the write port, then each bank's own copy: a write lands two
+    /// cycles late).
     pub fn deep(depth: usize) -> Self {
         Ram {
             _deep: true,
@@ -96,17 +97,33 @@ wire [23:0] unused_addr_bits = raddr ^ waddr;
                 ah = a - 1,
             ));
         }
+        // The write port is registered once before the banks (the bank decode becomes one
+        // register per bank, and the placer gets a point between the loader and the banks).
+        s.push_str(&format!(
+            "reg [{nbh}:0] whit_q;\nreg [{abh}:0] waddr_q;\nreg [{dh}:0] wdata_q;\nalways @(posedge clk) begin\n    waddr_q <= waddr[{abh}:0];\n    wdata_q <= wdata;\n",
+            nbh = nb - 1,
+            abh = ab - 1,
+            dh = D - 1,
+        ));
+        for b in 0..nb {
+            let whit = if nb == 1 {
+                "1'b1".to_string()
+            } else {
+                format!("waddr[{}:{ab}] == {sb}'d{b}", a - 1)
+            };
+            s.push_str(&format!("    whit_q[{b}] <= we && ({whit});\n"));
+        }
+        s.push_str("end\n");
         let mut mux = String::new();
         for b in 0..nb {
             // Each bank's read address, write address and data are its own registers, loaded
             // only for an access to that bank: distinct enables keep Yosys from merging the
             // copies back into one register driving every block RAM.
-            let (rhit, whit, qhit) = if nb == 1 {
-                ("1'b1".to_string(), "1'b1".to_string(), "1'b1".to_string())
+            let (rhit, qhit) = if nb == 1 {
+                ("1'b1".to_string(), "1'b1".to_string())
             } else {
                 (
                     format!("raddr[{}:{ab}] == {sb}'d{b}", a - 1),
-                    format!("waddr[{}:{ab}] == {sb}'d{b}", a - 1),
                     format!("sel2 == {sb}'d{b}"),
                 )
             };
@@ -123,10 +140,10 @@ always @(posedge clk) begin
     // select below is an OR of the banks' words gated by their `hq`.
     rq{b} <= rd{b};
     hq{b} <= {qhit};
-    we{b} <= we && ({whit});
-    if (we && ({whit})) begin
-        wa{b} <= waddr[{abh}:0];
-        wd{b} <= wdata;
+    we{b} <= whit_q[{b}];
+    if (whit_q[{b}]) begin
+        wa{b} <= waddr_q[{abh}:0];
+        wd{b} <= wdata_q;
     end
     if (we{b}) mem{b}[wa{b}] <= wd{b};
 end
