@@ -11,9 +11,10 @@
 //!    code (2 cycles);
 //! T5 input channel c += wraps (registered), tap offset kh*Wg + kw (registered);
 //! T6 c*plane (registered), weight byte from the LUT word;
-//! T7 address = src_base + c*plane + tap + q0 (registered); T8..T14 banked activation read
-//!    (7 cycles: row registers, each group of 8 banks' row registers, each bank's row
-//!    register, bank read, bank register, two rotation steps); T15 the lane array
+//! T7 address = src_base + c*plane + tap + q0 (registered); T8..T15 banked activation read
+//!    (8 cycles: row registers, each group of 8 banks' row registers, each bank's row
+//!    register, bank read, bank output register and its fabric copy, two rotation steps);
+//!    T16 the lane array
 //!    (`LANE_STAGE`; its latency `ARRAY_LATENCY`: operand registers, multiply, the product's
 //!    fabric copy, accumulate, hold, the shared requantizers over four chunks); the tile's `S`
 //!    bytes (masked) enter the output FIFO at `OUT_STAGE`.

@@ -434,17 +434,21 @@ wire [{sh}:0] wl_rot = wl_dbl[{s2lh}:{S}];
         let read_rot = if piped_read {
             let lo = lb / 2;
             format!(
-                r#"reg [{s8h}:0] bank_r, rot_a;
-reg [{lbh}:0] rot_r;
+                r#"reg [{s8h}:0] bank_r, bank_r2, rot_a;
+reg [{lbh}:0] rot_r0, rot_r;
 reg [{loh}:0] rot_r2;
 /* verilator lint_off UNUSEDSIGNAL */
-wire [{s2h}:0] rd_dbl = {{bank_r, bank_r}} >> {{rot_r[{lbh}:{lo}], {lo}'d0, 3'd0}};
+wire [{s2h}:0] rd_dbl = {{bank_r2, bank_r2}} >> {{rot_r[{lbh}:{lo}], {lo}'d0, 3'd0}};
 wire [{s2h}:0] rd_dbl2 = {{rot_a, rot_a}} >> {{rot_r2[{loh}:0], 3'd0}};
 /* verilator lint_on UNUSEDSIGNAL */
 always @(posedge clk) begin
     rot_q <= {rot_src};
+    // bank_r becomes the block RAMs' own output register on ECP5 (`bram_oreg`); bank_r2 is
+    // the fabric's, so each block RAM output drives one flip-flop, not the rotation's muxes.
     bank_r <= bank_q;
-    rot_r <= rot_q;
+    bank_r2 <= bank_r;
+    rot_r0 <= rot_q;
+    rot_r <= rot_r0;
     rot_a <= rd_dbl[{s8h}:0];
     rot_r2 <= rot_r[{loh}:0];
     rdata <= rd_dbl2[{s8h}:0];
@@ -494,9 +498,9 @@ reg [{lbh}:0] rot_q;
 
 /// Read latency of [`BankedMem::pipelined`] (the activation buffer) and of
 /// [`BankedMem::pool_buffer`]: row registers, the group's row registers, each bank's own row
-/// register, block RAMs, bank register, two rotation steps. Their writes land three cycles after
-/// the write port (group, bank, block RAM).
-pub const PIPELINED_READ_LATENCY: usize = 7;
+/// register, block RAMs, the banks' output register and its fabric copy, two rotation steps.
+/// Their writes land three cycles after the write port (group, bank, block RAM).
+pub const PIPELINED_READ_LATENCY: usize = 8;
 /// Banks per group of the activation and pool buffers' address tree (each group has its own
 /// registered read rows and write row between the shared registers and the banks' own).
 pub const ROW_GROUP: usize = 8;
