@@ -269,6 +269,40 @@ impl<const S: usize, const S8: usize> BankedMem<S, S8> {
     }
 }
 
+/// Module name prefix of the kept registers: `sqz_kc_reg_w<W>`, a `W`-bit register with an
+/// enable. The name matches the place-and-route synthesis' `*_kc*` keep pattern, so each
+/// instance stays apart until flattening (Yosys merges equal registers otherwise);
+/// [`kept_reg_modules`] defines the widths a Verilog text uses.
+pub const KEPT_REG: &str = "sqz_kc_reg_w";
+
+/// An instance `{name}_kc` of the kept register driving wire `name`.
+fn kept_reg(name: &str, width: usize, en: &str, d: &str) -> String {
+    format!("{KEPT_REG}{width} {name}_kc (.clk(clk), .en({en}), .d({d}), .q({name}));\n")
+}
+
+/// The definitions of every kept-register width instantiated in `verilog`.
+pub fn kept_reg_modules(verilog: &str) -> String {
+    let mut widths: Vec<usize> = verilog
+        .match_indices(KEPT_REG)
+        .filter_map(|(i, _)| {
+            let rest = &verilog[i + KEPT_REG.len()..];
+            let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            n.parse().ok()
+        })
+        .collect();
+    widths.sort_unstable();
+    widths.dedup();
+    widths
+        .iter()
+        .map(|w| {
+            format!(
+                "// A {w}-bit register kept apart from its equals by the ECP5 synthesis (`*_kc*`).\nmodule {KEPT_REG}{w}(\n    input wire clk,\n    input wire en,\n    input wire [{h}:0] d,\n    output reg [{h}:0] q\n);\nalways @(posedge clk) if (en) q <= d;\nendmodule\n",
+                h = w - 1
+            )
+        })
+        .collect()
+}
+
 impl<const S: usize, const S8: usize> Logic for BankedMem<S, S8> {
     fn update(&mut self) {}
     fn connect(&mut self) {
@@ -346,11 +380,14 @@ end
                 s8h = S8 - 1,
             ));
             for g in 0..groups {
-                // The group's write row loads only for a write to one of its banks (distinct
-                // enables keep the copies apart); `wl_g` are its banks' enables.
+                // The group's write row loads only for a write to one of its banks; `wl_g` are
+                // its banks' enables. Kept registers: the pool buffer's lanes are all enabled
+                // together, so Yosys would merge every group's copy into one.
                 let (lo, hi) = (g * ROW_GROUP, g * ROW_GROUP + ROW_GROUP - 1);
                 banks.push_str(&format!(
-                    "reg [{rah}:0] wrow_g{g};\nreg [{gh}:0] wl_g{g};\nalways @(posedge clk) begin\n    wl_g{g} <= we ? wlanes[{hi}:{lo}] : {ROW_GROUP}'d0;\n    if (we & (|wlanes[{hi}:{lo}])) wrow_g{g} <= wrow;\nend\n",
+                    "wire [{rah}:0] wrow_g{g};\nwire [{gh}:0] wl_g{g};\n{}{}",
+                    kept_reg(&format!("wl_g{g}"), ROW_GROUP, "1'b1", &format!("we ? wlanes[{hi}:{lo}] : {ROW_GROUP}'d0")),
+                    kept_reg(&format!("wrow_g{g}"), ra, &format!("we & (|wlanes[{hi}:{lo}])"), "wrow"),
                     rah = ra - 1,
                     gh = ROW_GROUP - 1,
                 ));
@@ -385,7 +422,9 @@ end
             if reg_writes {
                 let (g, k) = (b / ROW_GROUP, b % ROW_GROUP);
                 banks.push_str(&format!(
-                    "reg [{rah}:0] wrow_b{b};\nreg we_b{b};\nalways @(posedge clk) begin\n    we_b{b} <= wl_g{g}[{k}];\n    if (wl_g{g}[{k}]) wrow_b{b} <= wrow_g{g};\nend\n",
+                    "wire [{rah}:0] wrow_b{b};\nwire we_b{b};\n{}{}",
+                    kept_reg(&format!("we_b{b}"), 1, "1'b1", &format!("wl_g{g}[{k}]")),
+                    kept_reg(&format!("wrow_b{b}"), ra, &format!("wl_g{g}[{k}]"), &format!("wrow_g{g}")),
                     rah = ra - 1
                 ));
                 body.push_str(&format!(
