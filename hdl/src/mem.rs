@@ -43,7 +43,8 @@ impl<const D: usize> Ram<D> {
     }
 
     /// Read latency 2: the block RAM's output is registered in the fabric before any logic sees
-    /// it (an ECP5 block RAM's clock-to-output alone is 5.8 ns).
+    /// it (an ECP5 block RAM without its output register puts data out about 4.4 ns after
+    /// the clock; the ECP5 flow moves this register into the block, `bram_oreg`).
     pub fn registered(depth: usize) -> Self {
         Ram {
             _reg_out: true,
@@ -54,8 +55,8 @@ impl<const D: usize> Ram<D> {
     /// Read latency [`DEEP_RAM_LATENCY`], for a memory of many block RAMs (the weight memory):
     /// it is split into banks of [`DEEP_RAM_BANK`] words, each with its own registered copy of
     /// the read address (no single register drives every block RAM) and a register on its
-    /// output (a block RAM's clock-to-output, 5.8 ns on an ECP5 without its output register,
-    /// then ends at a flip-flop), and the bank select is a registered multiplexer. The write
+    /// output (which the ECP5 flow moves into the block RAM, `bram_oreg`), and the bank select
+    /// is a registered multiplexer. The write
     /// port is registered twice (the write port, then each bank's own copy: a write lands two
     /// cycles late).
     pub fn deep(depth: usize) -> Self {
