@@ -449,16 +449,17 @@ fn bad_packets_descriptors_and_overflows_raise_err_bits_without_hanging() {
     let status = regs::STATUS.offset;
     let ctrl = regs::CTRL.offset;
     let mut s = String::from("R 4\n");
+    // (Each query after a stream waits a few cycles: beats pass the H2C register slice first.)
     // Unknown packet type 0x77 with 2 payload beats: dropped, BAD_PACKET.
     s.push_str(&format!(
-        "S 3 {:x} 1 2\nQ {err:x}\nQ {status:x}\n",
+        "S 3 {:x} 1 2\nC 4\nQ {err:x}\nQ {status:x}\n",
         0x77u64 | (2u64 << 32)
     ));
     // W1C clears it.
     s.push_str(&format!("W {err:x} f\nQ {err:x}\n"));
     // Activation write past the buffer: ACT_OVERFLOW; the stream still drains.
     s.push_str(&format!(
-        "S 2 {:x} 0\nQ {err:x}\n",
+        "S 2 {:x} 0\nC 4\nQ {err:x}\n",
         header(PacketType::ActIn, cfg.act_in_bytes, 1)
     ));
     // SOFT_RESET clears ERR; then START with an all-zero descriptor: BAD_DESC, never busy.
@@ -472,7 +473,7 @@ fn bad_packets_descriptors_and_overflows_raise_err_bits_without_hanging() {
     ));
     // A codebook packet with the wrong length: BAD_PACKET, and the payload is consumed.
     s.push_str(&format!(
-        "W {err:x} f\nS 3 {:x} 0 0\nQ {err:x}\n",
+        "W {err:x} f\nS 3 {:x} 0 0\nC 4\nQ {err:x}\n",
         header(PacketType::Codebook, 0, 2)
     ));
     let t = run_script(&s, false);
