@@ -3,11 +3,12 @@
 //! serves lanes `4r .. 4r+3` in the four cycles after `cap` (its own chunk counter `sel`),
 //! which is why a tile lasts at least four cycles.
 //!
-//! Registered: the chunk counter and a copy of `shift`; R0 the selected accumulator's halves
-//! (the two [`DspMul`]s' operand registers) and its sign; R1 the partial products `lo_m`,
-//! `hi_m` (the multipliers' product registers) and the addend `adj` (`rnd`, or `rnd_neg` =
-//! rnd - m << 32 when acc < 0); R2 `lo_m + adj` and `hi_m` again; R3 the 48-bit rounded product
-//! `p`; R4 the byte-shifted 16-bit window, the sign and the clamp test; R5 the output byte `y`.
+//! Registered: the chunk counter and a copy of `shift`; R0 the selected accumulator (`acc_r`,
+//! beside the lanes: the multipliers sit in a DSP row); R1 its halves (the two [`DspMul`]s'
+//! operand registers) and its sign; R2 the partial products `lo_m`, `hi_m` (the multipliers'
+//! product registers) and the addend `adj` (`rnd`, or `rnd_neg` = rnd - m << 32 when acc < 0);
+//! R3 `lo_m + adj` and `hi_m` again; R4 the 48-bit rounded product `p`; R5 the byte-shifted
+//! 16-bit window, the sign and the clamp test; R6 the output byte `y`.
 //! Combinational: the 4:1 input select, one two-input sum per stage, the two shift steps and
 //! the clamp select.
 //!
@@ -21,8 +22,8 @@
 use crate::dsp::DspMul;
 use rust_hdl::prelude::*;
 
-/// Cycles from the input select (`sel`, `a0..a3`) to `y`: R0 .. R5.
-pub const REQUANT_LATENCY: usize = 6;
+/// Cycles from the input select (`sel`, `a0..a3`) to `y`: R0 .. R6.
+pub const REQUANT_LATENCY: usize = 7;
 
 #[derive(LogicBlock)]
 pub struct Requant {
@@ -44,7 +45,8 @@ pub struct Requant {
     pub ovf: Signal<In, Bits<48>>,
     pub y: Signal<Out, Bits<8>>,
     acc: Signal<Local, Bits<32>>,
-    /// The accumulator's sign at R0 (its halves are in the multipliers' operand registers).
+    acc_r: DFF<Bits<32>>,
+    /// The accumulator's sign at R1 (its halves are in the multipliers' operand registers).
     neg0: DFF<Bit>,
     mul_lo: DspMul<32>,
     mul_hi: DspMul<32>,
@@ -88,6 +90,7 @@ impl Default for Requant {
             ovf: Default::default(),
             y: Default::default(),
             acc: Default::default(),
+            acc_r: Default::default(),
             neg0: Default::default(),
             mul_lo: Default::default(),
             mul_hi: Default::default(),
@@ -113,7 +116,7 @@ impl Default for Requant {
 impl Logic for Requant {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clk, neg0, sel, run, adj, lo_adj, hi_r, p, win, neg, big, sh_r, yq);
+        dff_setup!(self, clk, acc_r, neg0, sel, run, adj, lo_adj, hi_r, p, win, neg, big, sh_r, yq);
         // Chunk counter: starts the cycle after cap, runs 4 cycles.
         if self.cap.val() {
             self.run.d.next = true;
@@ -143,14 +146,16 @@ impl Logic for Requant {
                 self.acc.next = self.a3.val();
             }
         }
-        // R0: the chosen accumulator's halves into the multipliers (lo unsigned, hi as its
-        // unsigned bit pattern: the sign is corrected through `adj`), R1: their products.
-        self.neg0.d.next = self.acc.val().get_bit(31);
+        // R0: the chosen accumulator, registered. R1: its halves into the multipliers (lo
+        // unsigned, hi as its unsigned bit pattern: the sign is corrected through `adj`), R2:
+        // their products.
+        self.acc_r.d.next = self.acc.val();
+        self.neg0.d.next = self.acc_r.q.val().get_bit(31);
         self.m18.next = bit_cast::<18, 16>(self.m.val());
         self.mul_lo.clk.next = self.clk.val();
         self.mul_hi.clk.next = self.clk.val();
-        self.mul_lo.a.next = bit_cast::<18, 16>(self.acc.val().get_bits::<16>(0));
-        self.mul_hi.a.next = bit_cast::<18, 16>(self.acc.val().get_bits::<16>(16));
+        self.mul_lo.a.next = bit_cast::<18, 16>(self.acc_r.q.val().get_bits::<16>(0));
+        self.mul_hi.a.next = bit_cast::<18, 16>(self.acc_r.q.val().get_bits::<16>(16));
         self.mul_lo.b.next = self.m18.val();
         self.mul_hi.b.next = self.m18.val();
         self.lo_m.next = self.mul_lo.p.val();
@@ -162,7 +167,7 @@ impl Logic for Requant {
         } else {
             self.adj.d.next = self.rnd.val();
         }
-        // R2: lo * m + adj; R3: + hi * m << 16, acc * m + rnd as a 48-bit two's complement
+        // R3: lo * m + adj; R4: + hi * m << 16, acc * m + rnd as a 48-bit two's complement
         // pattern (two two-input sums: one three-input sum was two carry chains in a cycle).
         self.lo_adj.d.next = bit_cast::<48, 32>(self.lo_m.val()) + self.adj.q.val();
         self.hi_r.d.next = self.hi_m.val();
@@ -170,7 +175,7 @@ impl Logic for Requant {
         self.p.d.next = self.sum.val();
         // A local copy of the job's shift (one register per unit, not one net to all of them).
         self.sh_r.d.next = self.shift.val();
-        // R4: the shift by whole bytes (shift & !7) into a 16-bit window, the sign, and the
+        // R5: the shift by whole bytes (shift & !7) into a 16-bit window, the sign, and the
         // clamp test: p >> shift > 255 exactly when p has a bit at shift + 8 or above (a mask
         // test on p instead of a compare on the shifted word).
         self.shifted.next =
@@ -178,7 +183,7 @@ impl Logic for Requant {
         self.win.d.next = self.shifted.val().get_bits::<16>(0);
         self.neg.d.next = self.p.q.val().get_bit(47);
         self.big.d.next = (self.p.q.val() & self.ovf.val()).any();
-        // R5: the shift by the remaining 0..7 bits, ReLU, clamp to 255.
+        // R6: the shift by the remaining 0..7 bits, ReLU, clamp to 255.
         self.fine.next = self.win.q.val() >> self.sh_r.q.val().get_bits::<3>(0);
         if self.neg.q.val() {
             self.yq.d.next = 0.into();
