@@ -768,19 +768,25 @@ end
     }
 }
 
-/// The max-pool datapath: a vertical running max over the `S`-byte rows fed with `en` (`clear`
-/// restarts it), and the horizontal 3-wide stride-2 max of that register: output byte `j < S/2`
-/// is `max(v[2j], v[2j+1], v[2j+2])` (v[S] reads as 0), the upper half is 0.
-/// Registered: the running max `v` and `hout` (one cycle behind `v`, so the serializer's load
-/// takes a flip-flop, not two levels of comparators).
+/// The max-pool datapath, feed-forward (no running max, so no compare reaches a register's
+/// enable): the `S`-byte rows arrive on three consecutive cycles; `d1` is the previous row and
+/// `m01` the max of the two before, so on the third row's cycle `max(m01, d)` is the vertical
+/// max, which `v` takes when `load` is high (and holds while the chunk waits for the
+/// serializer). The horizontal 3-wide stride-2 max is two registered steps: output byte
+/// `j < S/2` is `max(max(v[2j], v[2j+1]), v[2j+2])` (v[S] reads as 0), the upper half is 0.
+/// Registered: `d1`, `m01`, `v`, the first horizontal step and `hout`; `hout` is valid
+/// [`POOL_MAX_LATENCY`] cycles after the `load` cycle and stays while `v` does.
+/// Combinational: one 8-bit compare and select per byte before each register.
 #[derive(LogicBlock, Default)]
 pub struct PoolMax<const S8: usize> {
     pub clk: Signal<In, Clock>,
-    pub en: Signal<In, Bit>,
-    pub clear: Signal<In, Bit>,
+    pub load: Signal<In, Bit>,
     pub d: Signal<In, Bits<S8>>,
     pub hout: Signal<Out, Bits<S8>>,
 }
+
+/// Cycles from the third row's cycle (`load`) to `hout`: `v`, the first horizontal step, `hout`.
+pub const POOL_MAX_LATENCY: usize = 3;
 
 impl<const S8: usize> Logic for PoolMax<S8> {
     fn update(&mut self) {}
@@ -790,32 +796,32 @@ impl<const S8: usize> Logic for PoolMax<S8> {
     fn hdl(&self) -> Verilog {
         let s = S8 / 8;
         let mut code = format!(
-            "reg [{}:0] v;\nwire [{}:0] vx = {{8'd0, v}};\n",
-            S8 - 1,
-            S8 + 7
+            "function [7:0] max2(input [7:0] a, input [7:0] b);\n    max2 = (a > b) ? a : b;\nendfunction\nreg [{h}:0] d1, m01, v;\nwire [{hx}:0] vx = {{8'd0, v}};\nalways @(posedge clk) begin\n    d1 <= d;\n",
+            h = S8 - 1,
+            hx = S8 + 7
         );
-        code.push_str("always @(posedge clk) begin\n    if (en) begin\n");
         for i in 0..s {
             code.push_str(&format!(
-                "        v[{i}*8 +: 8] <= (clear || d[{i}*8 +: 8] > v[{i}*8 +: 8]) ? d[{i}*8 +: 8] : v[{i}*8 +: 8];\n"
+                "    m01[{i}*8 +: 8] <= max2(d[{i}*8 +: 8], d1[{i}*8 +: 8]);\n    if (load) v[{i}*8 +: 8] <= max2(m01[{i}*8 +: 8], d[{i}*8 +: 8]);\n"
             ));
         }
-        code.push_str("    end\nend\n");
-        code.push_str("function [7:0] max3(input [7:0] a, input [7:0] b, input [7:0] c);\n    max3 = (a > b) ? ((a > c) ? a : c) : ((b > c) ? b : c);\nendfunction\n");
+        code.push_str("end\n");
         code.push_str(&format!(
-            "reg [{}:0] h;\nalways @(posedge clk) begin\n",
-            S8 - 1
+            "reg [{h2}:0] h1, c1, h;\nalways @(posedge clk) begin\n",
+            h2 = S8 / 2 - 1
         ));
-        code.push_str(&format!("    h <= {S8}'d0;\n"));
         for j in 0..s / 2 {
             code.push_str(&format!(
-                "    h[{j}*8 +: 8] <= max3(vx[{a}*8 +: 8], vx[{b}*8 +: 8], vx[{c}*8 +: 8]);\n",
+                "    h1[{j}*8 +: 8] <= max2(vx[{a}*8 +: 8], vx[{b}*8 +: 8]);\n    c1[{j}*8 +: 8] <= vx[{c}*8 +: 8];\n    h[{j}*8 +: 8] <= max2(h1[{j}*8 +: 8], c1[{j}*8 +: 8]);\n",
                 a = 2 * j,
                 b = 2 * j + 1,
                 c = 2 * j + 2
             ));
         }
-        code.push_str("end\nalways @(*) hout = h;\n");
+        code.push_str(&format!(
+            "end\nalways @(*) hout = {{{}'d0, h}};\n",
+            S8 / 2
+        ));
         Verilog::Custom(code)
     }
 }

@@ -12,7 +12,7 @@
 //! mid-window lane enables, computed as the tile enters), the serializer's holding register
 //! (loaded whenever the serializer is idle, never shifted: the beat index picks the 64 bits
 //! offered), beat counter, index, busy and idle flags and `tlast` flag, the pool FSM (state
-//! counter, `pc_out` flag, the pool max's enable and clear, row/chunk counters, address bases
+//! counter, `pc_out` flag, the pool max's load, row/chunk counters, address bases
 //! and the read address, all chosen a cycle ahead), the pool buffer, and the mid-buffer and
 //! pool-buffer write ports (one cycle after the pop). Combinational: FIFO pop and the stream
 //! outputs (driven from the holding register).
@@ -22,7 +22,7 @@
 //! position relative to `q_start`, `pchan_last`, `pjob_last`, `pkeep`); `pop` (one credit back to the
 //! engine), `idle`; the mid write port; the C2H stream; `stall_out` (a beat waits for tready).
 
-use crate::mem::{BankedMem, Fifo, PoolMax, PIPELINED_READ_LATENCY};
+use crate::mem::{BankedMem, Fifo, PoolMax, PIPELINED_READ_LATENCY, POOL_MAX_LATENCY};
 use rust_hdl::prelude::*;
 use spec::AccelConfig;
 
@@ -81,12 +81,10 @@ pub struct OutCtl<const S: usize, const S8: usize> {
     ser_idle: DFF<Bit>,
     /// The pool FSM is at `pc_out` (waiting to hand its chunk to the serializer), registered.
     at_out: DFF<Bit>,
-    /// The pool max's enable and clear, registered a cycle ahead (pc's next value is pc + 1
-    /// while pooling short of `pc_out`).
-    pm_en: DFF<Bit>,
-    pm_clear: DFF<Bit>,
-    pc_en_lo_m1: Constant<Bits<4>>,
-    pc_en_hi_m1: Constant<Bits<4>>,
+    /// The pool max's load (the chunk's third row), registered a cycle ahead (pc's next value
+    /// is pc + 1 while pooling short of `pc_out`).
+    pm_load: DFF<Bit>,
+    pc_load_m1: Constant<Bits<4>>,
     pc_out_m1: Constant<Bits<4>>,
     ser_ld: Signal<Local, Bit>,
     hold_sh: Signal<Local, Bits<S8>>,
@@ -179,8 +177,7 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             ser_busy: Default::default(),
             ser_idle: Default::default(),
             at_out: Default::default(),
-            pm_en: Default::default(),
-            pm_clear: Default::default(),
+            pm_load: Default::default(),
             pooling: Default::default(),
             plast: Default::default(),
             py: Default::default(),
@@ -194,12 +191,14 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             pw_we: Default::default(),
             pw_addr: Default::default(),
             pw_data: Default::default(),
-            // Rows are read at pc 1, 2, 3 and arrive PIPELINED_READ_LATENCY cycles later (pool
-            // max enabled at pc 1+L ..= 3+L, cleared at 1+L); the chunk leaves at pc_out = 5+L,
-            // one cycle after the registered max settles. These are those values minus one.
-            pc_en_lo_m1: Constant::new((PIPELINED_READ_LATENCY as u64).to_bits()),
-            pc_en_hi_m1: Constant::new(((2 + PIPELINED_READ_LATENCY) as u64).to_bits()),
-            pc_out_m1: Constant::new(((4 + PIPELINED_READ_LATENCY) as u64).to_bits()),
+            // Rows are read at pc 1, 2, 3 and arrive PIPELINED_READ_LATENCY cycles later (the
+            // pool max loads its vertical max at the third, pc 3+L); the chunk leaves at
+            // pc_out = 3+L+POOL_MAX_LATENCY, when the pool max's output holds it. These are
+            // those values minus one.
+            pc_load_m1: Constant::new(((2 + PIPELINED_READ_LATENCY) as u64).to_bits()),
+            pc_out_m1: Constant::new(
+                ((2 + PIPELINED_READ_LATENCY + POOL_MAX_LATENCY) as u64).to_bits(),
+            ),
             ser_ld: Default::default(),
             hold_sh: Default::default(),
             slast: Default::default(),
@@ -240,8 +239,7 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             ser_busy,
             ser_idle,
             at_out,
-            pm_en,
-            pm_clear,
+            pm_load,
             slast,
             pc,
             ra1,
@@ -345,15 +343,10 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
         self.poolbuf.raddr.next = self.pr_addr.q.val();
         self.poolmax.d.next = self.poolbuf.rdata.val();
         // en = pooling & lo <= pc <= hi and clear = (pc == lo), from registers.
-        self.poolmax.en.next = self.pm_en.q.val();
-        self.poolmax.clear.next = self.pm_clear.q.val();
-        self.pm_en.d.next = self.pooling.q.val()
+        self.poolmax.load.next = self.pm_load.q.val();
+        self.pm_load.d.next = self.pooling.q.val()
             & !self.at_out.q.val()
-            & (self.pc.q.val() >= self.pc_en_lo_m1.val())
-            & (self.pc.q.val() <= self.pc_en_hi_m1.val());
-        self.pm_clear.d.next = self.pooling.q.val()
-            & !self.at_out.q.val()
-            & (self.pc.q.val() == self.pc_en_lo_m1.val());
+            & (self.pc.q.val() == self.pc_load_m1.val());
         self.lc_f.d.next = (bit_cast::<8, 8>(self.pk.q.val()) + 1) == self.pool_chunks.val();
         self.lr_f.d.next = (self.py.q.val() + 1) == self.pool_oh.val();
         self.last_chunk.next = self.lc_f.q.val();
