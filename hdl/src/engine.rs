@@ -106,7 +106,12 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     p_w: Pipe<8>,
     p_q0: Pipe<24>,
     p_mask: Pipe<S>,
-    p_meta: Pipe<67>,
+    p_meta: Pipe<51>,
+    /// The tile's mid-window byte count (`wr_keep`), one stage short of `p_meta`: the last
+    /// stage is `keep_lanes`, its thermometer of lane enables.
+    p_keep: Pipe<16>,
+    keep_lanes: DFF<Bits<S>>,
+    lanes_all: Constant<Bits<S>>,
     /// (valid, first) of an issued entry, until its weight-memory word arrives.
     p_vf: Pipe<2>,
     // Control registers.
@@ -307,6 +312,9 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             // From the mask memory's read data (T1) to the output stage.
             p_mask: Pipe::new(OUT_STAGE - 1),
             p_meta: Pipe::new(OUT_STAGE),
+            p_keep: Pipe::new(OUT_STAGE - 1),
+            keep_lanes: Default::default(),
+            lanes_all: Constant::new(Bits::<S>::mask()),
             p_vf: Pipe::new(DEEP_RAM_LATENCY),
             st: Default::default(),
             o: Default::default(),
@@ -489,7 +497,8 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             adv_tile_kc,
             adv_chan_kc,
             ntm1,
-            nt1_f
+            nt1_f,
+            keep_lanes
         );
         self.dd.desc.next = self.desc.val();
         // Reset (and SOFT_RESET) reach the children one cycle later, from a register.
@@ -509,6 +518,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.p_q0.clk.next = self.clk.val();
         self.p_mask.clk.next = self.clk.val();
         self.p_meta.clk.next = self.clk.val();
+        self.p_keep.clk.next = self.clk.val();
         self.p_vf.clk.next = self.clk.val();
 
         // ---- loader and memory write ports ----
@@ -821,12 +831,18 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         if self.wr_left.val() >= self.s24.val() {
             self.wr_keep.next = self.s16.val();
         }
-        self.p_meta.din.next = bit_cast::<67, 24>(self.dst_chan.q.val() + self.rel0.q.val())
-            | (bit_cast::<67, 24>(self.rel0.q.val()) << 24)
-            | (bit_cast::<67, 1>(self.adv_tile.q.val().into()) << 48)
-            | (bit_cast::<67, 1>(self.chan_last.val().into()) << 49)
-            | (bit_cast::<67, 1>(self.job_last.val().into()) << 50)
-            | (bit_cast::<67, 16>(self.wr_keep.val()) << 51);
+        self.p_meta.din.next = bit_cast::<51, 24>(self.dst_chan.q.val() + self.rel0.q.val())
+            | (bit_cast::<51, 24>(self.rel0.q.val()) << 24)
+            | (bit_cast::<51, 1>(self.adv_tile.q.val().into()) << 48)
+            | (bit_cast::<51, 1>(self.chan_last.val().into()) << 49)
+            | (bit_cast::<51, 1>(self.job_last.val().into()) << 50);
+        self.p_keep.din.next = self.wr_keep.val();
+        // The last stage: the count as lane enables (lanes below it), beside p_meta's output.
+        if self.p_keep.dout.val() >= self.s16.val() {
+            self.keep_lanes.d.next = self.lanes_all.val();
+        } else {
+            self.keep_lanes.d.next = !(self.lanes_all.val() << self.p_keep.dout.val());
+        }
         // The weight memory's read takes DEEP_RAM_LATENCY cycles: T0 tokens reach T4 with it.
         self.p_vf.din.next = bit_cast::<2, 1>(self.issue.val().into())
             | (bit_cast::<2, 1>(self.first0.val().into()) << 1);
@@ -971,7 +987,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.outctl.prel.next = self.p_meta.dout.val().get_bits::<24>(24);
         self.outctl.pchan_last.next = self.p_meta.dout.val().get_bit(49);
         self.outctl.pjob_last.next = self.p_meta.dout.val().get_bit(50);
-        self.outctl.pkeep.next = self.p_meta.dout.val().get_bits::<16>(51);
+        self.outctl.pkeep.next = self.keep_lanes.q.val();
         self.m_axis_tdata.next = self.outctl.tdata.val();
         self.m_axis_tkeep.next = self.outctl.tkeep.val();
         self.m_axis_tlast.next = self.outctl.tlast.val();

@@ -43,7 +43,7 @@ pub struct OutCtl<const S: usize, const S8: usize> {
     pub pchan_last: Signal<In, Bit>,
     pub pjob_last: Signal<In, Bit>,
     /// Bytes of the tile the mid window keeps (`min(wr_count - rel, S)`).
-    pub pkeep: Signal<In, Bits<16>>,
+    pub pkeep: Signal<In, Bits<S>>,
     pub pop: Signal<Out, Bit>,
     pub idle: Signal<Out, Bit>,
     pub mid_we: Signal<Out, Bit>,
@@ -60,10 +60,9 @@ pub struct OutCtl<const S: usize, const S8: usize> {
     pub stall_out: Signal<Out, Bit>,
     fifo_data: Fifo<S8>,
     fifo_meta: Fifo<50>,
-    /// The mid window's lane enables of each tile (`pkeep` as a thermometer), computed as the
-    /// tile enters so the write port's register loads straight from the FIFO.
+    /// The mid window's lane enables of each tile (`pkeep`, a thermometer the engine computes
+    /// a stage ahead), so the write port's register loads straight from the FIFO.
     fifo_lanes: Fifo<S>,
-    in_lanes: Signal<Local, Bits<S>>,
     /// A kept copy of `pooling` for the holding register's input select (S*8 loads).
     pooling_kc: DFF<Bit>,
     hi_half: Constant<Bits<S8>>,
@@ -109,7 +108,6 @@ pub struct OutCtl<const S: usize, const S8: usize> {
     pw_we: DFF<Bit>,
     pw_addr: DFF<Bits<24>>,
     pw_data: DFF<Bits<S8>>,
-    s16: Constant<Bits<16>>,
     m_dst: Signal<Local, Bits<24>>,
     m_rel: Signal<Local, Bits<24>>,
     m_chan_last: Signal<Local, Bit>,
@@ -165,7 +163,6 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             fifo_data: Fifo::new(crate::engine::OUT_FIFO_DEPTH),
             fifo_meta: Fifo::new(crate::engine::OUT_FIFO_DEPTH),
             fifo_lanes: Fifo::new(crate::engine::OUT_FIFO_DEPTH),
-            in_lanes: Default::default(),
             pooling_kc: Default::default(),
             hi_half: Constant::new(Bits::<S8>::mask() << Bits::<16>::from((S8 / 2) as u64)),
             mid_sel_kc: Default::default(),
@@ -206,7 +203,6 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             ra1: Default::default(),
             ra2: Default::default(),
             pr_addr: Default::default(),
-            s16: Constant::new((S as u64).to_bits()),
             m_dst: Default::default(),
             m_rel: Default::default(),
             m_chan_last: Default::default(),
@@ -268,12 +264,7 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
         self.fifo_lanes.clk.next = self.clk.val();
         self.fifo_lanes.rst.next = self.rst.val();
         self.fifo_lanes.push.next = self.push.val();
-        if self.pkeep.val() >= self.s16.val() {
-            self.in_lanes.next = self.ones.val();
-        } else {
-            self.in_lanes.next = !(self.ones.val() << self.pkeep.val());
-        }
-        self.fifo_lanes.din.next = self.in_lanes.val();
+        self.fifo_lanes.din.next = self.pkeep.val();
         self.poolbuf.clk.next = self.clk.val();
         self.poolmax.clk.next = self.clk.val();
         self.fifo_data.rst.next = self.rst.val();
