@@ -4,20 +4,19 @@
 //! (code + relative index) one per cycle, so zero weights cost no cycles.
 //!
 //! Pipeline (cycle of an entry, T0 = issue):
-//! T0 weight-memory read (entry `e`; 4 cycles: per-bank address copy, block RAM, bank
-//!    register, OR of the banks), mask read (tile), tokens into pipes;
-//! T4 entry arrives: tap index t1 = (first ? 0 : t + 1) + rel, wrapped at K*K by a table
+//! T0 weight-memory read (entry `e`; 5 cycles: per-bank address copies, block RAM, bank
+//!    register, gated bank word, OR of the banks), mask read (tile), tokens into pipes;
+//! T5 entry arrives: tap index t1 = (first ? 0 : t + 1) + rel, wrapped at K*K by a table
 //!    ([`TapWrap`]: wraps, t + 1 and the tap's row/column, registered), codebook read for the
 //!    code (2 cycles);
-//! T5 input channel c += wraps (registered), tap offset kh*Wg + kw (registered);
-//! T6 c*plane (registered), weight byte from the LUT word;
-//! T7 address = src_base + c*plane + tap + q0 (registered); T8..T15 banked activation read
+//! T6 input channel c += wraps (registered), tap offset kh*Wg + kw (registered);
+//! T7 c*plane (registered), weight byte from the LUT word;
+//! T8 address = src_base + c*plane + tap + q0 (registered); T9..T16 banked activation read
 //!    (8 cycles: row registers, each group of 8 banks' row registers, each bank's row
 //!    register, bank read, bank output register and its fabric copy, two rotation steps);
-//!    T16 the lane array
-//!    (`LANE_STAGE`; its latency `ARRAY_LATENCY`: operand registers, multiply, the product's
-//!    fabric copy, accumulate, hold, the shared requantizers over four chunks); the tile's `S`
-//!    bytes (masked) enter the output FIFO at `OUT_STAGE`.
+//!    T17 the lane array (`LANE_STAGE`; its latency `ARRAY_LATENCY`: operand registers,
+//!    multiply, the product's fabric copy, accumulate, hold, the shared requantizers over four
+//!    chunks); the tile's `S` bytes (masked) enter the output FIFO at `OUT_STAGE` (T33).
 //! The H2C stream reaches the loader through a register slice ([`AxisSkid`]).
 //! Credits (one per output FIFO entry) are taken when a tile's first entry issues, so the
 //! pipeline never needs to stall: only the issue stage waits. `issue` is a register, computed a

@@ -67,8 +67,9 @@ impl<const D: usize> Ram<D> {
     }
 }
 
-/// Read latency of [`Ram::deep`]: address copy, block RAM, bank register, bank multiplexer.
-pub const DEEP_RAM_LATENCY: usize = 4;
+/// Read latency of [`Ram::deep`]: address copy, block RAM, bank register, gated bank word, bank
+/// OR.
+pub const DEEP_RAM_LATENCY: usize = 5;
 /// Bits per slice of a [`Ram::deep`] bank's word (each slice has its own address registers).
 pub const DEEP_RAM_SLICE: usize = 4;
 /// Words per bank of [`Ram::deep`] (one ECP5 DP16KD deep at 16K x 1; a RAMB36 at 32K x 1 holds
@@ -156,7 +157,7 @@ wire [23:0] unused_addr_bits = raddr ^ waddr;
             }
             cat.reverse();
             s.push_str(&format!(
-                r#"{decl}reg [{dh}:0] rq{b}, wd{b};
+                r#"{decl}reg [{dh}:0] rq{b}, rqg{b}, wd{b};
 reg we{b}, hq{b};
 always @(posedge clk) begin
 {body}    // A plain register (no reset, no enable): the ECP5 flow moves it into the block RAMs'
@@ -164,21 +165,21 @@ always @(posedge clk) begin
     // bank select below is an OR of the banks' words gated by their `hq`.
     rq{b} <= {{{cat}}};
     hq{b} <= {qhit};
+    // The bank's word gated by its hit, registered beside the bank (the OR below then starts
+    // at flip-flops, not at block-RAM outputs spread over the chip).
+    rqg{b} <= rq{b} & {{{dw}{{hq{b}}}}};
     we{b} <= whit_q[{b}];
     if (whit_q[{b}]) wd{b} <= wdata_q;
 end
 "#,
                 cat = cat.join(", "),
+                dw = D,
             ));
-            mux.push_str(&format!(
-                "{}(rq{b} & {{{d}{{hq{b}}}}})",
-                if b == 0 { "" } else { " | " },
-                d = D
-            ));
+            mux.push_str(&format!("{}rqg{b}", if b == 0 { "" } else { " | " }));
         }
         if nb == 1 {
             s.push_str(
-                "always @(posedge clk) rdata <= rq0;
+                "always @(posedge clk) rdata <= rqg0;
 ",
             );
         } else {

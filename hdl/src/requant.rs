@@ -3,7 +3,8 @@
 //! serves lanes `4r .. 4r+3` in the four cycles after `cap` (its own chunk counter `sel`),
 //! which is why a tile lasts at least four cycles.
 //!
-//! Registered: the chunk counter and a copy of `shift`; R0 the selected accumulator (`acc_r`,
+//! Registered: the chunk counter and copies of the job constants (`shift`, `rnd`, `rnd_neg`,
+//! `ovf`); R0 the selected accumulator (`acc_r`,
 //! beside the lanes: the multipliers sit in a DSP row); R1 its halves (the two [`DspMul`]s'
 //! operand registers) and its sign; R2 the partial products `lo_m`, `hi_m` (the multipliers'
 //! product registers) and the addend `adj` (`rnd`, or `rnd_neg` = rnd - m << 32 when acc < 0);
@@ -61,6 +62,11 @@ pub struct Requant {
     neg: DFF<Bit>,
     big: DFF<Bit>,
     sh_r: DFF<Bits<6>>,
+    /// Local copies of the job's rounding constants and clamp mask (kept apart from the other
+    /// units' by the P&R synthesis, `*_kc`): one register per unit, not one net to all units.
+    rnd_kc: DFF<Bits<48>>,
+    rnd_neg_kc: DFF<Bits<48>>,
+    ovf_kc: DFF<Bits<48>>,
     fine: Signal<Local, Bits<16>>,
     lo_m: Signal<Local, Bits<32>>,
     hi_m: Signal<Local, Bits<32>>,
@@ -101,6 +107,9 @@ impl Default for Requant {
             neg: Default::default(),
             big: Default::default(),
             sh_r: Default::default(),
+            rnd_kc: Default::default(),
+            rnd_neg_kc: Default::default(),
+            ovf_kc: Default::default(),
             fine: Default::default(),
             lo_m: Default::default(),
             hi_m: Default::default(),
@@ -116,7 +125,13 @@ impl Default for Requant {
 impl Logic for Requant {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clk, acc_r, neg0, sel, run, adj, lo_adj, hi_r, p, win, neg, big, sh_r, yq);
+        dff_setup!(
+            self, clk, acc_r, neg0, sel, run, adj, lo_adj, hi_r, p, win, neg, big, sh_r, rnd_kc,
+            rnd_neg_kc, ovf_kc, yq
+        );
+        self.rnd_kc.d.next = self.rnd.val();
+        self.rnd_neg_kc.d.next = self.rnd_neg.val();
+        self.ovf_kc.d.next = self.ovf.val();
         // Chunk counter: starts the cycle after cap, runs 4 cycles.
         if self.cap.val() {
             self.run.d.next = true;
@@ -163,9 +178,9 @@ impl Logic for Requant {
         // The rounding constant and the sign correction as one registered addend beside the
         // products.
         if self.neg0.q.val() {
-            self.adj.d.next = self.rnd_neg.val();
+            self.adj.d.next = self.rnd_neg_kc.q.val();
         } else {
-            self.adj.d.next = self.rnd.val();
+            self.adj.d.next = self.rnd_kc.q.val();
         }
         // R3: lo * m + adj; R4: + hi * m << 16, acc * m + rnd as a 48-bit two's complement
         // pattern (two two-input sums: one three-input sum was two carry chains in a cycle).
@@ -182,7 +197,7 @@ impl Logic for Requant {
             self.p.q.val() >> (bit_cast::<6, 3>(self.sh_r.q.val().get_bits::<3>(3)) << 3);
         self.win.d.next = self.shifted.val().get_bits::<16>(0);
         self.neg.d.next = self.p.q.val().get_bit(47);
-        self.big.d.next = (self.p.q.val() & self.ovf.val()).any();
+        self.big.d.next = (self.p.q.val() & self.ovf_kc.q.val()).any();
         // R6: the shift by the remaining 0..7 bits, ReLU, clamp to 255.
         self.fine.next = self.win.q.val() >> self.sh_r.q.val().get_bits::<3>(0);
         if self.neg.q.val() {
