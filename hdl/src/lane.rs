@@ -5,10 +5,10 @@
 //! inside the lane's [`DspMul`]; the product again in the fabric (`p_r`, L2: the multiplier
 //! sits in a DSP row, the accumulator's carry chain need not sit beside it); the lane's own
 //! copies of `mac_en`, `first` and `cap` (a cycle after the ports, so each drives only this
-//! lane's 32 bits); `acc` (L3); `held` (the accumulator of the last finished tile,
+//! lane's 32 bits); `acc` (L3, a [`MacAcc`]); `held` (the accumulator of the last finished tile,
 //! loaded by `cap`) and `yr` (the requantized byte, loaded when `y_load` names this lane's
 //! chunk). Combinational: the activation's extension to 18 bits, the accumulator's operand
-//! select and sum, and `y` (`yr`, or 0 when the position is masked).
+//! select and sum (inside [`MacAcc`]), and `y` (`yr`, or 0 when the position is masked).
 //!
 //! The int8 x (u)int8 product fits 16 bits signed, so the low 16 bits of the multiplier's
 //! product of the sign/zero-extended 18-bit operands, sign-extended, are the exact product.
@@ -19,6 +19,7 @@
 //! ahead like `first`); `held`; `yin` (its requantizer's output) and
 //! `y_load` (one-hot chunk being loaded); `keep` (mask bit); `y`.
 
+use crate::acc::MacAcc;
 use crate::dsp::DspMul;
 use rust_hdl::prelude::*;
 
@@ -42,8 +43,7 @@ pub struct Lane {
     p_r: DFF<Bits<16>>,
     p16: Signal<Local, Bits<16>>,
     prod: Signal<Local, Bits<32>>,
-    base: Signal<Local, Bits<32>>,
-    acc: DFF<Bits<32>>,
+    acc: MacAcc,
     held_r: DFF<Bits<32>>,
     mac_l: DFF<Bit>,
     first_l: DFF<Bit>,
@@ -76,7 +76,6 @@ impl Lane {
             p_r: Default::default(),
             p16: Default::default(),
             prod: Default::default(),
-            base: Default::default(),
             acc: Default::default(),
             held_r: Default::default(),
             mac_l: Default::default(),
@@ -93,7 +92,7 @@ impl Lane {
 impl Logic for Lane {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clk, p_r, acc, held_r, yr, mac_l, first_l, cap_l);
+        dff_setup!(self, clk, p_r, held_r, yr, mac_l, first_l, cap_l);
         self.mac_l.d.next = self.mac_en.val();
         self.first_l.d.next = self.first.val();
         self.cap_l.d.next = self.cap.val();
@@ -114,17 +113,13 @@ impl Logic for Lane {
         if self.p16.val().get_bit(15) {
             self.prod.next = bit_cast::<32, 16>(self.p16.val()) | self.hi16c.val();
         }
-        // L3: accumulate (a tile's first entry loads the bias).
-        // One adder with a selected operand, the product first: Yosys then maps each bit to one
-        // LUT feeding the carry chain (two adders and a mux took twice the LUTs).
-        if self.first_l.q.val() {
-            self.base.next = self.bias.val();
-        } else {
-            self.base.next = self.acc.q.val();
-        }
-        if self.mac_l.q.val() {
-            self.acc.d.next = self.prod.val() + self.base.val();
-        }
+        // L3: accumulate (a tile's first entry loads the bias), in a [`MacAcc`] (on ECP5 the
+        // operand select sits inside the carry chain's LUTs).
+        self.acc.clk.next = self.clk.val();
+        self.acc.en.next = self.mac_l.q.val();
+        self.acc.first.next = self.first_l.q.val();
+        self.acc.prod.next = self.prod.val();
+        self.acc.bias.next = self.bias.val();
         // Hold the finished accumulator for the shared requantizer.
         if self.cap_l.q.val() {
             self.held_r.d.next = self.acc.q.val();

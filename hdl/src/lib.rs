@@ -4,6 +4,7 @@
 //! ([`lane`]), the lane array ([`array`]), the engine ([`engine`]), the register file
 //! ([`regfile`]) and the top ([`top`]). docs/ARCHITECTURE.md describes the data path.
 
+pub mod acc;
 pub mod array;
 pub mod bram_oreg;
 pub mod dsp;
