@@ -696,9 +696,12 @@ impl<const W: usize> Logic for Pipe<W> {
     }
 }
 
+/// Bits per read slice of a [`Fifo`] (each slice reads at its own copy of the read pointer).
+pub const FIFO_SLICE: usize = 32;
+
 /// A small first-word-fall-through FIFO (`depth` entries, power of two). The engine's credit
-/// counter guarantees `push` never hits a full FIFO. Registered: storage and pointers;
-/// combinational: `dout`, `empty`.
+/// counter guarantees `push` never hits a full FIFO. Registered: storage and pointers (the read
+/// pointer with a kept copy per [`FIFO_SLICE`] bits); combinational: `dout`, `empty`.
 #[derive(LogicBlock, Default)]
 pub struct Fifo<const W: usize> {
     pub clk: Signal<In, Clock>,
@@ -729,9 +732,30 @@ impl<const W: usize> Logic for Fifo<W> {
     }
     fn hdl(&self) -> Verilog {
         let pb = self._depth.trailing_zeros() as usize;
+        // The read side in slices of FIFO_SLICE bits, each with its own (kept) copy of the
+        // read pointer: one pointer register reached every LUT-RAM cell of the 256-bit data
+        // FIFO across the chip (8.5 ns of routing, the critical path of a routed run).
+        let slices: Vec<(usize, usize)> = (0..W)
+            .step_by(FIFO_SLICE)
+            .map(|lo| (lo, (lo + FIFO_SLICE).min(W) - 1))
+            .collect();
+        let mut read = String::new();
+        for (k, &(lo, hi)) in slices.iter().enumerate() {
+            read.push_str(&format!(
+                "wire [{pbh}:0] rp_{k};\n{}",
+                kept_reg(&format!("rp_{k}"), pb, "1'b1", &format!("rst ? {pb}'d0 : rp_n[{}:0]", pb - 1)),
+                pbh = pb - 1
+            ));
+            // A memory per slice (one write port, one read port each).
+            read.push_str(&format!(
+                "reg [{w}:0] mem_{k} [0:{last}];\nalways @(posedge clk) if (!rst && push) mem_{k}[wp[{pbh}:0]] <= din[{hi}:{lo}];\nalways @(*) dout[{hi}:{lo}] = mem_{k}[rp_{k}];\n",
+                w = hi - lo,
+                last = self._depth - 1,
+                pbh = pb - 1,
+            ));
+        }
         Verilog::Custom(format!(
             r#"
-reg [{wh}:0] mem [0:{last}];
 reg [{pb}:0] wp;
 reg [{pb}:0] rp;
 // `empty` is a register (computed from the next pointers), so the reader's pop decision
@@ -750,20 +774,13 @@ always @(posedge clk) begin
         rp <= {pb1}'d0;
         empty_q <= 1'b1;
     end else begin
-        if (push) mem[wp[{pbh}:0]] <= din;
         wp <= wp_n;
         rp <= rp_n;
         empty_q <= !push && (popped ? last_one : empty_q);
     end
 end
-always @(*) begin
-    dout = mem[rp[{pbh}:0]];
-    empty = empty_q;
-end
-"#,
-            wh = W - 1,
-            last = self._depth - 1,
-            pbh = pb - 1,
+always @(*) empty = empty_q;
+{read}"#,
             pb1 = pb + 1,
         ))
     }
