@@ -79,7 +79,12 @@ pub fn pack(netlist: &mut Value, top: &str) -> anyhow::Result<OregReport> {
     if let Some(ports) = module["ports"].as_object() {
         for (port, p) in ports {
             if p["direction"].as_str() != Some("input") {
-                for b in p["bits"].as_array().into_iter().flatten().filter_map(bit_id) {
+                for b in p["bits"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(bit_id)
+                {
                     sinks
                         .entry(b)
                         .or_default()
@@ -199,10 +204,13 @@ pub fn pack(netlist: &mut Value, top: &str) -> anyhow::Result<OregReport> {
 
 /// Read `path`, pack the output registers of module `top`, write it back; returns the report.
 pub fn pack_file(path: &std::path::Path, top: &str) -> anyhow::Result<OregReport> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut j: Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut j: Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     let r = pack(&mut j, top)?;
-    std::fs::write(path, serde_json::to_string(&j)?).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::write(path, serde_json::to_string(&j)?)
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(r)
 }
 
@@ -264,7 +272,9 @@ mod tests {
         assert_eq!(ram["connections"]["DOB0"], json!([20]));
         assert_eq!(ram["connections"]["DOB1"], json!([21]));
         let cells = n["modules"]["top"]["cells"].as_object().unwrap();
-        assert!(!cells.contains_key("q0") && !cells.contains_key("q1") && cells.contains_key("lut"));
+        assert!(
+            !cells.contains_key("q0") && !cells.contains_key("q1") && cells.contains_key("lut")
+        );
     }
 
     #[test]

@@ -406,8 +406,18 @@ end
                 let (lo, hi) = (g * ROW_GROUP, g * ROW_GROUP + ROW_GROUP - 1);
                 banks.push_str(&format!(
                     "wire [{rah}:0] wrow_g{g};\nwire [{gh}:0] wl_g{g};\n{}{}",
-                    kept_reg(&format!("wl_g{g}"), ROW_GROUP, "1'b1", &format!("we ? wlanes[{hi}:{lo}] : {ROW_GROUP}'d0")),
-                    kept_reg(&format!("wrow_g{g}"), ra, &format!("we & (|wlanes[{hi}:{lo}])"), "wrow"),
+                    kept_reg(
+                        &format!("wl_g{g}"),
+                        ROW_GROUP,
+                        "1'b1",
+                        &format!("we ? wlanes[{hi}:{lo}] : {ROW_GROUP}'d0")
+                    ),
+                    kept_reg(
+                        &format!("wrow_g{g}"),
+                        ra,
+                        &format!("we & (|wlanes[{hi}:{lo}])"),
+                        "wrow"
+                    ),
                     rah = ra - 1,
                     gh = ROW_GROUP - 1,
                 ));
@@ -444,7 +454,12 @@ end
                 banks.push_str(&format!(
                     "wire [{rah}:0] wrow_b{b};\nwire we_b{b};\n{}{}",
                     kept_reg(&format!("we_b{b}"), 1, "1'b1", &format!("wl_g{g}[{k}]")),
-                    kept_reg(&format!("wrow_b{b}"), ra, &format!("wl_g{g}[{k}]"), &format!("wrow_g{g}")),
+                    kept_reg(
+                        &format!("wrow_b{b}"),
+                        ra,
+                        &format!("wl_g{g}[{k}]"),
+                        &format!("wrow_g{g}")
+                    ),
                     rah = ra - 1
                 ));
                 body.push_str(&format!(
@@ -743,7 +758,12 @@ impl<const W: usize> Logic for Fifo<W> {
         for (k, &(lo, hi)) in slices.iter().enumerate() {
             read.push_str(&format!(
                 "wire [{pbh}:0] rp_{k};\n{}",
-                kept_reg(&format!("rp_{k}"), pb, "1'b1", &format!("rst ? {pb}'d0 : rp_n[{}:0]", pb - 1)),
+                kept_reg(
+                    &format!("rp_{k}"),
+                    pb,
+                    "1'b1",
+                    &format!("rst ? {pb}'d0 : rp_n[{}:0]", pb - 1)
+                ),
                 pbh = pb - 1
             ));
             // A memory per slice (one write port, one read port each).
@@ -836,10 +856,7 @@ impl<const S8: usize> Logic for PoolMax<S8> {
                 c = 2 * j + 2
             ));
         }
-        code.push_str(&format!(
-            "end\nalways @(*) hout = {{{}'d0, h}};\n",
-            S8 / 2
-        ));
+        code.push_str(&format!("end\nalways @(*) hout = {{{}'d0, h}};\n", S8 / 2));
         Verilog::Custom(code)
     }
 }
