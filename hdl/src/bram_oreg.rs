@@ -2,10 +2,10 @@
 //! Yosys JSON that `synth_ecp5` writes, run before nextpnr.
 //!
 //! Yosys' ECP5 memory mapping always leaves a `DP16KD` port in `REGMODE = NOREG`: its data
-//! leaves the block straight from the read latch, about 4.4 ns after the clock (nextpnr's
-//! speed-8 figure), which leaves 2 ns of a 150 MHz cycle for the route to the fabric register
-//! that every block RAM of this design reads into (docs/ARCHITECTURE.md, the timing rules). The
-//! block has that register inside: with `REGMODE = OUTREG` the port's data is registered once
+//! leaves the block straight from the read latch, more than 4 ns after the clock (nextpnr's
+//! speed-8 timing), which leaves about 2 ns of a 150 MHz cycle for the route to the fabric
+//! register that every block RAM of this design reads into (docs/ARCHITECTURE.md, the timing
+//! rules). The block has that register inside: with `REGMODE = OUTREG` the port's data is registered once
 //! more in the block, loaded by `OCE`. This pass moves each such fabric register into its
 //! block RAM (what vendor tools do on their own), so the route out of the block gets a whole
 //! cycle.

@@ -43,7 +43,7 @@ impl<const D: usize> Ram<D> {
     }
 
     /// Read latency 2: the block RAM's output is registered in the fabric before any logic sees
-    /// it (an ECP5 block RAM without its output register puts data out about 4.4 ns after
+    /// it (an ECP5 block RAM without its output register puts data out over 4 ns after
     /// the clock; the ECP5 flow moves this register into the block, `bram_oreg`).
     pub fn registered(depth: usize) -> Self {
         Ram {
