@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use hdl::tools::{Placer, PnrOptions};
 use spec::AccelConfig;
 use std::path::PathBuf;
 
@@ -39,6 +40,13 @@ enum Cmd {
         /// quoted with its seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// nextpnr's placer.
+        #[arg(long, value_enum, default_value_t = Placer::Static)]
+        placer: Placer,
+        /// Place and route this netlist (the `sqz_top.json` of an earlier run) instead of
+        /// synthesizing again: another seed or placer on the same netlist.
+        #[arg(long)]
+        netlist: Option<PathBuf>,
     },
     /// Yosys synthesis; prints LUT/FF/DSP/BRAM.
     Synth {
@@ -69,9 +77,17 @@ fn main() -> anyhow::Result<()> {
             preset,
             speed,
             seed,
+            placer,
+            netlist,
         } => {
             let cfg = AccelConfig::preset(&preset)?;
-            hdl::tools::pnr(&cfg, speed, seed)?;
+            let opt = PnrOptions {
+                speed,
+                seed,
+                placer,
+                netlist,
+            };
+            hdl::tools::pnr(&cfg, &opt)?;
         }
         Cmd::Synth { preset, target } => {
             let cfg = AccelConfig::preset(&preset)?;

@@ -226,49 +226,112 @@ fn pnr_yosys() -> (PathBuf, &'static str) {
     }
 }
 
+/// nextpnr's placer (`hdl pnr --placer`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Placer {
+    /// The electrostatic placer: it spreads the logic by density, so the router meets far less
+    /// congestion on this design (see docs/ARCHITECTURE.md, timing).
+    Static,
+    /// The analytic HeAP placer (nextpnr's default): it packs the logic tighter, and router2
+    /// then spends tens of iterations, or does not converge, on the congestion.
+    Heap,
+}
+
+impl Placer {
+    fn arg(self) -> &'static str {
+        match self {
+            Placer::Static => "static",
+            Placer::Heap => "heap",
+        }
+    }
+}
+
+/// How `hdl pnr` places and routes.
+#[derive(Clone, Debug)]
+pub struct PnrOptions {
+    /// Speed grade (6, 7 or 8).
+    pub speed: u8,
+    /// nextpnr's placement seed.
+    pub seed: u64,
+    pub placer: Placer,
+    /// Place and route this netlist (a `sqz_top.json` an earlier `hdl pnr` wrote, block-RAM
+    /// output registers already packed) instead of synthesizing the preset again.
+    pub netlist: Option<PathBuf>,
+}
+
+impl Default for PnrOptions {
+    fn default() -> Self {
+        PnrOptions {
+            speed: 8,
+            seed: 1,
+            placer: Placer::Static,
+            netlist: None,
+        }
+    }
+}
+
 /// Synthesize for ECP5 and place and route out of context on an LFE5U-85F of speed grade
-/// `speed` (only the clock is constrained, constraints/ecp5.lpf); prints the achieved Fmax.
-pub fn pnr(cfg: &AccelConfig, speed: u8, seed: u64) -> anyhow::Result<f64> {
+/// `opt.speed` (only the clock is constrained, constraints/ecp5.lpf); prints the achieved Fmax.
+pub fn pnr(cfg: &AccelConfig, opt: &PnrOptions) -> anyhow::Result<f64> {
     let d = build_dir(cfg, "pnr")?;
-    let (yosys, target) = pnr_yosys();
-    println!("synthesis: {} ({target})", yosys.display());
-    synth_in(cfg, target, &d, &yosys)?;
-    let oreg = crate::bram_oreg::pack_file(&d.join("sqz_top.json"), "sqz_top")?;
-    println!(
-        "block-RAM output registers: {} ports packed ({} flip-flops moved into their DP16KD); ports left: {:?}",
-        oreg.ports_packed, oreg.ffs_absorbed, oreg.ports_left
-    );
-    let lpf = weights::repo_root().join("constraints/ecp5.lpf");
-    let out = Command::new(nextpnr()?)
-        .args([
-            "--85k",
-            "--speed",
-            &speed.to_string(),
-            "--package",
-            "CABGA381",
-            "--json",
-            "sqz_top.json",
-            "--out-of-context",
-            "--lpf-allow-unconstrained",
-        ])
-        .arg("--lpf")
-        .arg(&lpf)
-        .args([
-            "--freq",
-            &cfg.target_mhz.to_string(),
-            "--log",
-            "nextpnr.log",
-            // Critical paths, utilisation and every routed net's delays as JSON, beside the
-            // log (the per-net delays time every path, not only the critical one).
-            "--report",
-            "report.json",
-            "--detailed-timing-report",
-            // The negotiated-congestion router finishes this design far sooner than router1.
-            "--router",
-            "router2",
-            "--seed",
-            &seed.to_string(),
-        ])
+    match &opt.netlist {
+        Some(n) => {
+            std::fs::copy(n, d.join("sqz_top.json"))
+                .with_context(|| format!("copying the netlist {}", n.display()))?;
+            println!("netlist: {} (not synthesized again)", n.display());
+        }
+        None => {
+            let (yosys, target) = pnr_yosys();
+            println!("synthesis: {} ({target})", yosys.display());
+            synth_in(cfg, target, &d, &yosys)?;
+            let oreg = crate::bram_oreg::pack_file(&d.join("sqz_top.json"), "sqz_top")?;
+            println!(
+                "block-RAM output registers: {} ports packed ({} flip-flops moved into their DP16KD); ports left: {:?}",
+                oreg.ports_packed, oreg.ffs_absorbed, oreg.ports_left
+            );
+        }
+    }
+    // nextpnr reads the constraints beside the netlist (the yowasp build sees only some
+    // directories of the host).
+    std::fs::copy(
+        weights::repo_root().join("constraints/ecp5.lpf"),
+        d.join("ecp5.lpf"),
+    )
+    .context("copying constraints/ecp5.lpf")?;
+    let (speed, seed) = (opt.speed, opt.seed);
+    let mut cmd = Command::new(nextpnr()?);
+    cmd.args([
+        "--85k",
+        "--speed",
+        &speed.to_string(),
+        "--package",
+        "CABGA381",
+        "--json",
+        "sqz_top.json",
+        "--out-of-context",
+        "--lpf-allow-unconstrained",
+        "--lpf",
+        "ecp5.lpf",
+        "--freq",
+        &cfg.target_mhz.to_string(),
+        "--log",
+        "nextpnr.log",
+        // Critical paths, utilisation and every routed net's delays as JSON, beside the
+        // log (the per-net delays time every path, not only the critical one).
+        "--report",
+        "report.json",
+        "--detailed-timing-report",
+        "--placer",
+        opt.placer.arg(),
+        // The negotiated-congestion router finishes this design far sooner than router1.
+        // (Its timing-driven rip-up, `--tmg-ripup`, is not used: once the congestion is gone
+        // it went on past 500 iterations here without improving a failing path.)
+        "--router",
+        "router2",
+        "--seed",
+        &seed.to_string(),
+    ]);
+    let out = cmd
         .current_dir(&d)
         .output()
         .context("running nextpnr-ecp5")?;
@@ -283,8 +346,9 @@ pub fn pnr(cfg: &AccelConfig, speed: u8, seed: u64) -> anyhow::Result<f64> {
     match fmax {
         Some(f) => {
             println!(
-                "ecp5 preset {} on LFE5U-85F-{speed}BG381, seed {seed}: Fmax {f:.2} MHz {} (target {} MHz: {}), log {}, timing report {}",
+                "ecp5 preset {} on LFE5U-85F-{speed}BG381, {} placer, seed {seed}: Fmax {f:.2} MHz {} (target {} MHz: {}), log {}, timing report {}",
                 cfg.name,
+                opt.placer.arg(),
                 if routed {
                     "after routing"
                 } else {
