@@ -34,6 +34,7 @@
 //! `busy`, `done_set`, `err_set`, `inc_*`; the H2C slave and C2H master streams.
 
 use crate::array::LaneArray;
+use crate::dsp::DspMul;
 use crate::loader::Loader;
 use crate::mem::{
     BankedMem, DescDecode, MaskMem, Pipe, Ram, Replicate, DEEP_RAM_LATENCY, PIPELINED_READ_LATENCY,
@@ -170,6 +171,21 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     st_kc: DFF<Bits<3>>,
     adv_tile_kc: DFF<Bit>,
     adv_chan_kc: DFF<Bit>,
+    /// The walker's tile registers (`tl`, `mtile`, `q0`, `rel0`) load when their `en_*` copy is
+    /// set, their channel-start value when their `in_*` copy is set too (the cycle after a
+    /// launch, or a channel's end) and the next tile's otherwise (a tile's end): each register
+    /// has its own pair of flip-flops, set a cycle ahead, instead of one LUT driving all their
+    /// enables.
+    en_tl_kc: DFF<Bit>,
+    in_tl_kc: DFF<Bit>,
+    en_mt_kc: DFF<Bit>,
+    in_mt_kc: DFF<Bit>,
+    en_q0_kc: DFF<Bit>,
+    in_q0_kc: DFF<Bit>,
+    en_rel_kc: DFF<Bit>,
+    in_rel_kc: DFF<Bit>,
+    /// This cycle launches a job (idle, START accepted, not halted).
+    launch_go: Signal<Local, Bit>,
     take_k: Signal<Local, Bit>,
     /// START accepted (idle, descriptor good), registered; `halted` still gates it.
     launch_r: DFF<Bit>,
@@ -195,7 +211,10 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     wraps_r: DFF<Bits<8>>,
     vw: DFF<Bit>,
     fw: DFF<Bit>,
-    cpl_r: DFF<Bits<32>>,
+    /// The input channel's plane offset `c * plane_in`: the multiplier's operand registers
+    /// take `c_reg`'s next value and `plane_in`, its product register is the offset (the same
+    /// cycle the fabric register behind an unregistered multiplier gave it).
+    cpl_mul: DspMul<32>,
     addr_r: DFF<Bits<24>>,
     // Combinational helpers.
     rst: DFF<Bit>,
@@ -219,8 +238,12 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     wr_left: Signal<Local, Bits<24>>,
     wr_keep: Signal<Local, Bits<16>>,
     dst_prod: DFF<Bits<32>>,
-    cpl: Signal<Local, Bits<32>>,
-    // Job constants of the requantizers, registered (shifts and a subtract of descriptor fields).
+    // Job constants of the requantizers, registered (shifts and a subtract of descriptor fields),
+    // from local copies of the descriptor's shift and multiplier: the descriptor's bits reach
+    // the whole chip, so the decode starts at registers of its own.
+    sh_c: DFF<Bits<6>>,
+    shm1_c: DFF<Bits<6>>,
+    m_c: DFF<Bits<16>>,
     rnd: DFF<Bits<48>>,
     rnd_neg: DFF<Bits<48>>,
     ovf: DFF<Bits<48>>,
@@ -360,6 +383,15 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             st_kc: Default::default(),
             adv_tile_kc: Default::default(),
             adv_chan_kc: Default::default(),
+            en_tl_kc: Default::default(),
+            in_tl_kc: Default::default(),
+            en_mt_kc: Default::default(),
+            in_mt_kc: Default::default(),
+            en_q0_kc: Default::default(),
+            in_q0_kc: Default::default(),
+            en_rel_kc: Default::default(),
+            in_rel_kc: Default::default(),
+            launch_go: Default::default(),
             take_k: Default::default(),
             adv_tile: Default::default(),
             adv_chan: Default::default(),
@@ -381,7 +413,7 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             wraps_r: Default::default(),
             vw: Default::default(),
             fw: Default::default(),
-            cpl_r: Default::default(),
+            cpl_mul: Default::default(),
             addr_r: Default::default(),
             rst: Default::default(),
             bad_desc: Default::default(),
@@ -403,7 +435,9 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             wr_left: Default::default(),
             wr_keep: Default::default(),
             dst_prod: Default::default(),
-            cpl: Default::default(),
+            sh_c: Default::default(),
+            shm1_c: Default::default(),
+            m_c: Default::default(),
             rnd: Default::default(),
             rnd_neg: Default::default(),
             ovf: Default::default(),
@@ -472,6 +506,9 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             wg3,
             tap_r,
             tap_r2,
+            sh_c,
+            shm1_c,
+            m_c,
             rnd,
             rnd_neg,
             ovf,
@@ -484,7 +521,6 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             wraps_r,
             vw,
             fw,
-            cpl_r,
             addr_r,
             iss,
             adv_tile,
@@ -494,6 +530,14 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             iss_kc,
             st_kc,
             adv_tile_kc,
+            en_tl_kc,
+            in_tl_kc,
+            en_mt_kc,
+            in_mt_kc,
+            en_q0_kc,
+            in_q0_kc,
+            en_rel_kc,
+            in_rel_kc,
             adv_chan_kc,
             ntm1,
             nt1_f,
@@ -657,7 +701,11 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.maskmem.rtile.next = self.mtile.q.val();
 
         // start_r2 & !bad_r & !bad_r2 as one register (the launch enables hang off it).
-        self.launch_r.d.next = self.start_r.q.val() & !self.bad_desc.val() & !self.bad_a.val();
+        // The checks registered beside start_r (bad_r and bad_r2 judge the descriptor of the
+        // cycle before; it is stable then, see above).
+        self.launch_r.d.next = self.start_r.q.val() & !self.bad_r.q.val() & !self.bad_r2.q.val();
+        self.launch_go.next =
+            (self.st.q.val() == self.st_idle.val()) & self.launch_r.q.val() & !self.halted.val();
         if self.st.q.val() == self.st_idle.val() {
             if self.start_r2.q.val()
                 & !self.halted.val()
@@ -665,17 +713,13 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             {
                 self.err_set.next = 2.into();
             }
-            if self.launch_r.q.val() & !self.halted.val() {
+            if self.launch_go.val() {
                 self.st.d.next = self.st_chan.val();
                 self.chan_addr.d.next = bit_cast::<24, 16>(self.dd.bias_base.val());
                 self.dst_ch.d.next = self.dd.out_ch_offset.val();
-                self.mtile.d.next = self.dd.mask_base.val();
                 self.o.d.next = 0.into();
-                self.tl.d.next = self.ntm1.q.val();
                 self.e.d.next = bit_cast::<24, 23>(self.dd.weight_base.val());
                 self.e_chan.d.next = bit_cast::<24, 23>(self.dd.weight_base.val());
-                self.q0.d.next = self.dd.q_start.val();
-                self.rel0.d.next = 0.into();
                 self.credits.d.next = self.fifo_depth.val();
                 self.cred_f.d.next = true;
             }
@@ -728,10 +772,6 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             self.o.d.next = self.o.q.val() + 1;
             self.chan_addr.d.next = self.chan_addr.q.val() + 1;
             self.dst_ch.d.next = self.dst_ch.q.val() + 1;
-            self.tl.d.next = self.ntm1.q.val();
-            self.mtile.d.next = self.dd.mask_base.val();
-            self.q0.d.next = self.dd.q_start.val();
-            self.rel0.d.next = 0.into();
             self.e_chan.d.next = self.e.q.val() + 1;
             if self.ol_f.q.val() {
                 self.st.d.next = self.st_drain.val();
@@ -740,15 +780,42 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             }
         } else if self.adv_tile.q.val() {
             // A tile's last entry, not the channel's: the next tile re-walks the channel.
-            self.tl.d.next = self.tl.q.val() - 1;
-            self.mtile.d.next = self.mtile.q.val() + 1;
             self.first_f.d.next = true;
             self.last_f.d.next = self.cnt1_f.q.val();
             self.chanl_f.d.next = self.tl.q.val() == 1;
-            self.q0.d.next = self.q0.q.val() + self.s24.val();
-            self.rel0.d.next = self.rel0.q.val() + self.s24.val();
             self.e.d.next = self.e_chan.q.val();
             self.n_left.d.next = self.cnt.q.val();
+        }
+        // The tile registers: a channel's start (the cycle after a launch, or after a channel's
+        // last entry) or the next tile (after a tile's last entry). No entry issues in the
+        // cycle after a launch (the FSM is in CHAN), so the two never meet.
+        if self.en_tl_kc.q.val() {
+            if self.in_tl_kc.q.val() {
+                self.tl.d.next = self.ntm1.q.val();
+            } else {
+                self.tl.d.next = self.tl.q.val() - 1;
+            }
+        }
+        if self.en_mt_kc.q.val() {
+            if self.in_mt_kc.q.val() {
+                self.mtile.d.next = self.dd.mask_base.val();
+            } else {
+                self.mtile.d.next = self.mtile.q.val() + 1;
+            }
+        }
+        if self.en_q0_kc.q.val() {
+            if self.in_q0_kc.q.val() {
+                self.q0.d.next = self.dd.q_start.val();
+            } else {
+                self.q0.d.next = self.q0.q.val() + self.s24.val();
+            }
+        }
+        if self.en_rel_kc.q.val() {
+            if self.in_rel_kc.q.val() {
+                self.rel0.d.next = 0.into();
+            } else {
+                self.rel0.d.next = self.rel0.q.val() + self.s24.val();
+            }
         }
         // Sampled only while draining (the credit of a tile issued in the last RUN cycle shows
         // in the counter one cycle later).
@@ -812,6 +879,15 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.st_kc.d.next = self.st.d.val();
         self.adv_tile_kc.d.next = self.adv_tile.d.val();
         self.adv_chan_kc.d.next = self.adv_chan.d.val();
+        // adv_chan implies adv_tile.
+        self.en_tl_kc.d.next = self.launch_go.val() | self.adv_tile.d.val();
+        self.in_tl_kc.d.next = self.launch_go.val() | self.adv_chan.d.val();
+        self.en_mt_kc.d.next = self.launch_go.val() | self.adv_tile.d.val();
+        self.in_mt_kc.d.next = self.launch_go.val() | self.adv_chan.d.val();
+        self.en_q0_kc.d.next = self.launch_go.val() | self.adv_tile.d.val();
+        self.in_q0_kc.d.next = self.launch_go.val() | self.adv_chan.d.val();
+        self.en_rel_kc.d.next = self.launch_go.val() | self.adv_tile.d.val();
+        self.in_rel_kc.d.next = self.launch_go.val() | self.adv_chan.d.val();
         self.err_set.next = self.err_set.val()
             | bit_cast::<4, 1>(self.loader.err_bad_packet.val().into())
             | (bit_cast::<4, 1>(self.loader.err_w_overflow.val().into()) << 2)
@@ -909,8 +985,9 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         if self.kh.val() == 3 {
             self.tap_r.d.next = self.wg3.q.val() + bit_cast::<24, 2>(self.kw.val());
         }
-        self.cpl.next = self.c_reg.q.val() * self.dd.plane_in.val();
-        self.cpl_r.d.next = self.cpl.val();
+        self.cpl_mul.clk.next = self.clk.val();
+        self.cpl_mul.a.next = bit_cast::<18, 16>(self.c_reg.d.val());
+        self.cpl_mul.b.next = bit_cast::<18, 16>(self.dd.plane_in.val());
         // The LUT word holds 8 codebook bytes; the code's low 3 bits pick one.
         match self.code_lo2.q.val().index() {
             0 => {
@@ -942,7 +1019,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         // ---- T4: address ----
         self.tap_r2.d.next = self.tap_r.q.val();
         self.addr_r.d.next = self.dd.src_base.val()
-            + bit_cast::<24, 32>(self.cpl_r.q.val())
+            + bit_cast::<24, 32>(self.cpl_mul.p.val())
             + self.tap_r2.q.val()
             + self.p_q0.dout.val();
         // ---- T5..T8: banked read ----
@@ -957,10 +1034,13 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.array.first.next = self.tok6.val().get_bit(1);
         self.array.last.next = self.tok6.val().get_bit(2);
         self.array.bias.next = self.p_bias.dout.val();
-        self.array.m.next = self.dd.m.val();
-        self.rnd.d.next = self.one48.val() << (self.dd.shift.val() - 1);
-        self.rnd_neg.d.next = self.rnd.q.val() - (bit_cast::<48, 16>(self.dd.m.val()) << 32);
-        self.ovf.d.next = (self.ones48.val() << self.dd.shift.val()) << 8;
+        self.array.m.next = self.m_c.q.val();
+        self.sh_c.d.next = self.dd.shift.val();
+        self.shm1_c.d.next = self.dd.shift.val() - 1;
+        self.m_c.d.next = self.dd.m.val();
+        self.rnd.d.next = self.one48.val() << self.shm1_c.q.val();
+        self.rnd_neg.d.next = self.rnd.q.val() - (bit_cast::<48, 16>(self.m_c.q.val()) << 32);
+        self.ovf.d.next = (self.ones48.val() << self.sh_c.q.val()) << 8;
         self.array.rnd.next = self.rnd.q.val();
         self.array.rnd_neg.next = self.rnd_neg.q.val();
         self.array.ovf.next = self.ovf.q.val();

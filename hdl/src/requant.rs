@@ -3,8 +3,8 @@
 //! serves lanes `4r .. 4r+3` in the four cycles after `cap` (its own chunk counter `sel`),
 //! which is why a tile lasts at least four cycles.
 //!
-//! Registered: the chunk counter and copies of the job constants (`shift`, `rnd`, `rnd_neg`,
-//! `ovf`); R0 the selected accumulator (`acc_r`,
+//! Registered: the chunk counter and copies of the job constants (`m`, `shift`, `rnd`,
+//! `rnd_neg`, `ovf`); R0 the selected accumulator (`acc_r`,
 //! beside the lanes: the multipliers sit in a DSP row); R1 its halves (the two [`DspMul`]s'
 //! operand registers) and its sign; R2 the partial products `lo_m`, `hi_m` (the multipliers'
 //! product registers) and the addend `adj` (`rnd`, or `rnd_neg` = rnd - m << 32 when acc < 0);
@@ -62,6 +62,9 @@ pub struct Requant {
     neg: DFF<Bit>,
     big: DFF<Bit>,
     sh_r: DFF<Bits<6>>,
+    /// A local copy of the job's multiplier for this unit's two DSPs (the shared register sat
+    /// up to 9.4 ns of routing from the DSP rows).
+    m_kc: DFF<Bits<16>>,
     /// Local copies of the job's rounding constants and clamp mask (kept apart from the other
     /// units' by the P&R synthesis, `*_kc`): one register per unit, not one net to all units.
     rnd_kc: DFF<Bits<48>>,
@@ -107,6 +110,7 @@ impl Default for Requant {
             neg: Default::default(),
             big: Default::default(),
             sh_r: Default::default(),
+            m_kc: Default::default(),
             rnd_kc: Default::default(),
             rnd_neg_kc: Default::default(),
             ovf_kc: Default::default(),
@@ -126,8 +130,8 @@ impl Logic for Requant {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clk, acc_r, neg0, sel, run, adj, lo_adj, hi_r, p, win, neg, big, sh_r, rnd_kc,
-            rnd_neg_kc, ovf_kc, yq
+            self, clk, acc_r, neg0, sel, run, adj, lo_adj, hi_r, p, win, neg, big, sh_r, m_kc,
+            rnd_kc, rnd_neg_kc, ovf_kc, yq
         );
         self.rnd_kc.d.next = self.rnd.val();
         self.rnd_neg_kc.d.next = self.rnd_neg.val();
@@ -166,7 +170,8 @@ impl Logic for Requant {
         // their products.
         self.acc_r.d.next = self.acc.val();
         self.neg0.d.next = self.acc_r.q.val().get_bit(31);
-        self.m18.next = bit_cast::<18, 16>(self.m.val());
+        self.m_kc.d.next = self.m.val();
+        self.m18.next = bit_cast::<18, 16>(self.m_kc.q.val());
         self.mul_lo.clk.next = self.clk.val();
         self.mul_hi.clk.next = self.clk.val();
         self.mul_lo.a.next = bit_cast::<18, 16>(self.acc_r.q.val().get_bits::<16>(0));
