@@ -237,7 +237,9 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     dst_ch: DFF<Bits<16>>,
     wr_left: Signal<Local, Bits<24>>,
     wr_keep: Signal<Local, Bits<16>>,
-    dst_prod: DFF<Bits<32>>,
+    /// `dst_ch * plane_out` in a registered DSP (operands `dst_ch`'s next value and
+    /// `plane_out`): the product of the channel entered in CHAN, ready by CHANR.
+    dst_mul: DspMul<32>,
     // Job constants of the requantizers, registered (shifts and a subtract of descriptor fields),
     // from local copies of the descriptor's shift and multiplier: the descriptor's bits reach
     // the whole chip, so the decode starts at registers of its own.
@@ -434,7 +436,7 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             dst_ch: Default::default(),
             wr_left: Default::default(),
             wr_keep: Default::default(),
-            dst_prod: Default::default(),
+            dst_mul: Default::default(),
             sh_c: Default::default(),
             shm1_c: Default::default(),
             m_c: Default::default(),
@@ -486,7 +488,6 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             credits,
             since_last,
             dst_chan,
-            dst_prod,
             dst_ch,
             code_lo,
             code_lo2,
@@ -694,9 +695,11 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.chanmem.raddr.next = self.chan_addr.q.val();
         self.cnt_zero.next = self.chanmem.rdata.val().get_bit(48);
         self.cnt_one.next = self.chanmem.rdata.val().get_bit(49);
-        // Registered in ST_CHAN (dst_ch is stable there), used in ST_CHANR: the multiply and the add
-        // of the destination base get a cycle each.
-        self.dst_prod.d.next = self.dst_ch.q.val() * self.dd.plane_out.val();
+        // dst_ch changes entering CHAN and is read in CHANR, two cycles later: the multiplier's
+        // operand register holds it from CHANW, its product register in CHANR.
+        self.dst_mul.clk.next = self.clk.val();
+        self.dst_mul.a.next = bit_cast::<18, 16>(self.dst_ch.d.val());
+        self.dst_mul.b.next = bit_cast::<18, 16>(self.dd.plane_out.val());
         self.wmem.raddr.next = self.e.q.val();
         self.maskmem.rtile.next = self.mtile.q.val();
 
@@ -739,7 +742,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             self.chanl_f.d.next = self.nt1_f.q.val();
             self.ol_f.d.next = (self.o.q.val() + 1) == self.dd.out_c.val();
             self.dst_chan.d.next =
-                self.dd.dst_base.val() + bit_cast::<24, 32>(self.dst_prod.q.val());
+                self.dd.dst_base.val() + bit_cast::<24, 32>(self.dst_mul.p.val());
             if self.cnt_zero.val() {
                 // A channel needs >= 1 entry (spec::job guarantees it): refuse, never hang.
                 self.err_set.next = 2.into();
