@@ -86,7 +86,8 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     /// The same table for a channel's first entry (t1 = rel), beside it.
     tapwrap_f: TapWrap,
     /// The H2C stream's register slice in front of the loader.
-    h2c_skid: AxisSkid<64>,
+    /// The H2C beat and its `tdata_hi_zero` flag (bit 64) through the register slice.
+    h2c_skid: AxisSkid<65>,
     loader: Loader,
     wmem: Ram<12>,
     cbmem: Ram<64>,
@@ -589,12 +590,14 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         // slice drops what it holds at the reset's edge.
         self.h2c_skid.clk.next = self.clk.val();
         self.h2c_skid.clear.next = self.rst.d.val();
-        self.h2c_skid.in_data.next = self.s_axis_tdata.val();
+        self.h2c_skid.in_data.next = bit_cast::<65, 64>(self.s_axis_tdata.val())
+            | (bit_cast::<65, 1>((!self.s_axis_tdata.val().get_bits::<32>(32).any()).into()) << 64);
         self.h2c_skid.in_valid.next =
             self.s_axis_tvalid.val() & self.resetn.val() & !self.rst.q.val();
         self.s_axis_tready.next =
             self.h2c_skid.in_ready.val() & self.resetn.val() & !self.rst.q.val();
-        self.loader.tdata.next = self.h2c_skid.out_data.val();
+        self.loader.tdata.next = self.h2c_skid.out_data.val().get_bits::<64>(0);
+        self.loader.tdata_hi_zero.next = self.h2c_skid.out_data.val().get_bit(64);
         self.loader.tvalid.next = self.h2c_skid.out_valid.val();
         self.h2c_skid.out_ready.next = self.loader.tready.val();
         self.wmem.we.next = self.loader.w_we.val();

@@ -28,7 +28,7 @@
 //!
 //! Ports: `clk`, `rst` (synchronous, active high), `enable` (no job is running or starting),
 //! `busy` (a job runs) and the running job's `job_*` descriptor fields, `halted` (accept and
-//! drop everything), the H2C `tdata/tvalid/tready`, per-memory write ports, `pay_beat` (a
+//! drop everything), the H2C `tdata/tvalid/tready` (and `tdata_hi_zero`, a flag of the beat), per-memory write ports, `pay_beat` (a
 //! payload beat was taken, for the hidden-load counter) and the `err_*` pulses.
 
 use rust_hdl::prelude::*;
@@ -65,6 +65,10 @@ pub struct Loader {
     pub pay_beat: Signal<Out, Bit>,
     pub halted: Signal<In, Bit>,
     pub tdata: Signal<In, Bits<64>>,
+    /// `tdata`'s upper 32 bits are all zero (a header's length field), computed before the
+    /// register slice and registered with the beat: the header's zero-length test then starts
+    /// at a flip-flop, not a 32-bit compare, on the way to the state's and `tready`'s enables.
+    pub tdata_hi_zero: Signal<In, Bit>,
     pub tvalid: Signal<In, Bit>,
     pub tready: Signal<Out, Bit>,
     pub w_we: Signal<Out, Bit>,
@@ -185,7 +189,6 @@ pub struct Loader {
     zero6: Constant<Bits<6>>,
     one32: Constant<Bits<32>>,
     two32: Constant<Bits<32>>,
-    zero32: Constant<Bits<32>>,
     seven24: Constant<Bits<24>>,
     zero24: Constant<Bits<24>>,
     three2: Constant<Bits<2>>,
@@ -213,6 +216,7 @@ impl Loader {
             pay_beat: Default::default(),
             halted: Default::default(),
             tdata: Default::default(),
+            tdata_hi_zero: Default::default(),
             tvalid: Default::default(),
             tready: Default::default(),
             w_we: Default::default(),
@@ -318,7 +322,6 @@ impl Loader {
             zero6: Constant::new(0u64.to_bits()),
             one32: Constant::new(1u64.to_bits()),
             two32: Constant::new(2u64.to_bits()),
-            zero32: Constant::new(0u64.to_bits()),
             seven24: c24(spec::STREAM_BYTES - 1),
             zero24: c24(0),
             three2: Constant::new(((spec::packet::WEIGHTS_PER_BEAT - 1) as u64).to_bits()),
@@ -446,7 +449,7 @@ impl Logic for Loader {
             self.hdr_end.d.next = bit_cast::<40, 24>(self.tdata.val().get_bits::<24>(8))
                 + (bit_cast::<40, 32>(self.tdata.val().get_bits::<32>(32)) << self.hdr_sh.val());
             // A zero-length packet is consumed and ignored.
-            if self.fire.val() & (self.tdata.val().get_bits::<32>(32) != self.zero32.val()) {
+            if self.fire.val() & !self.tdata_hi_zero.val() {
                 self.state.d.next = self.st_gate.val();
             }
         } else if self.state.q.val() == self.st_gate.val() {
@@ -551,7 +554,7 @@ impl Logic for Loader {
         self.tready_n0.next = true;
         self.tready_n1.next = true;
         if self.state.q.val() == self.st_hdr.val() {
-            self.tready_n1.next = self.tdata.val().get_bits::<32>(32) == self.zero32.val();
+            self.tready_n1.next = self.tdata_hi_zero.val();
         } else if self.state.q.val() == self.st_gate.val() {
             self.tready_n0.next = self.go.val() & self.at_gate.q.val();
             self.tready_n1.next = self.tready_n0.val();

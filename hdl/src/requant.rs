@@ -7,9 +7,10 @@
 //! `rnd_neg`, `ovf`); R0 the selected accumulator (`acc_r`,
 //! beside the lanes: the multipliers sit in a DSP row); R1 its halves (the two [`DspMul`]s'
 //! operand registers) and its sign; R2 the partial products `lo_m`, `hi_m` (the multipliers'
-//! product registers) and the addend `adj` (`rnd`, or `rnd_neg` = rnd - m << 32 when acc < 0);
-//! R3 `lo_m + adj` and `hi_m` again; R4 the 48-bit rounded product `p`; R5 the byte-shifted
-//! 16-bit window, the sign and the clamp test; R6 the output byte `y`.
+//! product registers); R3 the products again in the fabric (`lo_mr`, `hi_mr`) and the addend
+//! `adj` (`rnd`, or `rnd_neg` = rnd - m << 32 when acc < 0); R4 `lo_m + adj` and `hi_m` again;
+//! R5 the 48-bit rounded product `p`; R6 the byte-shifted 16-bit window, the sign and the clamp
+//! test; R7 the output byte `y`.
 //! Combinational: the 4:1 input select, one two-input sum per stage, the two shift steps and
 //! the clamp select.
 //!
@@ -23,8 +24,8 @@
 use crate::dsp::DspMul;
 use rust_hdl::prelude::*;
 
-/// Cycles from the input select (`sel`, `a0..a3`) to `y`: R0 .. R6.
-pub const REQUANT_LATENCY: usize = 7;
+/// Cycles from the input select (`sel`, `a0..a3`) to `y`: R0 .. R7.
+pub const REQUANT_LATENCY: usize = 8;
 
 #[derive(LogicBlock)]
 pub struct Requant {
@@ -49,6 +50,8 @@ pub struct Requant {
     acc_r: DFF<Bits<32>>,
     /// The accumulator's sign at R1 (its halves are in the multipliers' operand registers).
     neg0: DFF<Bit>,
+    /// The sign again at R2, for the addend `adj` at R3.
+    neg1: DFF<Bit>,
     mul_lo: DspMul<32>,
     mul_hi: DspMul<32>,
     m18: Signal<Local, Bits<18>>,
@@ -74,6 +77,9 @@ pub struct Requant {
     lo_m: Signal<Local, Bits<32>>,
     hi_m: Signal<Local, Bits<32>>,
     adj: DFF<Bits<48>>,
+    /// The products again in the fabric (R3): the DSP row lies apart from the carry chains.
+    lo_mr: DFF<Bits<32>>,
+    hi_mr: DFF<Bits<32>>,
     lo_adj: DFF<Bits<48>>,
     hi_r: DFF<Bits<32>>,
     p: DFF<Bits<48>>,
@@ -101,6 +107,7 @@ impl Default for Requant {
             acc: Default::default(),
             acc_r: Default::default(),
             neg0: Default::default(),
+            neg1: Default::default(),
             mul_lo: Default::default(),
             mul_hi: Default::default(),
             m18: Default::default(),
@@ -118,6 +125,8 @@ impl Default for Requant {
             lo_m: Default::default(),
             hi_m: Default::default(),
             adj: Default::default(),
+            lo_mr: Default::default(),
+            hi_mr: Default::default(),
             lo_adj: Default::default(),
             hi_r: Default::default(),
             p: Default::default(),
@@ -130,8 +139,8 @@ impl Logic for Requant {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clk, acc_r, neg0, sel, run, adj, lo_adj, hi_r, p, win, neg, big, sh_r, m_kc,
-            rnd_kc, rnd_neg_kc, ovf_kc, yq
+            self, clk, acc_r, neg0, neg1, sel, run, adj, lo_mr, hi_mr, lo_adj, hi_r, p, win, neg,
+            big, sh_r, m_kc, rnd_kc, rnd_neg_kc, ovf_kc, yq
         );
         self.rnd_kc.d.next = self.rnd.val();
         self.rnd_neg_kc.d.next = self.rnd_neg.val();
@@ -180,22 +189,25 @@ impl Logic for Requant {
         self.mul_hi.b.next = self.m18.val();
         self.lo_m.next = self.mul_lo.p.val();
         self.hi_m.next = self.mul_hi.p.val();
-        // The rounding constant and the sign correction as one registered addend beside the
-        // products.
-        if self.neg0.q.val() {
+        // R3: the products in fabric registers, and the rounding constant and the sign
+        // correction as one registered addend beside them.
+        self.neg1.d.next = self.neg0.q.val();
+        self.lo_mr.d.next = self.lo_m.val();
+        self.hi_mr.d.next = self.hi_m.val();
+        if self.neg1.q.val() {
             self.adj.d.next = self.rnd_neg_kc.q.val();
         } else {
             self.adj.d.next = self.rnd_kc.q.val();
         }
-        // R3: lo * m + adj; R4: + hi * m << 16, acc * m + rnd as a 48-bit two's complement
+        // R4: lo * m + adj; R5: + hi * m << 16, acc * m + rnd as a 48-bit two's complement
         // pattern (two two-input sums: one three-input sum was two carry chains in a cycle).
-        self.lo_adj.d.next = bit_cast::<48, 32>(self.lo_m.val()) + self.adj.q.val();
-        self.hi_r.d.next = self.hi_m.val();
+        self.lo_adj.d.next = bit_cast::<48, 32>(self.lo_mr.q.val()) + self.adj.q.val();
+        self.hi_r.d.next = self.hi_mr.q.val();
         self.sum.next = (bit_cast::<48, 32>(self.hi_r.q.val()) << 16) + self.lo_adj.q.val();
         self.p.d.next = self.sum.val();
         // A local copy of the job's shift (one register per unit, not one net to all of them).
         self.sh_r.d.next = self.shift.val();
-        // R5: the shift by whole bytes (shift & !7) into a 16-bit window, the sign, and the
+        // R6: the shift by whole bytes (shift & !7) into a 16-bit window, the sign, and the
         // clamp test: p >> shift > 255 exactly when p has a bit at shift + 8 or above (a mask
         // test on p instead of a compare on the shifted word).
         self.shifted.next =
@@ -203,7 +215,7 @@ impl Logic for Requant {
         self.win.d.next = self.shifted.val().get_bits::<16>(0);
         self.neg.d.next = self.p.q.val().get_bit(47);
         self.big.d.next = (self.p.q.val() & self.ovf_kc.q.val()).any();
-        // R6: the shift by the remaining 0..7 bits, ReLU, clamp to 255.
+        // R7: the shift by the remaining 0..7 bits, ReLU, clamp to 255.
         self.fine.next = self.win.q.val() >> self.sh_r.q.val().get_bits::<3>(0);
         if self.neg.q.val() {
             self.yq.d.next = 0.into();
