@@ -11,13 +11,15 @@
 //!    code (2 cycles);
 //! T6 input channel c += wraps (registered), tap offset kh*Wg + kw (registered);
 //! T7 c*plane (registered), weight byte from the LUT word;
-//! T8 address = src_base + c*plane + tap + q0 (registered); T9..T16 banked activation read
+//! T8 address = src_base + c*plane (a registered DSP) + tap + q0 (registered); T9..T16 banked
+//!    activation read
 //!    (8 cycles: row registers, each group of 8 banks' row registers, each bank's row
 //!    register, bank read, bank output register and its fabric copy, two rotation steps);
 //!    T17 the lane array (`LANE_STAGE`; its latency `ARRAY_LATENCY`: operand registers,
 //!    multiply, the product's fabric copy, accumulate, hold, the shared requantizers over four
-//!    chunks); the tile's `S` bytes (masked) enter the output FIFO at `OUT_STAGE` (T33).
-//! The H2C stream reaches the loader through a register slice ([`AxisSkid`]).
+//!    chunks); the tile's `S` bytes (masked) enter the output FIFO at `OUT_STAGE` (T34).
+//! The H2C stream reaches the loader through a register slice ([`AxisSkid`]), with a flag of
+//! each beat (its upper word is zero) computed before the slice.
 //! Credits (one per output FIFO entry) are taken when a tile's first entry issues, so the
 //! pipeline never needs to stall: only the issue stage waits. `issue` is a register, computed a
 //! cycle ahead from the next values of the walker's flags (`n_*`), with the tile end
@@ -25,9 +27,10 @@
 //!
 //! Registered: the control FSM (state, channel, tiles left, entry pointers, counts, bias, tile
 //! base, credits, destination base, the walker's condition flags, `issue` and the tile/channel
-//! ends with kept copies for the next-issue logic, START's launch), the T4..T7 stage registers,
-//! job constants (ntiles - 1, multiples of the grid width, the requantizers' rounding
-//! constants), and everything inside the children.
+//! ends with kept copies for the next-issue logic, the tile registers' enable pairs, START's
+//! launch from the registered descriptor checks), the T4..T7 stage registers, job constants
+//! (ntiles - 1, multiples of the grid width, local copies of the shift and multiplier and the
+//! requantizers' rounding constants decoded from them), and everything inside the children.
 //! Combinational: read addresses, the flags' next values, the tokens, stream handshakes.
 //!
 //! Ports: `clk`, `resetn`; from the register file `desc`, `start`, `soft_reset`, `halted`; to it
