@@ -48,6 +48,10 @@ use crate::tapwrap::TapWrap;
 use rust_hdl::prelude::*;
 use spec::AccelConfig;
 
+// `hdl_gen` takes bit positions only as literals: the H2C slice's zero-length flag reads the
+// header's length field at bits 32..63, checked against spec::packet at compile time.
+const _: () = assert!(spec::packet::HDR_LEN_LSB == 32 && spec::packet::HDR_LEN_BITS == 32);
+
 /// Entries of the output FIFO (= credits).
 pub const OUT_FIFO_DEPTH: usize = 8;
 /// Cycle (after issue at T0) at which an entry's activation word and weight reach the lanes:

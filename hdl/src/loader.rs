@@ -28,8 +28,9 @@
 //!
 //! Ports: `clk`, `rst` (synchronous, active high), `enable` (no job is running or starting),
 //! `busy` (a job runs) and the running job's `job_*` descriptor fields, `halted` (accept and
-//! drop everything), the H2C `tdata/tvalid/tready` (and `tdata_hi_zero`, a flag of the beat), per-memory write ports, `pay_beat` (a
-//! payload beat was taken, for the hidden-load counter) and the `err_*` pulses.
+//! drop everything), the H2C `tdata/tvalid/tready` (and `tdata_hi_zero`, a flag of the beat),
+//! per-memory write ports, `pay_beat` (a payload beat was taken, for the hidden-load counter)
+//! and the `err_*` pulses.
 
 use rust_hdl::prelude::*;
 use spec::packet::PacketType;

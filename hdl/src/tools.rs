@@ -246,7 +246,7 @@ impl Placer {
     }
 }
 
-/// How `hdl pnr` places and routes.
+/// How `hdl pnr` places and routes (the defaults are the command line's, `hdl pnr --help`).
 #[derive(Clone, Debug)]
 pub struct PnrOptions {
     /// Speed grade (6, 7 or 8).
@@ -257,17 +257,6 @@ pub struct PnrOptions {
     /// Place and route this netlist (a `sqz_top.json` an earlier `hdl pnr` wrote, block-RAM
     /// output registers already packed) instead of synthesizing the preset again.
     pub netlist: Option<PathBuf>,
-}
-
-impl Default for PnrOptions {
-    fn default() -> Self {
-        PnrOptions {
-            speed: 8,
-            seed: 1,
-            placer: Placer::Static,
-            netlist: None,
-        }
-    }
 }
 
 /// Synthesize for ECP5 and place and route out of context on an LFE5U-85F of speed grade
