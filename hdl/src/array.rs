@@ -11,7 +11,8 @@
 //! Registered: the weight (a copy per group of four lanes, at L0; `weight` comes one cycle
 //! before `act_bus`), the alignment of `valid`/`first`/`bias`/`last` with L3 and
 //! `cap` (`valid`, `first` and `cap` through a copy per group of four lanes and then one per
-//! lane, `bias` through a copy per group, so no control net fans out to the whole array), and
+//! lane, `bias` and `in_signed` through a copy per group, so no control net fans out to the
+//! whole array), and
 //! unit 0's one-hot chunk delayed (the lanes' load strobes).
 //! Combinational: slicing the activation bus and the weight's sign extension; `y_bus` is the
 //! lanes' bytes concatenated by a [`crate::mem::Concat`] leaf (rust-hdl cannot assign slices in
@@ -73,6 +74,10 @@ pub struct LaneArray<const S: usize, const S8: usize, const R: usize> {
     bias_g: [DFF<Bits<32>>; R],
     cap_g: [DFF<Bit>; R],
     cap_u: [DFF<Bit>; R],
+    /// `in_signed` (a job constant, stable long before the first activation), one kept copy
+    /// per group of four lanes: the job's flag reached every lane's sign extension, in front
+    /// of the multipliers' A inputs, from one flip-flop.
+    sgn_kc: [DFF<Bit>; R],
     load_d: Pipe<4>,
     w18: Signal<Local, Bits<18>>,
     hi10: Constant<Bits<18>>,
@@ -113,6 +118,7 @@ impl<const S: usize, const S8: usize, const R: usize> LaneArray<S, S8, R> {
             bias_g: std::array::from_fn(|_| Default::default()),
             cap_g: std::array::from_fn(|_| Default::default()),
             cap_u: std::array::from_fn(|_| Default::default()),
+            sgn_kc: std::array::from_fn(|_| Default::default()),
             load_d: Pipe::new(REQUANT_LATENCY),
             w18: Default::default(),
             hi10: Constant::new(0x3FF00u64.to_bits()),
@@ -138,6 +144,8 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for LaneArray<S, S8,
             self.bias_g[r].clock.next = self.clk.val();
             self.cap_g[r].clock.next = self.clk.val();
             self.cap_u[r].clock.next = self.clk.val();
+            self.sgn_kc[r].clock.next = self.clk.val();
+            self.sgn_kc[r].d.next = self.in_signed.val();
             self.valid_g[r].d.next = self.valid1.q.val();
             self.first_g[r].d.next = self.first1.q.val();
             self.bias_g[r].d.next = self.bias1.q.val();
@@ -161,7 +169,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for LaneArray<S, S8,
             self.lanes[i].clk.next = self.clk.val();
             self.lanes[i].act.next = self.act_bus.val().get_bits::<8>(i * 8);
             self.lanes[i].weight.next = self.w_g[i / 4].q.val();
-            self.lanes[i].in_signed.next = self.in_signed.val();
+            self.lanes[i].in_signed.next = self.sgn_kc[i / 4].q.val();
             self.lanes[i].mac_en.next = self.valid_g[i / 4].q.val();
             self.lanes[i].first.next = self.first_g[i / 4].q.val();
             self.lanes[i].bias.next = self.bias_g[i / 4].q.val();

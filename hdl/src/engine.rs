@@ -115,8 +115,8 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     p_q0: Pipe<24>,
     p_mask: Pipe<S>,
     p_meta: Pipe<51>,
-    /// The tile's mid-window byte count (`wr_keep`), one stage short of `p_meta`: the last
-    /// stage is `keep_lanes`, its thermometer of lane enables.
+    /// The tile's mid-window byte count (`wr_keep`, from the registered `wr_left`), two stages
+    /// short of `p_meta`: the last stage is `keep_lanes`, its thermometer of lane enables.
     p_keep: Pipe<16>,
     keep_lanes: DFF<Bits<S>>,
     lanes_all: Constant<Bits<S>>,
@@ -243,7 +243,9 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     wg24: Signal<Local, Bits<24>>,
     /// Destination channel (out_ch_offset + o), counted rather than added.
     dst_ch: DFF<Bits<16>>,
-    wr_left: Signal<Local, Bits<24>>,
+    /// The mid window's bytes left from the tile's first position, registered (T1): the
+    /// subtract and the cap's compare do not meet in one cycle.
+    wr_left: DFF<Bits<24>>,
     wr_keep: Signal<Local, Bits<16>>,
     /// `dst_ch * plane_out` in a registered DSP (operands `dst_ch`'s next value and
     /// `plane_out`): the product of the channel entered in CHAN, ready by CHANR.
@@ -344,7 +346,7 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             // From the mask memory's read data (T1) to the output stage.
             p_mask: Pipe::new(OUT_STAGE - 1),
             p_meta: Pipe::new(OUT_STAGE),
-            p_keep: Pipe::new(OUT_STAGE - 1),
+            p_keep: Pipe::new(OUT_STAGE - 2),
             keep_lanes: Default::default(),
             lanes_all: Constant::new(Bits::<S>::mask()),
             p_vf: Pipe::new(DEEP_RAM_LATENCY),
@@ -483,6 +485,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             self,
             clk,
             rst,
+            wr_left,
             st,
             o,
             tl,
@@ -726,13 +729,17 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             {
                 self.err_set.next = 2.into();
             }
+            // The walker's address registers load from the descriptor in every idle cycle
+            // (their enable is the state alone, not the launch, which drove about a hundred of
+            // them); the launch's cycle loads the values the job starts from. The credits still
+            // load at the launch only: tiles of a refused job may still return credits.
+            self.chan_addr.d.next = bit_cast::<24, 16>(self.dd.bias_base.val());
+            self.dst_ch.d.next = self.dd.out_ch_offset.val();
+            self.o.d.next = 0.into();
+            self.e.d.next = bit_cast::<24, 23>(self.dd.weight_base.val());
+            self.e_chan.d.next = bit_cast::<24, 23>(self.dd.weight_base.val());
             if self.launch_go.val() {
                 self.st.d.next = self.st_chan.val();
-                self.chan_addr.d.next = bit_cast::<24, 16>(self.dd.bias_base.val());
-                self.dst_ch.d.next = self.dd.out_ch_offset.val();
-                self.o.d.next = 0.into();
-                self.e.d.next = bit_cast::<24, 23>(self.dd.weight_base.val());
-                self.e_chan.d.next = bit_cast::<24, 23>(self.dd.weight_base.val());
                 self.credits.d.next = self.fifo_depth.val();
                 self.cred_f.d.next = true;
             }
@@ -914,9 +921,9 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.p_q0.din.next = self.q0.q.val();
         // Bytes of the tile inside the mid window's write count (capped at S), computed here
         // from registers so the output controller's write port needs no subtractor.
-        self.wr_left.next = self.dd.wr_count.val() - self.rel0.q.val();
-        self.wr_keep.next = bit_cast::<16, 24>(self.wr_left.val());
-        if self.wr_left.val() >= self.s24.val() {
+        self.wr_left.d.next = self.dd.wr_count.val() - self.rel0.q.val();
+        self.wr_keep.next = bit_cast::<16, 24>(self.wr_left.q.val());
+        if self.wr_left.q.val() >= self.s24.val() {
             self.wr_keep.next = self.s16.val();
         }
         self.p_meta.din.next = bit_cast::<51, 24>(self.dst_chan.q.val() + self.rel0.q.val())

@@ -22,9 +22,10 @@
 //! beat and its sub-entry counter, `tready` (computed from the next state, split on whether
 //! this cycle takes a beat) and the whole write port (every write leaves a cycle after its
 //! beat). Combinational: the handshake `fire` and the write strobes before their registers.
-//! The gate's compares are registered: a header takes `spec::packet::HEADER_CYCLES` cycles
-//! (taken, judged, passed); the decision combines them with this cycle's `busy`/`enable`
-//! (the engine drops `enable` with the START pulse).
+//! The gate's compares are registered, and so is the packet's end they read (one copy per
+//! compare): a header takes `spec::packet::HEADER_CYCLES` cycles (taken, end computed, judged,
+//! passed); the decision combines them with this cycle's `busy`/`enable` (the engine drops
+//! `enable` with the START pulse).
 //!
 //! Ports: `clk`, `rst` (synchronous, active high), `enable` (no job is running or starting),
 //! `busy` (a job runs) and the running job's `job_*` descriptor fields, `halted` (accept and
@@ -35,8 +36,9 @@
 use rust_hdl::prelude::*;
 use spec::packet::PacketType;
 
-// The sub-entry counter `sub` and `three2` are 2 bits wide: four weight entries per beat.
-const _: () = assert!(spec::packet::WEIGHTS_PER_BEAT == 4);
+// The sub-entry counter `sub` and `three2` are 2 bits wide, and the gate's unit shifts are
+// literals: four weight entries (<< 2) and eight bytes (<< 3) per beat.
+const _: () = assert!(spec::packet::WEIGHTS_PER_BEAT == 4 && spec::STREAM_BYTES == 8);
 
 // `hdl_gen` takes bit positions only as literals: the header layout used below, checked
 // against spec::packet at compile time.
@@ -89,23 +91,40 @@ pub struct Loader {
     pub err_act_overflow: Signal<Out, Bit>,
     state: DFF<Bits<3>>,
     hdr: DFF<Bits<64>>,
-    /// One past the packet's last destination unit (bytes, entries or words), for the gate.
-    hdr_end: DFF<Bits<40>>,
-    hdr_sh: Signal<Local, Bits<6>>,
+    /// The header's length in destination units (bytes, entries or words), its low
+    /// `END_BITS - 1` bits: the length shifted by the beat's unit, from the type flags.
+    len_sh: Signal<Local, Bits<25>>,
+    end_sum: Signal<Local, Bits<26>>,
+    /// One past the packet's last destination unit, computed in the gate's first cycle from
+    /// the latched header, one copy per compare that reads it (each drives one carry chain).
+    /// Only addresses below 2^24 matter to the gate: `len_big` says the length alone reaches
+    /// 2^25 (the end is then past everything a job uses), and the copies hold the exact end
+    /// otherwise.
+    end_a_kc: DFF<Bits<26>>,
+    end_w_kc: DFF<Bits<26>>,
+    end_b_kc: DFF<Bits<26>>,
+    len_big: DFF<Bit>,
     /// The running job's weight and bias ranges (registered: the descriptor is stable).
-    w_lo: DFF<Bits<40>>,
-    w_hi: DFF<Bits<40>>,
-    b_lo: DFF<Bits<40>>,
-    b_hi: DFF<Bits<40>>,
+    w_lo: DFF<Bits<26>>,
+    w_hi: DFF<Bits<26>>,
+    b_lo: DFF<Bits<26>>,
+    b_hi: DFF<Bits<26>>,
     go: Signal<Local, Bit>,
-    /// The gate's compares, registered (a cycle behind the header), so the decision is used
-    /// only once the packet has waited one cycle at the gate (`at_gate`).
+    /// The gate's compares, registered (two cycles behind the header: the end first), so the
+    /// decision is used only once the packet has waited two cycles at the gate (`at_gate2`).
     g_act: DFF<Bit>,
     g_w: DFF<Bit>,
     g_b: DFF<Bit>,
     g_cb: DFF<Bit>,
     at_gate: DFF<Bit>,
-    ptype: DFF<Bits<8>>,
+    at_gate2: DFF<Bit>,
+    /// The payload's type as flags (loaded at the gate): the payload states test a flip-flop,
+    /// not an 8-bit compare.
+    pt_w: DFF<Bit>,
+    pt_act: DFF<Bit>,
+    pt_cb: DFF<Bit>,
+    pt_b: DFF<Bit>,
+    pt_mask: DFF<Bit>,
     ptr: DFF<Bits<24>>,
     remaining: DFF<Bits<32>>,
     /// remaining == 1, registered beside it.
@@ -118,6 +137,8 @@ pub struct Loader {
     tready_kc: DFF<Bit>,
     /// The header's type decoded as it is latched (for the gate).
     ty_act: DFF<Bit>,
+    /// ACT_IN or ACT_MID (8-byte units).
+    ty_act_any: DFF<Bit>,
     ty_w: DFF<Bit>,
     ty_b: DFF<Bit>,
     ty_cb: DFF<Bit>,
@@ -185,9 +206,6 @@ pub struct Loader {
     mask_cap: Constant<Bits<24>>,
     one24: Constant<Bits<24>>,
     eight24: Constant<Bits<24>>,
-    beat_log2: Constant<Bits<6>>,
-    wpb_log2: Constant<Bits<6>>,
-    zero6: Constant<Bits<6>>,
     one32: Constant<Bits<32>>,
     two32: Constant<Bits<32>>,
     seven24: Constant<Bits<24>>,
@@ -235,8 +253,12 @@ impl Loader {
             err_act_overflow: Default::default(),
             state: Default::default(),
             hdr: Default::default(),
-            hdr_end: Default::default(),
-            hdr_sh: Default::default(),
+            len_sh: Default::default(),
+            end_sum: Default::default(),
+            end_a_kc: Default::default(),
+            end_w_kc: Default::default(),
+            end_b_kc: Default::default(),
+            len_big: Default::default(),
             w_lo: Default::default(),
             w_hi: Default::default(),
             b_lo: Default::default(),
@@ -247,13 +269,19 @@ impl Loader {
             g_b: Default::default(),
             g_cb: Default::default(),
             at_gate: Default::default(),
-            ptype: Default::default(),
+            at_gate2: Default::default(),
+            pt_w: Default::default(),
+            pt_act: Default::default(),
+            pt_cb: Default::default(),
+            pt_b: Default::default(),
+            pt_mask: Default::default(),
             ptr: Default::default(),
             remaining: Default::default(),
             rem1: Default::default(),
             tready_r: Default::default(),
             tready_kc: Default::default(),
             ty_act: Default::default(),
+            ty_act_any: Default::default(),
             ty_w: Default::default(),
             ty_b: Default::default(),
             ty_cb: Default::default(),
@@ -316,11 +344,6 @@ impl Loader {
             mask_cap: c24(cfg.mask_bits / 64),
             one24: c24(1),
             eight24: c24(spec::STREAM_BYTES),
-            beat_log2: Constant::new((spec::STREAM_BYTES.trailing_zeros() as u64).to_bits()),
-            wpb_log2: Constant::new(
-                (spec::packet::WEIGHTS_PER_BEAT.trailing_zeros() as u64).to_bits(),
-            ),
-            zero6: Constant::new(0u64.to_bits()),
             one32: Constant::new(1u64.to_bits()),
             two32: Constant::new(2u64.to_bits()),
             seven24: c24(spec::STREAM_BYTES - 1),
@@ -337,30 +360,51 @@ impl Logic for Loader {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clk, state, hdr, hdr_end, w_lo, w_hi, b_lo, b_hi, ptype, ptr, remaining, beat,
-            sub, g_act, g_w, g_b, g_cb, at_gate, rem1, tready_r, tready_kc, ty_act, ty_w, ty_b,
-            ty_cb, in_range_r, w_we_r, w_addr_r, w_data_r, cb_we_r, cb_addr_r, bias_we_r,
-            mask_we_r, act_we_r, addr_r, data_r
+            self, clk, state, hdr, end_a_kc, end_w_kc, end_b_kc, len_big, w_lo, w_hi, b_lo, b_hi,
+            ptr, remaining, beat, sub, g_act, g_w, g_b, g_cb, at_gate, at_gate2, pt_w, pt_act,
+            pt_cb, pt_b, pt_mask, rem1, tready_r, tready_kc, ty_act, ty_act_any, ty_w, ty_b, ty_cb,
+            in_range_r, w_we_r, w_addr_r, w_data_r, cb_we_r, cb_addr_r, bias_we_r, mask_we_r,
+            act_we_r, addr_r, data_r
         );
         self.hdr_type.next = self.hdr.q.val().get_bits::<8>(0);
         self.hdr_addr.next = self.hdr.q.val().get_bits::<24>(8);
         self.hdr_len.next = self.hdr.q.val().get_bits::<32>(32);
         // The gate (Descriptor::loads_while_running): idle, or a packet outside what the
         // running job uses.
-        self.w_lo.d.next = bit_cast::<40, 23>(self.job_w_base.val());
-        self.w_hi.d.next = bit_cast::<40, 23>(self.job_w_base.val())
-            + (bit_cast::<40, 16>(self.job_w_beats.val()) << self.wpb_log2.val());
-        self.b_lo.d.next = bit_cast::<40, 16>(self.job_b_base.val());
+        self.w_lo.d.next = bit_cast::<26, 23>(self.job_w_base.val());
+        self.w_hi.d.next = bit_cast::<26, 23>(self.job_w_base.val())
+            + (bit_cast::<26, 16>(self.job_w_beats.val()) << 2);
+        self.b_lo.d.next = bit_cast::<26, 16>(self.job_b_base.val());
         self.b_hi.d.next =
-            bit_cast::<40, 16>(self.job_b_base.val()) + bit_cast::<40, 16>(self.job_out_c.val());
+            bit_cast::<26, 16>(self.job_b_base.val()) + bit_cast::<26, 16>(self.job_out_c.val());
+        // The packet's end (the header's address plus its length in units), in the gate's
+        // first cycle from the latched header and its type flags (the registers follow the
+        // header; they matter only from the gate's second cycle on).
+        self.len_sh.next = self.hdr_len.val().get_bits::<25>(0);
+        self.len_big.d.next = self.hdr_len.val().get_bits::<7>(25).any();
+        if self.ty_act_any.q.val() {
+            self.len_sh.next = bit_cast::<25, 22>(self.hdr_len.val().get_bits::<22>(0)) << 3;
+            self.len_big.d.next = self.hdr_len.val().get_bits::<10>(22).any();
+        }
+        if self.ty_w.q.val() {
+            self.len_sh.next = bit_cast::<25, 23>(self.hdr_len.val().get_bits::<23>(0)) << 2;
+            self.len_big.d.next = self.hdr_len.val().get_bits::<9>(23).any();
+        }
+        self.end_sum.next =
+            bit_cast::<26, 24>(self.hdr_addr.val()) + bit_cast::<26, 25>(self.len_sh.val());
+        self.end_a_kc.d.next = self.end_sum.val();
+        self.end_w_kc.d.next = self.end_sum.val();
+        self.end_b_kc.d.next = self.end_sum.val();
         // The gate's compares, registered (the header and the job's ranges are stable while a
         // packet waits), then combined with this cycle's busy/enable and the packet's type.
+        // A `len_big` packet ends past every job range (they lie below 2^24).
         self.g_act.d.next = !self.job_dst_mid.val()
-            & (self.hdr_end.q.val() <= bit_cast::<40, 24>(self.job_src_base.val()));
-        self.g_w.d.next = (self.hdr_end.q.val() <= self.w_lo.q.val())
-            | (bit_cast::<40, 24>(self.hdr_addr.val()) >= self.w_hi.q.val());
-        self.g_b.d.next = (self.hdr_end.q.val() <= self.b_lo.q.val())
-            | (bit_cast::<40, 24>(self.hdr_addr.val()) >= self.b_hi.q.val());
+            & !self.len_big.q.val()
+            & (self.end_a_kc.q.val() <= bit_cast::<26, 24>(self.job_src_base.val()));
+        self.g_w.d.next = (!self.len_big.q.val() & (self.end_w_kc.q.val() <= self.w_lo.q.val()))
+            | (bit_cast::<26, 24>(self.hdr_addr.val()) >= self.w_hi.q.val());
+        self.g_b.d.next = (!self.len_big.q.val() & (self.end_b_kc.q.val() <= self.b_lo.q.val()))
+            | (bit_cast::<26, 24>(self.hdr_addr.val()) >= self.b_hi.q.val());
         self.g_cb.d.next = self.hdr_addr.val() != bit_cast::<24, 6>(self.job_slot.val());
         self.go.next = self.enable.val();
         if self.busy.val() {
@@ -378,6 +422,7 @@ impl Logic for Loader {
             }
         }
         self.at_gate.d.next = self.state.q.val() == self.st_gate.val();
+        self.at_gate2.d.next = self.at_gate.q.val() & (self.state.q.val() == self.st_gate.val());
         // Header checks: known type, codebook length, act alignment.
         self.hdr_bad.next = true;
         if (self.hdr_type.val() == self.t_weights.val())
@@ -400,9 +445,8 @@ impl Logic for Loader {
         // A codebook slot out of range is a weight overflow found at the header.
         self.hdr_range.next = !((self.hdr_type.val() == self.t_codebook.val())
             & (self.hdr_addr.val() >= self.slot_cap.val()));
-        // Range check of the current payload write.
-        // Range check of the current payload write: a register beside `ptr` (computed from
-        // ptr's and ptype's next values at the end of this block).
+        // Range check of the current payload write: a register beside `ptr` (computed at the
+        // end of this block from the header at the gate, from the pointer as it steps).
         self.in_range.next = self.in_range_r.q.val();
 
         self.tready.next = self.tready_r.q.val();
@@ -410,16 +454,6 @@ impl Logic for Loader {
         self.pay_beat.next = self.fire.val()
             & ((self.state.q.val() == self.st_pay.val())
                 | (self.state.q.val() == self.st_split.val()));
-        // Destination units per payload beat, as a shift: 8 bytes, 4 weight entries, 1 word.
-        self.hdr_sh.next = self.zero6.val();
-        if (self.tdata.val().get_bits::<8>(0) == self.t_act_in.val())
-            | (self.tdata.val().get_bits::<8>(0) == self.t_act_mid.val())
-        {
-            self.hdr_sh.next = self.beat_log2.val();
-        }
-        if self.tdata.val().get_bits::<8>(0) == self.t_weights.val() {
-            self.hdr_sh.next = self.wpb_log2.val();
-        }
 
         self.w_we_c.next = false;
         self.w_addr_c.next = self.ptr.q.val();
@@ -444,26 +478,32 @@ impl Logic for Loader {
             // only once the state leaves HDR), so their enable is the state alone.
             self.hdr.d.next = self.tdata.val();
             self.ty_act.d.next = self.tdata.val().get_bits::<8>(0) == self.t_act_in.val();
+            self.ty_act_any.d.next = (self.tdata.val().get_bits::<8>(0) == self.t_act_in.val())
+                | (self.tdata.val().get_bits::<8>(0) == self.t_act_mid.val());
             self.ty_w.d.next = self.tdata.val().get_bits::<8>(0) == self.t_weights.val();
             self.ty_b.d.next = self.tdata.val().get_bits::<8>(0) == self.t_bias.val();
             self.ty_cb.d.next = self.tdata.val().get_bits::<8>(0) == self.t_codebook.val();
-            self.hdr_end.d.next = bit_cast::<40, 24>(self.tdata.val().get_bits::<24>(8))
-                + (bit_cast::<40, 32>(self.tdata.val().get_bits::<32>(32)) << self.hdr_sh.val());
             // A zero-length packet is consumed and ignored.
             if self.fire.val() & !self.tdata_hi_zero.val() {
                 self.state.d.next = self.st_gate.val();
             }
         } else if self.state.q.val() == self.st_gate.val() {
-            if self.go.val() & self.at_gate.q.val() {
-                self.ptype.d.next = self.hdr_type.val();
-                self.ptr.d.next = self.hdr_addr.val();
-                self.ptr_load.next = true;
-                self.remaining.d.next = self.hdr_len.val();
-                self.rem1.d.next = self.hdr_len.val() == self.one32.val();
-                if self.hdr_type.val() == self.t_codebook.val() {
-                    // Word address of the slot: 32 words of 8 LUT bytes each.
-                    self.ptr.d.next = self.hdr_addr.val() << 5;
-                }
+            // The payload's registers load from the header in every gate cycle (their enable
+            // is the state alone; they matter only once the packet passes).
+            self.pt_w.d.next = self.ty_w.q.val();
+            self.pt_act.d.next = self.ty_act_any.q.val();
+            self.pt_cb.d.next = self.ty_cb.q.val();
+            self.pt_b.d.next = self.ty_b.q.val();
+            self.pt_mask.d.next = self.hdr_type.val() == self.t_mask.val();
+            self.ptr.d.next = self.hdr_addr.val();
+            self.ptr_load.next = true;
+            self.remaining.d.next = self.hdr_len.val();
+            self.rem1.d.next = self.hdr_len.val() == self.one32.val();
+            if self.ty_cb.q.val() {
+                // Word address of the slot: 32 words of 8 LUT bytes each.
+                self.ptr.d.next = self.hdr_addr.val() << 5;
+            }
+            if self.go.val() & self.at_gate2.q.val() {
                 if self.hdr_bad.val() {
                     self.err_bad_packet.next = true;
                     self.state.d.next = self.st_drop.val();
@@ -476,27 +516,22 @@ impl Logic for Loader {
             }
         } else if self.state.q.val() == self.st_pay.val() {
             if self.fire.val() {
-                if self.ptype.q.val() == self.t_weights.val() {
+                if self.pt_w.q.val() {
                     self.beat.d.next = self.tdata.val();
                     self.sub.d.next = self.zero2.val();
                     self.state.d.next = self.st_split.val();
                 } else {
                     if self.in_range.val() {
-                        self.cb_we_c.next = self.ptype.q.val() == self.t_codebook.val();
-                        self.bias_we_c.next = self.ptype.q.val() == self.t_bias.val();
-                        self.mask_we_c.next = self.ptype.q.val() == self.t_mask.val();
+                        self.cb_we_c.next = self.pt_cb.q.val();
+                        self.bias_we_c.next = self.pt_b.q.val();
+                        self.mask_we_c.next = self.pt_mask.q.val();
                         // ACT_MID addresses the same buffer (the mid window shares it).
-                        self.act_we_c.next = (self.ptype.q.val() == self.t_act_in.val())
-                            | (self.ptype.q.val() == self.t_act_mid.val());
+                        self.act_we_c.next = self.pt_act.q.val();
                     } else {
-                        self.err_w_overflow.next = (self.ptype.q.val() == self.t_bias.val())
-                            | (self.ptype.q.val() == self.t_mask.val());
-                        self.err_act_overflow.next = (self.ptype.q.val() == self.t_act_in.val())
-                            | (self.ptype.q.val() == self.t_act_mid.val());
+                        self.err_w_overflow.next = self.pt_b.q.val() | self.pt_mask.q.val();
+                        self.err_act_overflow.next = self.pt_act.q.val();
                     }
-                    if (self.ptype.q.val() == self.t_act_in.val())
-                        | (self.ptype.q.val() == self.t_act_mid.val())
-                    {
+                    if self.pt_act.q.val() {
                         self.ptr.d.next = self.ptr.q.val() + self.eight24.val();
                         self.ptr_step.next = true;
                     } else {
@@ -557,10 +592,10 @@ impl Logic for Loader {
         if self.state.q.val() == self.st_hdr.val() {
             self.tready_n1.next = self.tdata_hi_zero.val();
         } else if self.state.q.val() == self.st_gate.val() {
-            self.tready_n0.next = self.go.val() & self.at_gate.q.val();
+            self.tready_n0.next = self.go.val() & self.at_gate2.q.val();
             self.tready_n1.next = self.tready_n0.val();
         } else if self.state.q.val() == self.st_pay.val() {
-            self.tready_n1.next = !(self.ptype.q.val() == self.t_weights.val());
+            self.tready_n1.next = !self.pt_w.q.val();
         } else if self.state.q.val() == self.st_split.val() {
             if self.sub.q.val() == self.three2.val() {
                 self.tready_n1.next = false;
@@ -616,18 +651,16 @@ impl Logic for Loader {
             self.lt_hdr.next = self.hdr_addr.val() < self.act_in_cap.val();
         }
         self.lt_next.next = true;
-        if self.ptype.q.val() == self.t_weights.val() {
+        if self.pt_w.q.val() {
             self.lt_next.next = self.ptr.q.val() < self.weight_cap_m1.val();
         }
-        if self.ptype.q.val() == self.t_bias.val() {
+        if self.pt_b.q.val() {
             self.lt_next.next = self.ptr.q.val() < self.bias_cap_m1.val();
         }
-        if self.ptype.q.val() == self.t_mask.val() {
+        if self.pt_mask.q.val() {
             self.lt_next.next = self.ptr.q.val() < self.mask_cap_m1.val();
         }
-        if (self.ptype.q.val() == self.t_act_in.val())
-            | (self.ptype.q.val() == self.t_act_mid.val())
-        {
+        if self.pt_act.q.val() {
             self.lt_next.next = self.ptr.q.val() < self.act_in_cap_m8.val();
         }
         if self.ptr_load.val() {

@@ -57,9 +57,9 @@ pub const WEIGHTS_PER_BEAT: usize = 4;
 /// the next beat with the last one (every other payload beat takes one cycle). The host uses
 /// it to size what it sends while a job runs.
 pub const WEIGHT_BEAT_CYCLES: u64 = WEIGHTS_PER_BEAT as u64;
-/// Cycles a header takes before its first payload beat: taken, judged at the gate (registered),
-/// passed.
-pub const HEADER_CYCLES: u64 = 3;
+/// Cycles a header takes before its first payload beat: taken, the packet's end computed,
+/// judged at the gate (registered), passed.
+pub const HEADER_CYCLES: u64 = 4;
 
 /// Loader cycles a packet takes (header included).
 pub fn loader_cycles(ty: PacketType, beats: usize) -> u64 {
