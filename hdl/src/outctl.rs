@@ -9,9 +9,10 @@
 //!   them through [`PoolMax`] and sends `S/2` bytes (`S/16` beats) per chunk on C2H.
 //!
 //! Registered: FIFO contents and pointers (in [`Fifo`]; a third FIFO carries each tile's
-//! mid-window lane enables, computed as the tile enters), the serializer's holding register
-//! (loaded whenever the serializer is idle, never shifted: the beat index picks the 64 bits
-//! offered), beat counter, index, busy and idle flags and `tlast` flag, the pool FSM (state
+//! mid-window lane enables, computed as the tile enters), the data FIFO's head (a copy of
+//! its output a cycle later, with a flag that it still is the head), the serializer's holding
+//! register (loaded from that copy whenever the serializer is idle, never shifted: the beat
+//! index picks the 64 bits offered), beat counter, index, busy and idle flags and `tlast` flag, the pool FSM (state
 //! counter, `pc_out` flag, the pool max's load, row/chunk counters, address bases
 //! and the read address, all chosen a cycle ahead), the pool buffer, and the mid-buffer and
 //! pool-buffer write ports (one cycle after the pop). Combinational: FIFO pop and the stream
@@ -70,6 +71,12 @@ pub struct OutCtl<const S: usize, const S8: usize> {
     poolbuf: BankedMem<S, S8>,
     poolmax: PoolMax<S8>,
     hold: DFF<Bits<S8>>,
+    /// The data FIFO's head, registered every cycle, and whether it is the head now (the FIFO
+    /// was not empty and did not pop a cycle ago): the holding register loads from this
+    /// flip-flop, not through the FIFO's LUT RAM read, and the serializer pops only when it
+    /// is good.
+    head_q: DFF<Bits<S8>>,
+    head_ok: DFF<Bit>,
     beats: DFF<Bits<8>>,
     /// The beat being offered (the holding register is not shifted: it loads only).
     bi: DFF<Bits<8>>,
@@ -169,6 +176,8 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             poolbuf: BankedMem::pool_buffer(cfg.pool_bytes as usize),
             poolmax: PoolMax::default(),
             hold: Default::default(),
+            head_q: Default::default(),
+            head_ok: Default::default(),
             beats: Default::default(),
             bi: Default::default(),
             ser_busy: Default::default(),
@@ -230,6 +239,8 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             self,
             clk,
             hold,
+            head_q,
+            head_ok,
             beats,
             bi,
             ser_busy,
@@ -351,11 +362,12 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             // select.
             if self.pooling_kc.q.val() {
                 self.hold.d.next =
-                    self.poolmax.hout.val() | (self.fifo_data.dout.val() & self.hi_half.val());
+                    self.poolmax.hout.val() | (self.head_q.q.val() & self.hi_half.val());
             } else {
-                self.hold.d.next = self.fifo_data.dout.val();
+                self.hold.d.next = self.head_q.q.val();
             }
         }
+        self.head_q.d.next = self.fifo_data.dout.val();
         if !self.fifo_data.empty.val() & !self.pooling.q.val() {
             if self.pool.val() {
                 self.pop.next = true;
@@ -372,7 +384,7 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             } else if self.dst_mid.val() {
                 self.pop.next = true;
                 self.mid_we_r.d.next = true;
-            } else if self.ser_free.val() {
+            } else if self.ser_free.val() & self.head_ok.q.val() {
                 self.pop.next = true;
                 self.beats.d.next = self.beats_full.val();
                 self.bi.d.next = 0.into();
@@ -381,6 +393,7 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             }
         }
         self.fifo_data.pop.next = self.pop.val();
+        self.head_ok.d.next = !self.fifo_data.empty.val() & !self.pop.val() & !self.rst.val();
         self.fifo_meta.pop.next = self.pop.val();
         self.fifo_lanes.pop.next = self.pop.val();
 
