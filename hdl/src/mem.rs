@@ -810,7 +810,8 @@ always @(*) empty = empty_q;
 /// enable): the `S`-byte rows arrive on three consecutive cycles; `d1` is the previous row and
 /// `m01` the max of the two before, so on the third row's cycle `max(m01, d)` is the vertical
 /// max, which `v` takes when `load` is high (and holds while the chunk waits for the
-/// serializer). The horizontal 3-wide stride-2 max is two registered steps: output byte
+/// serializer). `load` comes as [`POOL_LOAD_COPIES`] equal bits, copy `k` enabling the `k`-th
+/// part of `v` (the caller's kept copies: one flip-flop enabled all `S*8` bits). The horizontal 3-wide stride-2 max is two registered steps: output byte
 /// `j < S/2` is `max(max(v[2j], v[2j+1]), v[2j+2])` (v[S] reads as 0), the upper half is 0.
 /// Registered: `d1`, `m01`, `v`, the first horizontal step and `hout`; `hout` is valid
 /// [`POOL_MAX_LATENCY`] cycles after the `load` cycle and stays while `v` does.
@@ -818,10 +819,13 @@ always @(*) empty = empty_q;
 #[derive(LogicBlock, Default)]
 pub struct PoolMax<const S8: usize> {
     pub clk: Signal<In, Clock>,
-    pub load: Signal<In, Bit>,
+    pub load: Signal<In, Bits<POOL_LOAD_COPIES>>,
     pub d: Signal<In, Bits<S8>>,
     pub hout: Signal<Out, Bits<S8>>,
 }
+
+/// Copies of [`PoolMax`]'s `load`.
+pub const POOL_LOAD_COPIES: usize = 4;
 
 /// Cycles from the third row's cycle (`load`) to `hout`: `v`, the first horizontal step, `hout`.
 pub const POOL_MAX_LATENCY: usize = 3;
@@ -840,7 +844,8 @@ impl<const S8: usize> Logic for PoolMax<S8> {
         );
         for i in 0..s {
             code.push_str(&format!(
-                "    m01[{i}*8 +: 8] <= max2(d[{i}*8 +: 8], d1[{i}*8 +: 8]);\n    if (load) v[{i}*8 +: 8] <= max2(m01[{i}*8 +: 8], d[{i}*8 +: 8]);\n"
+                "    m01[{i}*8 +: 8] <= max2(d[{i}*8 +: 8], d1[{i}*8 +: 8]);\n    if (load[{k}]) v[{i}*8 +: 8] <= max2(m01[{i}*8 +: 8], d[{i}*8 +: 8]);\n",
+                k = i * POOL_LOAD_COPIES / s
             ));
         }
         code.push_str("end\n");

@@ -23,9 +23,14 @@
 //! position relative to `q_start`, `pchan_last`, `pjob_last`, `pkeep`); `pop` (one credit back to the
 //! engine), `idle`; the mid write port; the C2H stream; `stall_out` (a beat waits for tready).
 
-use crate::mem::{BankedMem, Fifo, PoolMax, PIPELINED_READ_LATENCY, POOL_MAX_LATENCY};
+use crate::mem::{
+    BankedMem, Fifo, PoolMax, PIPELINED_READ_LATENCY, POOL_LOAD_COPIES, POOL_MAX_LATENCY,
+};
 use rust_hdl::prelude::*;
 use spec::AccelConfig;
+
+// `hdl_gen` builds the pool max's load bus from its four copies by name.
+const _: () = assert!(POOL_LOAD_COPIES == 4);
 
 #[derive(LogicBlock)]
 pub struct OutCtl<const S: usize, const S8: usize> {
@@ -87,9 +92,11 @@ pub struct OutCtl<const S: usize, const S8: usize> {
     ser_idle: DFF<Bit>,
     /// The pool FSM is at `pc_out` (waiting to hand its chunk to the serializer), registered.
     at_out: DFF<Bit>,
-    /// The pool max's load (the chunk's third row), registered a cycle ahead (pc's next value
-    /// is pc + 1 while pooling short of `pc_out`).
-    pm_load: DFF<Bit>,
+    /// The pool max's load (the chunk's third row), computed a cycle ahead (pc's next value
+    /// is pc + 1 while pooling short of `pc_out`) and registered in kept copies, one per part
+    /// of the pool max's `v` (S*8 enables).
+    pm_load: Signal<Local, Bit>,
+    pm_load_kc: [DFF<Bit>; POOL_LOAD_COPIES],
     pc_load_m1: Constant<Bits<4>>,
     pc_out_m1: Constant<Bits<4>>,
     ser_ld: Signal<Local, Bit>,
@@ -184,6 +191,7 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             ser_idle: Default::default(),
             at_out: Default::default(),
             pm_load: Default::default(),
+            pm_load_kc: std::array::from_fn(|_| Default::default()),
             pooling: Default::default(),
             plast: Default::default(),
             py: Default::default(),
@@ -246,7 +254,6 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             ser_busy,
             ser_idle,
             at_out,
-            pm_load,
             slast,
             pc,
             ra1,
@@ -345,10 +352,17 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
         self.poolbuf.raddr.next = self.pr_addr.q.val();
         self.poolmax.d.next = self.poolbuf.rdata.val();
         // en = pooling & lo <= pc <= hi and clear = (pc == lo), from registers.
-        self.poolmax.load.next = self.pm_load.q.val();
-        self.pm_load.d.next = self.pooling.q.val()
+        self.pm_load.next = self.pooling.q.val()
             & !self.at_out.q.val()
             & (self.pc.q.val() == self.pc_load_m1.val());
+        for k in 0..POOL_LOAD_COPIES {
+            self.pm_load_kc[k].clock.next = self.clk.val();
+            self.pm_load_kc[k].d.next = self.pm_load.val();
+        }
+        self.poolmax.load.next = bit_cast::<4, 1>(self.pm_load_kc[0].q.val().into())
+            | (bit_cast::<4, 1>(self.pm_load_kc[1].q.val().into()) << 1)
+            | (bit_cast::<4, 1>(self.pm_load_kc[2].q.val().into()) << 2)
+            | (bit_cast::<4, 1>(self.pm_load_kc[3].q.val().into()) << 3);
         self.lc_f.d.next = (bit_cast::<8, 8>(self.pk.q.val()) + 1) == self.pool_chunks.val();
         self.lr_f.d.next = (self.py.q.val() + 1) == self.pool_oh.val();
         self.last_chunk.next = self.lc_f.q.val();
