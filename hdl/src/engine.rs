@@ -115,10 +115,12 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     p_q0: Pipe<24>,
     p_mask: Pipe<S>,
     p_meta: Pipe<51>,
-    /// The tile's mid-window byte count (`wr_keep`, from the registered `wr_left`), two stages
-    /// short of `p_meta`: the last stage is `keep_lanes`, its thermometer of lane enables.
+    /// The tile's mid-window byte count (`wr_keep`, from the registered `wr_left`), three
+    /// stages short of `p_meta`: then `keep_lanes`, its thermometer of lane enables, and
+    /// `keep_out`, a copy of it on its way to the output FIFO's LUT RAM.
     p_keep: Pipe<16>,
     keep_lanes: DFF<Bits<S>>,
+    keep_out: DFF<Bits<S>>,
     lanes_all: Constant<Bits<S>>,
     /// (valid, first) of an issued entry, until its weight-memory word arrives.
     p_vf: Pipe<2>,
@@ -346,8 +348,9 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             // From the mask memory's read data (T1) to the output stage.
             p_mask: Pipe::new(OUT_STAGE - 1),
             p_meta: Pipe::new(OUT_STAGE),
-            p_keep: Pipe::new(OUT_STAGE - 2),
+            p_keep: Pipe::new(OUT_STAGE - 3),
             keep_lanes: Default::default(),
+            keep_out: Default::default(),
             lanes_all: Constant::new(Bits::<S>::mask()),
             p_vf: Pipe::new(DEEP_RAM_LATENCY),
             st: Default::default(),
@@ -553,7 +556,8 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             adv_chan_kc,
             ntm1,
             nt1_f,
-            keep_lanes
+            keep_lanes,
+            keep_out
         );
         self.dd.desc.next = self.desc.val();
         // Reset (and SOFT_RESET) reach the children one cycle later, from a register.
@@ -932,7 +936,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             | (bit_cast::<51, 1>(self.chan_last.val().into()) << 49)
             | (bit_cast::<51, 1>(self.job_last.val().into()) << 50);
         self.p_keep.din.next = self.wr_keep.val();
-        // The last stage: the count as lane enables (lanes below it), beside p_meta's output.
+        // The count as lane enables (lanes below it), two stages before p_meta's output.
         if self.p_keep.dout.val() >= self.s16.val() {
             self.keep_lanes.d.next = self.lanes_all.val();
         } else {
@@ -1056,7 +1060,9 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.array.bias.next = self.p_bias.dout.val();
         self.array.m.next = self.m_c.q.val();
         self.sh_c.d.next = self.dd.shift.val();
-        self.shm1_c.d.next = self.dd.shift.val() - 1;
+        // From the local copy (a cycle later: the descriptor register sits in the register
+        // file, the subtract beside its consumers).
+        self.shm1_c.d.next = self.sh_c.q.val() - 1;
         self.m_c.d.next = self.dd.m.val();
         self.rnd.d.next = self.one48.val() << self.shm1_c.q.val();
         self.rnd_neg.d.next = self.rnd.q.val() - (bit_cast::<48, 16>(self.m_c.q.val()) << 32);
@@ -1064,7 +1070,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.array.rnd.next = self.rnd.q.val();
         self.array.rnd_neg.next = self.rnd_neg.q.val();
         self.array.ovf.next = self.ovf.q.val();
-        self.array.shift.next = self.dd.shift.val();
+        self.array.shift.next = self.sh_c.q.val();
         self.p_mask.din.next = self.maskmem.rdata.val();
         self.array.keep.next = self.p_mask.dout.val();
         self.inc_macs.next = 0.into();
@@ -1086,7 +1092,8 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.outctl.prel.next = self.p_meta.dout.val().get_bits::<24>(24);
         self.outctl.pchan_last.next = self.p_meta.dout.val().get_bit(49);
         self.outctl.pjob_last.next = self.p_meta.dout.val().get_bit(50);
-        self.outctl.pkeep.next = self.keep_lanes.q.val();
+        self.keep_out.d.next = self.keep_lanes.q.val();
+        self.outctl.pkeep.next = self.keep_out.q.val();
         self.m_axis_tdata.next = self.outctl.tdata.val();
         self.m_axis_tkeep.next = self.outctl.tkeep.val();
         self.m_axis_tlast.next = self.outctl.tlast.val();

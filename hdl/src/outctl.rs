@@ -32,6 +32,12 @@ use spec::AccelConfig;
 // `hdl_gen` builds the pool max's load bus from its four copies by name.
 const _: () = assert!(POOL_LOAD_COPIES == 4);
 
+/// Cycles from the pool FSM's read address to the pool max's input: the pool buffer's read,
+/// then a register beside the pool max (`pm_d`; the buffer's banks are spread over the chip).
+const POOL_READ_LATENCY: usize = PIPELINED_READ_LATENCY + 1;
+// The pool FSM's counter `pc` is 4 bits and counts to pc_out (below).
+const _: () = assert!(3 + POOL_READ_LATENCY + POOL_MAX_LATENCY < 16);
+
 #[derive(LogicBlock)]
 pub struct OutCtl<const S: usize, const S8: usize> {
     pub clk: Signal<In, Clock>,
@@ -75,6 +81,8 @@ pub struct OutCtl<const S: usize, const S8: usize> {
     mid_sel_kc: DFF<Bit>,
     poolbuf: BankedMem<S, S8>,
     poolmax: PoolMax<S8>,
+    /// The pool buffer's read word, registered beside the pool max.
+    pm_d: DFF<Bits<S8>>,
     hold: DFF<Bits<S8>>,
     /// The data FIFO's head, registered every cycle, and whether it is the head now (the FIFO
     /// was not empty and did not pop a cycle ago): the holding register loads from this
@@ -132,7 +140,7 @@ pub struct OutCtl<const S: usize, const S8: usize> {
     last_chunk: Signal<Local, Bit>,
     last_row: Signal<Local, Bit>,
     // Registered "last chunk" / "last row" (pk and py change at a chunk's end; the flags are
-    // read at the next chunk's end, PIPELINED_READ_LATENCY + 5 cycles later).
+    // read at the next chunk's end, POOL_READ_LATENCY + 5 cycles later).
     lc_f: DFF<Bit>,
     lr_f: DFF<Bit>,
     ones: Constant<Bits<S>>,
@@ -182,6 +190,7 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             mid_sel_kc: Default::default(),
             poolbuf: BankedMem::pool_buffer(cfg.pool_bytes as usize),
             poolmax: PoolMax::default(),
+            pm_d: Default::default(),
             hold: Default::default(),
             head_q: Default::default(),
             head_ok: Default::default(),
@@ -205,14 +214,12 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             pw_we: Default::default(),
             pw_addr: Default::default(),
             pw_data: Default::default(),
-            // Rows are read at pc 1, 2, 3 and arrive PIPELINED_READ_LATENCY cycles later (the
-            // pool max loads its vertical max at the third, pc 3+L); the chunk leaves at
+            // Rows are read at pc 1, 2, 3 and reach the pool max POOL_READ_LATENCY cycles later
+            // (it loads its vertical max at the third, pc 3+L); the chunk leaves at
             // pc_out = 3+L+POOL_MAX_LATENCY, when the pool max's output holds it. These are
             // those values minus one.
-            pc_load_m1: Constant::new(((2 + PIPELINED_READ_LATENCY) as u64).to_bits()),
-            pc_out_m1: Constant::new(
-                ((2 + PIPELINED_READ_LATENCY + POOL_MAX_LATENCY) as u64).to_bits(),
-            ),
+            pc_load_m1: Constant::new(((2 + POOL_READ_LATENCY) as u64).to_bits()),
+            pc_out_m1: Constant::new(((2 + POOL_READ_LATENCY + POOL_MAX_LATENCY) as u64).to_bits()),
             ser_ld: Default::default(),
             hold_sh: Default::default(),
             slast: Default::default(),
@@ -247,6 +254,7 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             self,
             clk,
             hold,
+            pm_d,
             head_q,
             head_ok,
             beats,
@@ -350,7 +358,8 @@ impl<const S: usize, const S8: usize> Logic for OutCtl<S, S8> {
             self.pr_addr.d.next = self.ra2.q.val();
         }
         self.poolbuf.raddr.next = self.pr_addr.q.val();
-        self.poolmax.d.next = self.poolbuf.rdata.val();
+        self.pm_d.d.next = self.poolbuf.rdata.val();
+        self.poolmax.d.next = self.pm_d.q.val();
         // en = pooling & lo <= pc <= hi and clear = (pc == lo), from registers.
         self.pm_load.next = self.pooling.q.val()
             & !self.at_out.q.val()
