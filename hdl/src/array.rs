@@ -2,14 +2,16 @@
 //! own byte of the `S`-byte activation word (pixel parallel), and `S/4` shared [`Requant`] units
 //! that requantize a finished tile in four cycles (unit r serves lanes 4r..4r+3, one per cycle).
 //!
-//! Timing (T = `act_bus` valid): L0 registers the operands at T, L1 the product at T+1, L2
+//! Timing (T = `valid`/`first`/`last`/`bias` valid; `act_bus` and `weight` come
+//! [`ACT_AHEAD`] cycle earlier, at T-1, into the lanes' activation registers and the weight's
+//! group copies): L0 registers the operands at T, L1 the product at T+1, L2
 //! copies it into the fabric at T+2, L3 accumulates at T+3; the tile's `last` entry makes `cap`
 //! at T+4 (lanes hold their accumulators); chunks 0..3 enter the requantizers at T+5..T+8, their bytes are loaded into
 //! the lanes [`REQUANT_LATENCY`] cycles later, and `y_bus` is valid at T+[`ARRAY_LATENCY`].
 //! Tiles must end at least four cycles apart (the engine enforces it).
 //!
-//! Registered: the weight (a copy per group of four lanes, at L0; `weight` comes one cycle
-//! before `act_bus`), the alignment of `valid`/`first`/`bias`/`last` with L3 and
+//! Registered: the weight (a copy per group of four lanes, before L0, beside the lanes'
+//! activation registers), the alignment of `valid`/`first`/`bias`/`last` with L3 and
 //! `cap` (`valid`, `first` and `cap` through a copy per group of four lanes and then one per
 //! lane, `bias` and `in_signed` through a copy per group, so no control net fans out to the
 //! whole array), and
@@ -18,13 +20,13 @@
 //! lanes' bytes concatenated by a [`crate::mem::Concat`] leaf (rust-hdl cannot assign slices in
 //! a loop).
 //!
-//! Ports: `clk`; `act_bus` (lane s = bits 8s+7..8s), `weight` (int8, one cycle ahead of
-//! `act_bus`), `in_signed`, `valid`,
-//! `first`, `last`, `bias` (aligned with `act_bus`); `m`, `rnd`, `rnd_neg`, `ovf`, `shift` (job
+//! Ports: `clk`; `act_bus` (lane s = bits 8s+7..8s), `weight` (int8, with `act_bus`),
+//! `in_signed`, `valid`, `first`, `last`, `bias` ([`ACT_AHEAD`] cycle after `act_bus`); `m`, `rnd`, `rnd_neg`, `ovf`, `shift` (job
 //! constants); `keep`
 //! (output mask, aligned with `y_bus`); `y_bus`.
 
 use crate::lane::Lane;
+pub use crate::lane::ACT_AHEAD;
 use crate::mem::{Concat, Pipe};
 use crate::requant::{Requant, REQUANT_LATENCY};
 
@@ -131,7 +133,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for LaneArray<S, S8,
     fn update(&mut self) {
         dff_setup!(self, clk, last0, bias0, valid1, first1, last1, bias1);
         self.load_d.clk.next = self.clk.val();
-        // L0 (the lanes register their activation bytes): the weight and the controls too.
+        // L0 (the lanes' multipliers register their operands): the controls too.
         self.last0.d.next = self.valid.val() & self.last.val();
         self.bias0.d.next = self.bias.val();
         self.valid1.d.next = self.valid.val();

@@ -15,9 +15,10 @@
 //!    activation read
 //!    (8 cycles: row registers, each group of 8 banks' row registers, each bank's row
 //!    register, bank read, bank output register and its fabric copy, two rotation steps);
-//!    T17 the lane array (`LANE_STAGE`; its latency `ARRAY_LATENCY`: operand registers,
+//!    T17 the activation word and the weight reach the lanes (the lanes' activation
+//!    registers); T18 the lane array (`LANE_STAGE`; its latency `ARRAY_LATENCY`: operand registers,
 //!    multiply, the product's fabric copy, accumulate, hold, the shared requantizers over four
-//!    chunks); the tile's `S` bytes (masked) enter the output FIFO at `OUT_STAGE` (T34).
+//!    chunks); the tile's `S` bytes (masked) enter the output FIFO at `OUT_STAGE` (T35).
 //! The H2C stream reaches the loader through a register slice ([`AxisSkid`]), with a flag of
 //! each beat (its upper word is zero) computed before the slice.
 //! Credits (one per output FIFO entry) are taken when a tile's first entry issues, so the
@@ -54,10 +55,11 @@ const _: () = assert!(spec::packet::HDR_LEN_LSB == 32 && spec::packet::HDR_LEN_B
 
 /// Entries of the output FIFO (= credits).
 pub const OUT_FIFO_DEPTH: usize = 8;
-/// Cycle (after issue at T0) at which an entry's activation word and weight reach the lanes:
-/// the weight memory, the recurrence, the tap/plane offsets, the address sum, the activation
-/// buffer's read.
-const LANE_STAGE: usize = DEEP_RAM_LATENCY + 4 + PIPELINED_READ_LATENCY;
+/// Cycle (after issue at T0) at which an entry's controls reach the lane array: the weight
+/// memory, the recurrence, the tap/plane offsets, the address sum, the activation buffer's
+/// read, then the lanes' activation registers (the activation word and the weight arrive
+/// `ACT_AHEAD` cycle earlier).
+const LANE_STAGE: usize = DEEP_RAM_LATENCY + 4 + PIPELINED_READ_LATENCY + crate::array::ACT_AHEAD;
 /// Cycle at which a tile's bytes enter the output FIFO: the lane array's latency.
 const OUT_STAGE: usize = LANE_STAGE + crate::array::ARRAY_LATENCY;
 
@@ -132,6 +134,10 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     e: DFF<Bits<24>>,
     e_chan: DFF<Bits<24>>,
     n_left: DFF<Bits<16>>,
+    /// `n_left == 2`, a register loaded wherever `n_left` is (from the compare of the value
+    /// it loads, which starts at registers): the next-issue logic reads a flip-flop, not a
+    /// 16-bit compare.
+    nl2_f: DFF<Bit>,
     cnt: DFF<Bits<16>>,
     bias_r: DFF<Bits<32>>,
     q0: DFF<Bits<24>>,
@@ -365,6 +371,7 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             rel0: Default::default(),
             credits: Default::default(),
             since_last: Default::default(),
+            nl2_f: Default::default(),
             dst_chan: Default::default(),
             v1: Default::default(),
             first1: Default::default(),
@@ -501,6 +508,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             rel0,
             credits,
             since_last,
+            nl2_f,
             dst_chan,
             dst_ch,
             code_lo,
@@ -755,6 +763,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         } else if self.st.q.val() == self.st_chanr.val() {
             self.cnt.d.next = self.chanmem.rdata.val().get_bits::<16>(32);
             self.n_left.d.next = self.chanmem.rdata.val().get_bits::<16>(32);
+            self.nl2_f.d.next = self.chanmem.rdata.val().get_bits::<16>(32) == 2;
             self.bias_r.d.next = self.chanmem.rdata.val().get_bits::<32>(0);
             // The walker's flags for the channel's first tile.
             self.first_f.d.next = true;
@@ -788,8 +797,9 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         if self.issue.val() {
             self.e.d.next = self.e.q.val() + 1;
             self.n_left.d.next = self.n_left.q.val() - 1;
+            self.nl2_f.d.next = self.n_left.q.val() == 3;
             self.first_f.d.next = false;
-            self.last_f.d.next = self.n_left.q.val() == 2;
+            self.last_f.d.next = self.nl2_f.q.val();
         }
         if self.adv_chan.q.val() {
             // The channel's last entry.
@@ -809,6 +819,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             self.chanl_f.d.next = self.tl.q.val() == 1;
             self.e.d.next = self.e_chan.q.val();
             self.n_left.d.next = self.cnt.q.val();
+            self.nl2_f.d.next = self.cnt.q.val() == 2;
         }
         // The tile registers: a channel's start (the cycle after a launch, or after a channel's
         // last entry) or the next tile (after a tile's last entry). No entry issues in the
@@ -877,7 +888,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         } else if self.reload.val() {
             self.n_last.next = self.cnt1_f.q.val();
         } else if self.iss_kc.q.val() {
-            self.n_last.next = self.n_left.q.val() == 2;
+            self.n_last.next = self.nl2_f.q.val();
         }
         self.n_cred.next = self.cred_f.q.val();
         if self.take_k.val() & !self.pop_r.q.val() {

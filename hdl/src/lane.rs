@@ -1,8 +1,11 @@
 //! One pixel lane: an 8x8 multiply-accumulate into a 32-bit accumulator, the accumulator held
 //! for its shared requantizer ([`crate::requant`]), and the lane's output byte.
 //!
-//! Registered: the extended activation and the weight (stage L0) and the product (L1), both
-//! inside the lane's [`DspMul`]; the product again in the fabric (`p_r`, L2: the multiplier
+//! Registered: the extended activation in the fabric (`a_r`, a cycle before L0: the activation
+//! bus comes from the activation buffer's rotation, across the chip, and the sign extension
+//! sits before this register, so only a route is left in front of the multiplier); the
+//! activation and the weight again (stage L0) and the product (L1), both inside the lane's
+//! [`DspMul`]; the product again in the fabric (`p_r`, L2: the multiplier
 //! sits in a DSP row, the accumulator's carry chain need not sit beside it); the lane's own
 //! copies of `mac_en`, `first` and `cap` (a cycle after the ports, so each drives only this
 //! lane's 32 bits); `acc` (L3, a [`MacAcc`]); `held` (the accumulator of the last finished tile,
@@ -13,8 +16,8 @@
 //! The int8 x (u)int8 product fits 16 bits signed, so the low 16 bits of the multiplier's
 //! product of the sign/zero-extended 18-bit operands, sign-extended, are the exact product.
 //!
-//! Ports: `clk`; `act` (this lane's byte), `weight` (the shared int8 weight sign-extended to 18
-//! bits, arriving with `act`), `in_signed`; `mac_en`, `first` (aligned with stage L2), `bias`
+//! Ports: `clk`; `act` (this lane's byte, [`ACT_AHEAD`] cycle before the weight), `weight` (the
+//! shared int8 weight sign-extended to 18 bits), `in_signed`; `mac_en`, `first` (aligned with stage L2), `bias`
 //! (aligned with stage L3: `first` loads `bias + prod`); `cap` (hold the accumulator, a cycle
 //! ahead like `first`); `held`; `yin` (its requantizer's output) and
 //! `y_load` (one-hot chunk being loaded); `keep` (mask bit); `y`.
@@ -22,6 +25,9 @@
 use crate::acc::MacAcc;
 use crate::dsp::DspMul;
 use rust_hdl::prelude::*;
+
+/// Cycles the activation byte arrives before the weight and the controls (its fabric register).
+pub const ACT_AHEAD: usize = 1;
 
 #[derive(LogicBlock)]
 pub struct Lane {
@@ -39,6 +45,7 @@ pub struct Lane {
     pub keep: Signal<In, Bit>,
     pub y: Signal<Out, Bits<8>>,
     a18: Signal<Local, Bits<18>>,
+    a_r: DFF<Bits<18>>,
     mul: DspMul<16>,
     p_r: DFF<Bits<16>>,
     p16: Signal<Local, Bits<16>>,
@@ -72,6 +79,7 @@ impl Lane {
             keep: Default::default(),
             y: Default::default(),
             a18: Default::default(),
+            a_r: Default::default(),
             mul: Default::default(),
             p_r: Default::default(),
             p16: Default::default(),
@@ -92,18 +100,19 @@ impl Lane {
 impl Logic for Lane {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clk, p_r, held_r, yr, mac_l, first_l, cap_l);
+        dff_setup!(self, clk, a_r, p_r, held_r, yr, mac_l, first_l, cap_l);
         self.mac_l.d.next = self.mac_en.val();
         self.first_l.d.next = self.first.val();
         self.cap_l.d.next = self.cap.val();
-        // L0, L1: extend the activation (int8 or uint8) to 18 bits; the multiplier registers
-        // both operands, multiplies and registers the product.
+        // Extend the activation (int8 or uint8) to 18 bits into `a_r`; L0, L1: the multiplier
+        // registers both operands, multiplies and registers the product.
         self.a18.next = bit_cast::<18, 8>(self.act.val());
         if self.in_signed.val() & self.act.val().get_bit(7) {
             self.a18.next = bit_cast::<18, 8>(self.act.val()) | self.hi10.val();
         }
         self.mul.clk.next = self.clk.val();
-        self.mul.a.next = self.a18.val();
+        self.a_r.d.next = self.a18.val();
+        self.mul.a.next = self.a_r.q.val();
         self.mul.b.next = self.weight.val();
         // Only the product's 16 significant bits leave the multiplier (half the nets out of
         // the DSP block); the sign extension is wiring. L2: the fabric's copy.
