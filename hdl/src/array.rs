@@ -21,8 +21,8 @@
 //! a loop).
 //!
 //! Ports: `clk`; `act_bus` (lane s = bits 8s+7..8s), `weight` (int8, with `act_bus`),
-//! `in_signed`, `valid`, `first`, `last`, `bias` ([`ACT_AHEAD`] cycle after `act_bus`); `m`, `rnd`, `rnd_neg`, `ovf`, `shift` (job
-//! constants); `keep`
+//! `in_signed`, `valid`, `first`, `last`, `bias` ([`ACT_AHEAD`] cycle after `act_bus`); `m`,
+//! `rnd`, `rnd_neg`, `ovf`, `shift` (job constants); `keep`
 //! (output mask, aligned with `y_bus`); `y_bus`.
 
 use crate::lane::Lane;

@@ -17,9 +17,9 @@
 //! product of the sign/zero-extended 18-bit operands, sign-extended, are the exact product.
 //!
 //! Ports: `clk`; `act` (this lane's byte, [`ACT_AHEAD`] cycle before the weight), `weight` (the
-//! shared int8 weight sign-extended to 18 bits), `in_signed`; `mac_en`, `first` (aligned with stage L2), `bias`
-//! (aligned with stage L3: `first` loads `bias + prod`); `cap` (hold the accumulator, a cycle
-//! ahead like `first`); `held`; `yin` (its requantizer's output) and
+//! shared int8 weight sign-extended to 18 bits), `in_signed`; `mac_en`, `first` (aligned with
+//! stage L2), `bias` (aligned with stage L3: `first` loads `bias + prod`); `cap` (hold the
+//! accumulator, a cycle ahead like `first`); `held`; `yin` (its requantizer's output) and
 //! `y_load` (one-hot chunk being loaded); `keep` (mask bit); `y`.
 
 use crate::acc::MacAcc;

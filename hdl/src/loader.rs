@@ -91,8 +91,8 @@ pub struct Loader {
     pub err_act_overflow: Signal<Out, Bit>,
     state: DFF<Bits<3>>,
     hdr: DFF<Bits<64>>,
-    /// The header's length in destination units (bytes, entries or words), its low
-    /// `END_BITS - 1` bits: the length shifted by the beat's unit, from the type flags.
+    /// The header's length in destination units (bytes, entries or words), its low 25 bits
+    /// (the end's width less one): the length shifted by the beat's unit, from the type flags.
     len_sh: Signal<Local, Bits<25>>,
     end_sum: Signal<Local, Bits<26>>,
     /// One past the packet's last destination unit, computed in the gate's first cycle from

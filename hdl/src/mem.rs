@@ -811,8 +811,9 @@ always @(*) empty = empty_q;
 /// `m01` the max of the two before, so on the third row's cycle `max(m01, d)` is the vertical
 /// max, which `v` takes when `load` is high (and holds while the chunk waits for the
 /// serializer). `load` comes as [`POOL_LOAD_COPIES`] equal bits, copy `k` enabling the `k`-th
-/// part of `v` (the caller's kept copies: one flip-flop enabled all `S*8` bits). The horizontal 3-wide stride-2 max is two registered steps: output byte
-/// `j < S/2` is `max(max(v[2j], v[2j+1]), v[2j+2])` (v[S] reads as 0), the upper half is 0.
+/// part of `v` (the caller's kept copies: one flip-flop enabled all `S*8` bits). The
+/// horizontal 3-wide stride-2 max is two registered steps: output byte `j < S/2` is
+/// `max(max(v[2j], v[2j+1]), v[2j+2])` (v[S] reads as 0), the upper half is 0.
 /// Registered: `d1`, `m01`, `v`, the first horizontal step and `hout`; `hout` is valid
 /// [`POOL_MAX_LATENCY`] cycles after the `load` cycle and stays while `v` does.
 /// Combinational: one 8-bit compare and select per byte before each register.

@@ -12,11 +12,12 @@
 //! mid-window lane enables, computed as the tile enters), the data FIFO's head (a copy of
 //! its output a cycle later, with a flag that it still is the head), the serializer's holding
 //! register (loaded from that copy whenever the serializer is idle, never shifted: the beat
-//! index picks the 64 bits offered), beat counter, index, busy and idle flags and `tlast` flag, the pool FSM (state
-//! counter, `pc_out` flag, the pool max's load, row/chunk counters, address bases
-//! and the read address, all chosen a cycle ahead), the pool buffer, and the mid-buffer and
-//! pool-buffer write ports (one cycle after the pop). Combinational: FIFO pop and the stream
-//! outputs (driven from the holding register).
+//! index picks the 64 bits offered), beat counter, index, busy and idle flags and `tlast`
+//! flag, the pool FSM (state counter, `pc_out` flag, the pool max's load copies, row/chunk
+//! counters, address bases and the read address, all chosen a cycle ahead), the pool buffer's
+//! read word beside the pool max, the pool buffer, and the mid-buffer and pool-buffer write
+//! ports (one cycle after the pop). Combinational: FIFO pop and the stream outputs (driven
+//! from the holding register).
 //!
 //! Ports: `clk`, `rst`; job constants (`dst_mid`, `pool`, `grid_w`, `pool_oh`,
 //! `pool_chunks`, `pool_col0`); the tile input (`push`, `pdata`, `pdst` mid address, `prel`
