@@ -20,7 +20,8 @@
 //! lanes' bytes concatenated by a [`crate::mem::Concat`] leaf (rust-hdl cannot assign slices in
 //! a loop).
 //!
-//! Ports: `clk`; `act_bus` (lane s = bits 8s+7..8s), `weight` (int8, with `act_bus`),
+//! Ports: `clk`; `act_bus` (lane s = bits 8s+7..8s), `weight` (the decoded 16-bit weight,
+//! `spec::numerics::LUT_BITS`, with `act_bus`),
 //! `in_signed`, `valid`, `first`, `last`, `bias` ([`ACT_AHEAD`] cycle after `act_bus`); `m`,
 //! `rnd`, `rnd_neg`, `ovf`, `shift` (job constants); `keep`
 //! (output mask, aligned with `y_bus`); `y_bus`.
@@ -36,11 +37,15 @@ use crate::requant::{Requant, REQUANT_LATENCY};
 pub const ARRAY_LATENCY: usize = 4 + 1 + 3 + REQUANT_LATENCY + 1;
 use rust_hdl::prelude::*;
 
+// The weight port and its sign extension are written for 16-bit weights (`hdl_gen` takes bit
+// positions only as literals).
+const _: () = assert!(spec::numerics::LUT_BITS == 16);
+
 #[derive(LogicBlock)]
 pub struct LaneArray<const S: usize, const S8: usize, const R: usize> {
     pub clk: Signal<In, Clock>,
     pub act_bus: Signal<In, Bits<S8>>,
-    pub weight: Signal<In, Bits<8>>,
+    pub weight: Signal<In, Bits<16>>,
     pub in_signed: Signal<In, Bit>,
     pub valid: Signal<In, Bit>,
     pub first: Signal<In, Bit>,
@@ -82,7 +87,7 @@ pub struct LaneArray<const S: usize, const S8: usize, const R: usize> {
     sgn_kc: [DFF<Bit>; R],
     load_d: Pipe<4>,
     w18: Signal<Local, Bits<18>>,
-    hi10: Constant<Bits<18>>,
+    hi2: Constant<Bits<18>>,
 }
 
 impl<const S: usize, const S8: usize, const R: usize> LaneArray<S, S8, R> {
@@ -123,7 +128,7 @@ impl<const S: usize, const S8: usize, const R: usize> LaneArray<S, S8, R> {
             sgn_kc: std::array::from_fn(|_| Default::default()),
             load_d: Pipe::new(REQUANT_LATENCY),
             w18: Default::default(),
-            hi10: Constant::new(0x3FF00u64.to_bits()),
+            hi2: Constant::new(0x30000u64.to_bits()),
         }
     }
 }
@@ -158,9 +163,9 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for LaneArray<S, S8,
         // Every unit runs the same chunk sequence from `cap`; unit 0's one-hot chunk is the
         // lanes' load strobe, delayed by the requantizers' latency.
         self.load_d.din.next = self.units[0].chunk.val();
-        self.w18.next = bit_cast::<18, 8>(self.weight.val());
-        if self.weight.val().get_bit(7) {
-            self.w18.next = bit_cast::<18, 8>(self.weight.val()) | self.hi10.val();
+        self.w18.next = bit_cast::<18, 16>(self.weight.val());
+        if self.weight.val().get_bit(15) {
+            self.w18.next = bit_cast::<18, 16>(self.weight.val()) | self.hi2.val();
         }
         for r in 0..R {
             self.w_g[r].clock.next = self.clk.val();

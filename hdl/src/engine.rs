@@ -10,7 +10,7 @@
 //!    ([`TapWrap`]: wraps, t + 1 and the tap's row/column, registered), codebook read for the
 //!    code (2 cycles);
 //! T6 input channel c += wraps (registered), tap offset kh*Wg + kw (registered);
-//! T7 c*plane (registered), weight byte from the LUT word;
+//! T7 c*plane (registered), the 16-bit weight from the LUT word;
 //! T8 address = src_base + c*plane (a registered DSP) + tap + q0 (registered); T9..T16 banked
 //!    activation read
 //!    (8 cycles: row registers, each group of 8 banks' row registers, each bank's row
@@ -52,6 +52,13 @@ use spec::AccelConfig;
 // `hdl_gen` takes bit positions only as literals: the H2C slice's zero-length flag reads the
 // header's length field at bits 32..63, checked against spec::packet at compile time.
 const _: () = assert!(spec::packet::HDR_LEN_LSB == 32 && spec::packet::HDR_LEN_BITS == 32);
+
+// The codebook memory holds each slot's LUT as 64-bit words of 16-bit entries; `hdl_gen` takes
+// bit positions only as literals (the entry select, the slot's address shift by 6).
+const _: () = assert!(spec::numerics::LUT_BITS == 16 && spec::STREAM_BITS == 64);
+/// Codebook-memory words per slot (one stream beat each).
+pub const CODEBOOK_WORDS: usize = spec::packet::CODEBOOK_BEATS as usize;
+const _: () = assert!(CODEBOOK_WORDS == 64);
 
 /// Entries of the output FIFO (= credits).
 pub const OUT_FIFO_DEPTH: usize = 8;
@@ -113,7 +120,7 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     outctl: OutCtl<S, S8>,
     p_tok: Pipe<3>,
     p_bias: Pipe<32>,
-    p_w: Pipe<8>,
+    p_w: Pipe<16>,
     p_q0: Pipe<24>,
     p_mask: Pipe<S>,
     p_meta: Pipe<51>,
@@ -148,8 +155,8 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     // Pipeline registers.
     v1: Signal<Local, Bit>,
     first1: Signal<Local, Bit>,
-    code_lo: DFF<Bits<3>>,
-    code_lo2: DFF<Bits<3>>,
+    code_lo: DFF<Bits<2>>,
+    code_lo2: DFF<Bits<2>>,
     /// The channel table's read address (bias_base + o), counted rather than added.
     chan_addr: DFF<Bits<24>>,
     /// The mask memory's tile index (mask_base + t), counted rather than added.
@@ -337,7 +344,7 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             h2c_skid: Default::default(),
             loader: Loader::new(cfg),
             wmem: Ram::deep(cfg.weight_entries as usize),
-            cbmem: Ram::registered(cfg.codebook_slots as usize * 32),
+            cbmem: Ram::registered(cfg.codebook_slots as usize * CODEBOOK_WORDS),
             chanmem: Ram::registered(cfg.bias_words as usize),
             maskmem: MaskMem::new(cfg.mask_bits as usize),
             actmem: BankedMem::pipelined(cfg.act_in_bytes as usize),
@@ -962,10 +969,10 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         // ---- T2: entry arrives; position recurrence ----
         self.code.next = self.wmem.rdata.val().get_bits::<8>(0);
         self.rel.next = bit_cast::<5, 4>(self.wmem.rdata.val().get_bits::<4>(8));
-        self.code_lo.d.next = self.code.val().get_bits::<3>(0);
+        self.code_lo.d.next = self.code.val().get_bits::<2>(0);
         self.code_lo2.d.next = self.code_lo.q.val();
-        self.cbmem.raddr.next = (bit_cast::<24, 6>(self.dd.lut_slot.val()) << 5)
-            | bit_cast::<24, 5>(self.code.val().get_bits::<5>(3));
+        self.cbmem.raddr.next = (bit_cast::<24, 6>(self.dd.lut_slot.val()) << 6)
+            | bit_cast::<24, 6>(self.code.val().get_bits::<6>(2));
         // The tap index loop: t1 = (first ? 0 : t + 1) + rel, wrapped into [0, K*K). `tp1` holds
         // t + 1 (computed beside t from the same t1), so the loop is one 5-bit add and a table.
         // A tile's first entry starts from tap 0 (t1 = rel): the second table, chosen after
@@ -1023,31 +1030,19 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.cpl_mul.clk.next = self.clk.val();
         self.cpl_mul.a.next = bit_cast::<18, 16>(self.c_reg.d.val());
         self.cpl_mul.b.next = bit_cast::<18, 16>(self.dd.plane_in.val());
-        // The LUT word holds 8 codebook bytes; the code's low 3 bits pick one.
+        // The LUT word holds 4 codebook entries of 16 bits; the code's low 2 bits pick one.
         match self.code_lo2.q.val().index() {
             0 => {
-                self.p_w.din.next = self.cbmem.rdata.val().get_bits::<8>(0);
+                self.p_w.din.next = self.cbmem.rdata.val().get_bits::<16>(0);
             }
             1 => {
-                self.p_w.din.next = self.cbmem.rdata.val().get_bits::<8>(8);
+                self.p_w.din.next = self.cbmem.rdata.val().get_bits::<16>(16);
             }
             2 => {
-                self.p_w.din.next = self.cbmem.rdata.val().get_bits::<8>(16);
-            }
-            3 => {
-                self.p_w.din.next = self.cbmem.rdata.val().get_bits::<8>(24);
-            }
-            4 => {
-                self.p_w.din.next = self.cbmem.rdata.val().get_bits::<8>(32);
-            }
-            5 => {
-                self.p_w.din.next = self.cbmem.rdata.val().get_bits::<8>(40);
-            }
-            6 => {
-                self.p_w.din.next = self.cbmem.rdata.val().get_bits::<8>(48);
+                self.p_w.din.next = self.cbmem.rdata.val().get_bits::<16>(32);
             }
             _ => {
-                self.p_w.din.next = self.cbmem.rdata.val().get_bits::<8>(56);
+                self.p_w.din.next = self.cbmem.rdata.val().get_bits::<16>(48);
             }
         }
 

@@ -1,4 +1,5 @@
-//! One pixel lane: an 8x8 multiply-accumulate into a 32-bit accumulator, the accumulator held
+//! One pixel lane: a 16x8 multiply-accumulate (the decoded weight times the activation) into a
+//! 32-bit accumulator, the accumulator held
 //! for its shared requantizer ([`crate::requant`]), and the lane's output byte.
 //!
 //! Registered: the extended activation in the fabric (`a_r`, a cycle before L0: the activation
@@ -13,11 +14,12 @@
 //! chunk). Combinational: the activation's extension to 18 bits, the accumulator's operand
 //! select and sum (inside [`MacAcc`]), and `y` (`yr`, or 0 when the position is masked).
 //!
-//! The int8 x (u)int8 product fits 16 bits signed, so the low 16 bits of the multiplier's
-//! product of the sign/zero-extended 18-bit operands, sign-extended, are the exact product.
+//! The 16-bit weight x (u)int8 product fits 25 bits signed (`spec::numerics::PRODUCT_BITS`), so
+//! the low 25 bits of the multiplier's product of the sign/zero-extended 18-bit operands,
+//! sign-extended, are the exact product.
 //!
 //! Ports: `clk`; `act` (this lane's byte, [`ACT_AHEAD`] cycle before the weight), `weight` (the
-//! shared int8 weight sign-extended to 18 bits), `in_signed`; `mac_en`, `first` (aligned with
+//! shared 16-bit weight sign-extended to 18 bits), `in_signed`; `mac_en`, `first` (aligned with
 //! stage L2), `bias` (aligned with stage L3: `first` loads `bias + prod`); `cap` (hold the
 //! accumulator, a cycle ahead like `first`); `held`; `yin` (its requantizer's output) and
 //! `y_load` (one-hot chunk being loaded); `keep` (mask bit); `y`.
@@ -25,6 +27,10 @@
 use crate::acc::MacAcc;
 use crate::dsp::DspMul;
 use rust_hdl::prelude::*;
+
+// The product register and its sign extension are written for 25-bit products (`hdl_gen`
+// takes bit positions only as literals).
+const _: () = assert!(spec::numerics::PRODUCT_BITS == 25);
 
 /// Cycles the activation byte arrives before the weight and the controls (its fabric register).
 pub const ACT_AHEAD: usize = 1;
@@ -46,9 +52,9 @@ pub struct Lane {
     pub y: Signal<Out, Bits<8>>,
     a18: Signal<Local, Bits<18>>,
     a_r: DFF<Bits<18>>,
-    mul: DspMul<16>,
-    p_r: DFF<Bits<16>>,
-    p16: Signal<Local, Bits<16>>,
+    mul: DspMul<25>,
+    p_r: DFF<Bits<25>>,
+    p25: Signal<Local, Bits<25>>,
     prod: Signal<Local, Bits<32>>,
     acc: MacAcc,
     held_r: DFF<Bits<32>>,
@@ -57,7 +63,7 @@ pub struct Lane {
     cap_l: DFF<Bit>,
     yr: DFF<Bits<8>>,
     hi10: Constant<Bits<18>>,
-    hi16c: Constant<Bits<32>>,
+    hi7c: Constant<Bits<32>>,
     chunk: Constant<Bits<4>>,
 }
 
@@ -82,7 +88,7 @@ impl Lane {
             a_r: Default::default(),
             mul: Default::default(),
             p_r: Default::default(),
-            p16: Default::default(),
+            p25: Default::default(),
             prod: Default::default(),
             acc: Default::default(),
             held_r: Default::default(),
@@ -91,7 +97,7 @@ impl Lane {
             cap_l: Default::default(),
             yr: Default::default(),
             hi10: Constant::new(0x3FF00u64.to_bits()),
-            hi16c: Constant::new(0xFFFF_0000u64.to_bits()),
+            hi7c: Constant::new(0xFE00_0000u64.to_bits()),
             chunk: Constant::new((1u64 << (index % 4)).to_bits()),
         }
     }
@@ -114,13 +120,13 @@ impl Logic for Lane {
         self.a_r.d.next = self.a18.val();
         self.mul.a.next = self.a_r.q.val();
         self.mul.b.next = self.weight.val();
-        // Only the product's 16 significant bits leave the multiplier (half the nets out of
-        // the DSP block); the sign extension is wiring. L2: the fabric's copy.
+        // Only the product's 25 significant bits leave the multiplier (fewer nets out of the
+        // DSP block); the sign extension is wiring. L2: the fabric's copy.
         self.p_r.d.next = self.mul.p.val();
-        self.p16.next = self.p_r.q.val();
-        self.prod.next = bit_cast::<32, 16>(self.p16.val());
-        if self.p16.val().get_bit(15) {
-            self.prod.next = bit_cast::<32, 16>(self.p16.val()) | self.hi16c.val();
+        self.p25.next = self.p_r.q.val();
+        self.prod.next = bit_cast::<32, 25>(self.p25.val());
+        if self.p25.val().get_bit(24) {
+            self.prod.next = bit_cast::<32, 25>(self.p25.val()) | self.hi7c.val();
         }
         // L3: accumulate (a tile's first entry loads the bias), in a [`MacAcc`] (on ECP5 the
         // operand select sits inside the carry chain's LUTs).

@@ -500,8 +500,9 @@ impl Logic for Loader {
             self.remaining.d.next = self.hdr_len.val();
             self.rem1.d.next = self.hdr_len.val() == self.one32.val();
             if self.ty_cb.q.val() {
-                // Word address of the slot: 32 words of 8 LUT bytes each.
-                self.ptr.d.next = self.hdr_addr.val() << 5;
+                // Word address of the slot: 64 words of four 16-bit LUT entries each
+                // (`engine::CODEBOOK_WORDS`).
+                self.ptr.d.next = self.hdr_addr.val() << 6;
             }
             if self.go.val() & self.at_gate2.q.val() {
                 if self.hdr_bad.val() {

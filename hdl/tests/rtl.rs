@@ -178,7 +178,7 @@ fn run_plan(p: &Plan, backpressure: bool) -> RunResult {
     }
 }
 
-// ---- an independent reference of the TEAM.md contract ----
+// ---- an independent reference of the numerics contract (spec::numerics, weights::quant) ----
 fn requant(acc: i32, m: u16, shift: u8) -> u8 {
     let v = ((acc as i64) * (m as i64) + (1i64 << (shift - 1))) >> shift;
     v.clamp(0, 255) as u8
@@ -282,12 +282,13 @@ fn layer(
     let w = (0..n)
         .map(|_| {
             if r.next() % 100 < density {
-                (r.next() % 255) as i32 as i8
+                // 16-bit weights (`spec::numerics::LUT_BITS`) across the whole range, at most
+                // 254 distinct nonzero values (the planner builds the layer's codebook).
+                (((r.next() % 255) as i32 - 127) * 258) as i16
             } else {
                 0
             }
         })
-        .map(|v| if v == -128 { -127 } else { v })
         .collect();
     let bias = (0..out_c)
         .map(|_| (r.next() % 20001) as i32 - 10000)

@@ -1,17 +1,16 @@
 //! Backend selection and the per-image classification result.
 //!
-//! A backend turns one preprocessed 3 x 227 x 227 input into 1000 logits and probabilities.
-//! Today there are the two software models of `sim::reference`: `reference` (the bit-exact
-//! int8 model of the engine, the default) and `float` (the float network). The device
-//! backends `sim` (Verilated RTL) and `xdma` (the board) are added by a later issue as new
-//! variants of [`BackendKind`] that run the network sequencer over a device trait; they are
-//! deliberately absent here rather than stubbed.
+//! A backend turns one preprocessed 3 x 227 x 227 input into 1000 logits and probabilities:
+//! the two software models of `sim::reference` (`reference`, the bit-exact int8 model of the
+//! engine, the default; `float`, the float network) and the card backends (`sim`, the Verilated
+//! RTL; `xdma`, the board or an emulated card), which run the network sequencer over a device
+//! trait (`host::device::card`). Every int8 backend quantizes with one [`Calibration`].
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
-use weights::quant::QuantModel;
+use weights::quant::{Calibration, QuantModel};
 use weights::Model;
 
 /// Which implementation runs the network (`--backend`).
@@ -89,11 +88,12 @@ impl Scores {
 }
 
 impl Backend {
-    /// Prepare `kind` from decoded weights (quantizing them for the int8 reference).
-    pub fn new(kind: BackendKind, model: Model) -> Result<Backend> {
+    /// Prepare `kind` from decoded weights (quantizing them for the int8 reference with the
+    /// activation scales of `calib`).
+    pub fn new(kind: BackendKind, model: Model, calib: &Calibration) -> Result<Backend> {
         Ok(match kind {
             BackendKind::Reference => Backend::Reference(Box::new(
-                QuantModel::from_model_committed(&model)
+                QuantModel::from_model(&model, calib)
                     .context("quantizing the model for the int8 reference")?,
             )),
             BackendKind::Float => Backend::Float(Box::new(model)),
@@ -105,9 +105,10 @@ impl Backend {
     pub fn with_card(
         kind: BackendKind,
         model: Model,
+        calib: &Calibration,
         card: &crate::device::card::CardArgs,
     ) -> Result<Backend> {
-        crate::device::card::backend(kind, model, card)
+        crate::device::card::backend(kind, model, calib, card)
     }
 
     /// Cycle counters of the last image, for backends with a card.

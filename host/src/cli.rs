@@ -33,6 +33,12 @@ pub enum Command {
     Infer(InferArgs),
     /// Time preprocessing and inference per image.
     Bench(BenchArgs),
+    /// Measure how closely the int8 arithmetic (the hardware's) follows the float model on
+    /// photos and views of them: top-1 agreement, top-5 overlap, per-layer SQNR.
+    Fidelity(FidelityArgs),
+    /// Choose the activation scales from your own photos (and views of them) and write a
+    /// calibration file for `--calibration`.
+    Calibrate(CalibrateArgs),
     /// Identify the card behind --device: ID, version, config hash and its preset, state, counters.
     Info(crate::device::card::InfoArgs),
     /// Serve an emulated card (XDMA-like files in --dir) for `--backend xdma --device DIR/xdma0`.
@@ -52,6 +58,10 @@ pub struct ModelArgs {
     /// Class names file (synset_words.txt). Default: the one next to the model file.
     #[arg(long, value_name = "PATH")]
     pub labels: Option<PathBuf>,
+    /// Activation scales for the int8 arithmetic (from `sqz-host calibrate`). Default: the
+    /// calibration built in (made from the photos listed in docs/NUMERICS.md).
+    #[arg(long, value_name = "FILE")]
+    pub calibration: Option<PathBuf>,
     /// Card options (sim and xdma backends).
     #[command(flatten)]
     pub card: crate::device::card::CardArgs,
@@ -71,6 +81,65 @@ pub struct InferArgs {
     #[arg(long, default_value_t = 5, value_name = "N",
           value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub top: u16,
+}
+
+/// Where the samples of `fidelity` and `calibrate` come from.
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// Photos (PNG or JPEG), or folders of them.
+    #[arg(required = true, value_name = "IMAGE|DIR")]
+    pub images: Vec<PathBuf>,
+    /// Views per photo: view 0 is the photo, the others crops, flips and small rotations of it.
+    #[arg(long, default_value_t = 1, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub views: u32,
+    /// Number of the first view (views FIRST..FIRST+N), to draw views unlike another run's.
+    #[arg(long, default_value_t = 0, value_name = "FIRST")]
+    pub first_view: u32,
+}
+
+impl SampleArgs {
+    fn load(&self) -> Result<Vec<crate::fidelity::Sample>> {
+        let end = self
+            .first_view
+            .checked_add(self.views)
+            .context("--first-view + --views overflows")?;
+        crate::fidelity::load_views(&self.images, self.first_view..end)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct FidelityArgs {
+    #[command(flatten)]
+    pub samples: SampleArgs,
+    /// The Deep Compression model file. Default: $SQZ_MODEL, then the shared data folder's.
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+    /// Activation scales (from `sqz-host calibrate`). Default: the built-in calibration.
+    #[arg(long, value_name = "FILE")]
+    pub calibration: Option<PathBuf>,
+    /// Print one JSON document on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// List every sample, not only those where int8 and float disagree.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    #[command(flatten)]
+    pub samples: SampleArgs,
+    /// The Deep Compression model file. Default: $SQZ_MODEL, then the shared data folder's.
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+    /// How to choose each layer's clipping point: `mse` (least squared error of the int8
+    /// model against the float model, layer by layer), `max`, or a percentile `pNN.N`.
+    #[arg(long, default_value = sim::reference::calib::DEFAULT_METHOD, value_name = "METHOD")]
+    pub method: String,
+    /// Where to write the calibration (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -167,7 +236,8 @@ impl ModelArgs {
         let model_path = std::fs::canonicalize(&model_path).unwrap_or(model_path);
         let t = Instant::now();
         let model = weights::Model::load(&model_path)?;
-        let backend = Backend::with_card(self.backend, model, &self.card)?;
+        let calib = load_calibration(self.calibration.as_deref())?;
+        let backend = Backend::with_card(self.backend, model, &calib, &self.card)?;
         let load_time = t.elapsed();
         let labels = match &self.labels {
             // Asked for explicitly: failing to read it is an error.
@@ -523,12 +593,126 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// The calibration at `path`, or the built-in one.
+pub fn load_calibration(path: Option<&Path>) -> Result<weights::Calibration> {
+    Ok(match path {
+        Some(p) => weights::Calibration::load(p)?,
+        None => weights::Calibration::committed()?,
+    })
+}
+
+fn load_model(path: Option<&Path>) -> Result<(PathBuf, weights::Model)> {
+    let p = weights::default_model_path(path)?;
+    let m = weights::Model::load(&p)?;
+    Ok((p, m))
+}
+
+/// `sqz-host fidelity`.
+pub fn fidelity(args: &FidelityArgs, out: &mut dyn Write) -> Result<bool> {
+    let (model_path, model) = load_model(args.model.as_deref())?;
+    let calib = load_calibration(args.calibration.as_deref())?;
+    let q = weights::QuantModel::from_model(&model, &calib)?;
+    let samples = args.samples.load()?;
+    let r = crate::fidelity::measure(&model, &q, &samples)?;
+    if args.json {
+        #[derive(Serialize)]
+        struct Doc<'a> {
+            model: String,
+            calibration: String,
+            report: &'a crate::fidelity::Report,
+        }
+        serde_json::to_writer_pretty(
+            &mut *out,
+            &Doc {
+                model: model_path.display().to_string(),
+                calibration: args
+                    .calibration
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "built-in".into()),
+                report: &r,
+            },
+        )?;
+        writeln!(out)?;
+        return Ok(true);
+    }
+    let s = &r.summary;
+    writeln!(out, "int8 (the engine's arithmetic) vs float on {} samples", s.samples)?;
+    writeln!(
+        out,
+        "top-1 agreement            {:>4} / {:<4} = {:.3}",
+        s.top1_agree, s.samples, s.top1_agreement
+    )?;
+    writeln!(
+        out,
+        "  where float margin > {:.2} {:>4} / {:<4} = {:.3}",
+        crate::fidelity::CONFIDENT_MARGIN,
+        s.confident_agree,
+        s.confident,
+        s.confident_agreement
+    )?;
+    writeln!(out, "mean top-5 overlap         {:.2} / 5", s.mean_top5_overlap)?;
+    writeln!(out, "\nper-layer SQNR (float output vs dequantized int8 output, dB):")?;
+    for l in &r.layers {
+        writeln!(out, "  {:18} {:6.1}", l.layer, l.sqnr_db)?;
+    }
+    let listed: Vec<_> = r
+        .samples
+        .iter()
+        .filter(|x| args.all || !x.agrees())
+        .collect();
+    if !listed.is_empty() {
+        writeln!(
+            out,
+            "\n{}sample: float top-1 (p, margin) -> int8 top-1 (p), top-5 overlap",
+            if args.all { "" } else { "disagreements, " }
+        )?;
+        for x in listed {
+            writeln!(
+                out,
+                "  {:28} {:4} ({:.3}, {:.3}) -> {:4} ({:.3}) {}/5{}",
+                x.name,
+                x.float_top1,
+                x.float_prob,
+                x.float_margin,
+                x.int8_top1,
+                x.int8_prob,
+                x.top5_overlap,
+                if x.agrees() { "" } else { "  differs" }
+            )?;
+        }
+    }
+    Ok(true)
+}
+
+/// `sqz-host calibrate`.
+pub fn calibrate(args: &CalibrateArgs, out: &mut dyn Write) -> Result<bool> {
+    let (_, model) = load_model(args.model.as_deref())?;
+    let samples = args.samples.load()?;
+    let names: Vec<String> = samples.iter().map(|s| s.name.clone()).collect();
+    let inputs: Vec<Vec<f32>> = samples.into_iter().map(|s| s.input).collect();
+    let calib = sim::reference::calib::calibrate(&model, &inputs, &names, &args.method)?;
+    std::fs::write(&args.out, calib.to_json())
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    writeln!(
+        out,
+        "wrote {} ({} samples, method {}); use it with --calibration {}",
+        args.out.display(),
+        names.len(),
+        args.method,
+        args.out.display()
+    )?;
+    Ok(true)
+}
+
 /// Run a parsed command line, writing results to `out`. `Ok(false)`: some input failed.
 pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool> {
     match &cli.command {
         Command::Infer(a) => infer(a, out),
         Command::Bench(a) => bench(a, out),
         Command::Info(a) => crate::device::card::info(a, out),
+        Command::Fidelity(a) => fidelity(a, out),
+        Command::Calibrate(a) => calibrate(a, out),
         Command::Emulate(a) => crate::emulate::cli::emulate(a, out),
     }
 }

@@ -10,6 +10,7 @@
 //! channels. JPEG EXIF orientation is not applied (Pillow's `Image.open` does not either).
 
 pub mod resize;
+pub mod views;
 
 use std::io::{BufReader, Cursor};
 use std::path::{Path, PathBuf};
@@ -29,7 +30,7 @@ pub const CHANNELS: usize = 3;
 /// Number of `f32` values in one preprocessed input (3 x 227 x 227).
 pub const INPUT_LEN: usize = CHANNELS * (CROP as usize) * (CROP as usize);
 /// Per-channel mean subtracted from the pixels, in network (BGR) order.
-pub const MEAN_BGR: [f32; 3] = [104.0, 117.0, 123.0];
+pub const MEAN_BGR: [f32; 3] = weights::topology::INPUT_MEAN_BGR;
 
 /// Why an image could not be turned into a network input. Every variant names the file.
 #[derive(Debug, thiserror::Error)]

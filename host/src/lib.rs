@@ -6,6 +6,7 @@ pub mod backend;
 pub mod cli;
 pub mod device;
 pub mod emulate;
+pub mod fidelity;
 pub mod image;
 pub mod perf_report;
 pub mod sequencer;

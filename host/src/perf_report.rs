@@ -105,7 +105,7 @@ impl JobModel {
 struct Loaded {
     weights: Vec<(u8, u8)>,
     counts: Vec<u64>,
-    luts: HashMap<u32, Vec<i8>>,
+    luts: HashMap<u32, Vec<i16>>,
     mask: Vec<bool>,
 }
 
@@ -128,9 +128,8 @@ pub fn job_models(plan: &Plan, lanes: u32) -> Result<Vec<JobModel>, String> {
             PacketType::Weights => put(&mut mem.weights, at, p.weight_entries()),
             PacketType::Bias => put(&mut mem.counts, at, p.payload.iter().map(|b| b >> 32)),
             PacketType::Codebook => {
-                let bytes = spec::packet::beats_to_bytes(&p.payload);
                 mem.luts
-                    .insert(p.addr, bytes.iter().map(|&b| b as i8).collect());
+                    .insert(p.addr, Packet::codebook_entries(&p.payload));
             }
             PacketType::Mask => put(
                 &mut mem.mask,
@@ -916,7 +915,7 @@ mod tests {
     fn h2c_bytes_by_kind_include_headers() {
         let p = [
             Packet::weights(0, &[(1, 0); 5]).unwrap(),
-            Packet::codebook(0, &[0i8; 256]).unwrap(),
+            Packet::codebook(0, &[0i16; 256]).unwrap(),
             Packet::bias(0, &[(0, 5)]).unwrap(),
             Packet::mask(0, &[true; 70]).unwrap(),
             Packet::act(false, 0, &[1u8; 20]).unwrap(),

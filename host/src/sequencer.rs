@@ -684,7 +684,6 @@ pub struct Sequencer {
     /// The planner's view of each layer (codes at dense positions, LUT, bias, m/shift).
     layers: Vec<ConvLayer>,
     output_scale: f32,
-    input_scale: f32,
     /// Per step: where its weights live (all zero when they are reloaded per step).
     places: Vec<Place>,
     /// Per step: the planner's view of each job (the same for every input).
@@ -717,7 +716,6 @@ impl Sequencer {
             cfg: cfg.clone(),
             layers,
             output_scale: model.output_scale,
-            input_scale: model.input_scale,
             places: vec![Place::default(); steps().len()],
             models: Vec::new(),
             inputs: Vec::new(),
@@ -737,7 +735,7 @@ impl Sequencer {
                 c: l.in_c as u32,
                 h: l.in_hw as u32,
                 w: l.in_hw as u32,
-                signed: l.input == Input::Image,
+                signed: l.input == Input::Image && spec::numerics::INPUT_SIGNED,
                 data: vec![0; l.in_c * l.in_hw * l.in_hw],
             };
             let plan = seq.plan(step, &x)?;
@@ -1004,8 +1002,12 @@ impl Sequencer {
                 input.len()
             )));
         }
-        let q = weights::quant::quantize_input(input, self.input_scale);
-        let image = QTensor::from_i8(INPUT_C, INPUT_H, INPUT_W, &q)
+        let image = QTensor::from_u8(
+            INPUT_C,
+            INPUT_H,
+            INPUT_W,
+            weights::quant::pixels_of_input(input),
+        )
             .map_err(|e| SeqError::Input(e.to_string()))?;
         let mut outs: Vec<Option<QTensor>> = vec![None; NUM_LAYERS];
         let send_weights = !(self.resident && self.loaded);

@@ -29,7 +29,7 @@ fn problem(cfg: &AccelConfig) -> Plan {
     let w = (0..n)
         .map(|_| {
             if rng.gen_bool(0.35) {
-                rng.gen_range(-100i8..=100)
+                rng.gen_range(-100i16..=100) * 300
             } else {
                 0
             }

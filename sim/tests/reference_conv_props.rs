@@ -1,7 +1,7 @@
 //! Property tests of `int8::conv_layer` (the fast, sparse, padded-buffer implementation) against a
-//! straightforward naive implementation written here from the TEAM.md contract: random shapes,
-//! K in {1, 3, 7}, strides 1..=3, pads 0..=3, pool on/off, int8 or uint8 input, random sparse int8
-//! weights (including -128), biases (including values that make the i32 accumulator wrap), m and
+//! straightforward naive implementation written here from the numerics contract (`spec::numerics`):
+//! random shapes, K in {1, 3, 7}, strides 1..=3, pads 0..=3, pool on/off, int8 or uint8 input,
+//! random sparse 16-bit weights (including -32768), biases (including values that make the i32 accumulator wrap), m and
 //! shift. Also two real SqueezeNet layers (conv1 7x7/2 on the real image, a 3x3 pad-1 expand).
 
 use proptest::prelude::*;
@@ -150,7 +150,7 @@ fn build(c: &Case) -> (QTensor, QConvLayer) {
         data,
     };
     let n = c.out_c * c.in_c * c.k * c.k;
-    let weights: Vec<i8> = (0..n)
+    let weights: Vec<i16> = (0..n)
         .map(|_| {
             if rng.gen_bool(c.density) {
                 rng.gen()
@@ -169,10 +169,10 @@ fn build(c: &Case) -> (QTensor, QConvLayer) {
         })
         .collect();
     let m: u16 = rng.gen_range(1..=32767);
-    // Put the typical accumulator (~ sqrt(n_taps) * 127 * 128) near the middle of 0..255 so the
-    // outputs are not all clamped, unless the case asks for a random shift.
+    // Put the typical accumulator (~ sqrt(n_taps) * 32767 * 128) near the middle of 0..255 so
+    // the outputs are not all clamped, unless the case asks for a random shift.
     let taps = (c.in_c * c.k * c.k) as f64;
-    let typical = taps.sqrt() * 127.0 * 128.0 * m as f64 / 100.0;
+    let typical = taps.sqrt() * 32767.0 * 128.0 * m as f64 / 100.0;
     let shift = if c.shift_random {
         rng.gen_range(1..=46)
     } else {

@@ -2,7 +2,8 @@
 //! same top-1 on chelsea, coffee and motorcycle_left; on astronaut (no ImageNet class fits, float
 //! top-1 has p = 0.1) the int8 top-1 must be within the float top-2; top-5 overlap >= 4 of 5 and
 //! logit cosine similarity >= 0.99 on every image. Prints every figure (`-- --nocapture`).
-//! Also checks the structure of `Int8Output` (per-layer shapes, border of conv_final = requant(bias)).
+//! Also checks the structure of `Int8Output` (per-layer shapes, border of conv_final = requant(bias))
+//! and that conv1 on the raw pixels, with the mean folded into its bias, computes the float conv1.
 
 use sim::reference::calib::agreement;
 use sim::reference::int8::{self, QConvLayer, QTensor};
@@ -66,7 +67,7 @@ fn int8_output_keeps_every_layer_and_the_border_of_conv_final() {
     let out = int8::forward(&q, &inputs[0]);
     assert_eq!(
         (out.input.c, out.input.h, out.input.w, out.input.signed),
-        (3, 227, 227, true)
+        (3, 227, 227, false)
     );
     assert_eq!(out.layers.len(), LAYERS.len());
     for (spec, t) in LAYERS.iter().zip(&out.layers) {
@@ -93,14 +94,39 @@ fn int8_output_keeps_every_layer_and_the_border_of_conv_final() {
         let y = int8::conv_layer(&out.layer_input(i), &QConvLayer::from_quant(&q.layers[i]));
         assert_eq!(y, out.layers[i], "{}", LAYERS[i].name);
     }
-    // The int8 image is the contract's rounding of the float image.
-    let s = q.input_scale as f64;
+    // The engine's image is the raw pixels: the float input (pixels minus the mean) plus the mean.
+    let plane = 227 * 227;
     for (k, &v) in inputs[0].iter().enumerate().step_by(997) {
-        let want = (v as f64 / s).round().clamp(-128.0, 127.0) as i32;
-        assert_eq!(out.input.value(k), want);
+        let want = v + weights::topology::INPUT_MEAN_BGR[k / plane];
+        assert_eq!(want.fract(), 0.0, "golden inputs are whole pixels");
+        assert_eq!(out.input.value(k), want as i32);
     }
     // A wrong input size is an error, not a panic.
     assert!(int8::try_forward(&q, &[0.0; 5]).is_err());
     let bad = QTensor::from_u8(2, 3, 3, vec![0; 18]).unwrap();
     assert!(int8::try_conv_layer(&bad, &QConvLayer::from_quant(&q.layers[1])).is_err());
+}
+
+/// conv1 reads raw pixels and has the mean folded into its bias: its accumulators, scaled by the
+/// weight scale, are the float model's conv1 (on pixels minus the mean) up to the 16-bit LUT's
+/// rounding.
+#[test]
+fn conv1_on_raw_pixels_with_the_folded_mean_is_the_float_conv1() {
+    let model = Model::load(MODEL).unwrap();
+    let q = QuantModel::from_model_committed(&model).unwrap();
+    let x = &golden::load_inputs().unwrap()[0];
+    let trace = float::forward_trace(&model, x).unwrap();
+    let image = int8::quantize_image(&q, x).unwrap();
+    let l = &q.layers[0];
+    let acc = int8::conv_acc(&image, &QConvLayer::from_quant(l)).unwrap();
+    let f = &trace.outputs[0].data;
+    let (mut sig, mut err) = (0.0f64, 0.0f64);
+    for (&a, &fv) in acc.iter().zip(f) {
+        let d = (a as f64 * l.s_w as f64).max(0.0) - fv as f64;
+        sig += fv as f64 * fv as f64;
+        err += d * d;
+    }
+    let sqnr = 10.0 * (sig / err).log10();
+    println!("conv1 accumulators vs float conv1: {sqnr:.1} dB");
+    assert!(sqnr > 60.0, "conv1 SQNR {sqnr:.1} dB");
 }

@@ -26,13 +26,13 @@ use std::time::Instant;
 
 // ---- stimulus ---------------------------------------------------------------------------------
 
-/// A layer as the Deep Compression model stores it: an int8 LUT (lut[0] = 0) and a code per
-/// dense position, plus its dense int8 view for the reference.
+/// A layer as the Deep Compression model stores it: a LUT of `LUT_BITS`-bit weights (lut[0] = 0)
+/// and a code per dense position, plus its dense view for the reference.
 #[derive(Clone, Debug)]
 struct CodedLayer {
     q: QConvLayer,
     codes: Vec<u8>,
-    lut: Vec<i8>,
+    lut: Vec<i16>,
 }
 
 impl CodedLayer {
@@ -117,8 +117,21 @@ fn random_layer(
     sparsity: f64,
     x: &QTensor,
 ) -> CodedLayer {
-    let mut lut: Vec<i8> = (0..256)
-        .map(|_| rng.gen_range(-127i32..=127) as i8)
+    // Full-width LUT entries, some small (as in a real codebook), some at the extremes.
+    let qmax = weights::quant::WEIGHT_QMAX;
+    let mut lut: Vec<i16> = (0..256)
+        .map(|c| match c % 4 {
+            0 => rng.gen_range(-qmax..=qmax),
+            1 => rng.gen_range(-127..=127),
+            2 => rng.gen_range(-4096..=4096),
+            _ => {
+                if rng.gen_bool(0.5) {
+                    qmax
+                } else {
+                    -qmax
+                }
+            }
+        } as i16)
         .collect();
     lut[0] = 0;
     // Some nonzero codes map to a zero weight, as rounding a small codebook entry can.
@@ -143,7 +156,7 @@ fn random_layer(
             i += 1;
         }
     }
-    let weights: Vec<i8> = codes.iter().map(|&c| lut[c as usize]).collect();
+    let weights: Vec<i16> = codes.iter().map(|&c| lut[c as usize]).collect();
     let mut q = QConvLayer {
         in_c,
         out_c,

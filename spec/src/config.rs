@@ -27,7 +27,8 @@ pub struct AccelConfig {
     pub pixel_lanes: u32,
     /// Capacity of the on-chip weight memory in entries (8-bit code + 4-bit relative index each).
     pub weight_entries: u32,
-    /// Number of per-layer codebook LUTs (256 x int8 each) held on chip at once.
+    /// Number of per-layer codebook LUTs (256 entries of `numerics::LUT_BITS` bits each) held on
+    /// chip at once.
     pub codebook_slots: u32,
     /// Capacity of the per-output-channel bias memory (int32 words).
     pub bias_words: u32,
@@ -258,7 +259,7 @@ impl AccelConfig {
     /// The preset name is not part of it: two presets with equal hardware are the same bitstream.
     pub fn canonical(&self) -> String {
         format!(
-            "sqz-config-v1;pe_groups={};pixel_lanes={};weight_entries={};codebook_slots={};bias_words={};act_in_bytes={};act_mid_bytes={};mask_bits={};pool_bytes={};axil_addr_bits={};stream_bits={}",
+            "sqz-config-v1;pe_groups={};pixel_lanes={};weight_entries={};codebook_slots={};bias_words={};act_in_bytes={};act_mid_bytes={};mask_bits={};pool_bytes={};axil_addr_bits={};stream_bits={};lut_bits={}",
             self.pe_groups,
             self.pixel_lanes,
             self.weight_entries,
@@ -269,7 +270,8 @@ impl AccelConfig {
             self.mask_bits,
             self.pool_bytes,
             self.axil_addr_bits,
-            STREAM_BITS
+            STREAM_BITS,
+            crate::numerics::LUT_BITS
         )
     }
 

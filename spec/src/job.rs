@@ -15,6 +15,7 @@
 use crate::descriptor::{Descriptor, MAX_K};
 use crate::packet::{Packet, PacketError};
 use crate::AccelConfig;
+use crate::numerics::{CODEBOOK_ENTRIES, LUT_BITS, WEIGHT_QMAX};
 
 /// Engine timing the cycle models rely on. A tile's last entry issues at least this many cycles
 /// after the previous tile's last: each shared requantizer serves four lanes, one per cycle.
@@ -26,10 +27,12 @@ pub const CHANNEL_FETCH_CYCLES: u32 = 3;
 /// Weights of one layer, (O, I, K, K) row-major.
 #[derive(Clone, Debug)]
 pub enum LayerWeights {
-    /// Dense int8 weights (the planner uses the identity LUT: code = the weight's byte).
-    Dense(Vec<i8>),
-    /// One code per dense position plus the layer's int8 codebook (LUT[0] must be 0).
-    Coded { codes: Vec<u8>, lut: Vec<i8> },
+    /// Dense integer weights of at most `spec::numerics::LUT_BITS` bits and at most 255 distinct
+    /// nonzero values (the planner builds the codebook: the sorted distinct values from code 1).
+    Dense(Vec<i16>),
+    /// One code per dense position plus the layer's codebook (256 `LUT_BITS`-bit entries, LUT[0]
+    /// must be 0).
+    Coded { codes: Vec<u8>, lut: Vec<i16> },
 }
 
 /// One convolution layer with fused requant + ReLU (and optional 3x3/2 max-pool).
@@ -261,7 +264,7 @@ pub fn layer_entries(l: &ConvLayer) -> Result<u64, JobError> {
 /// per-output-channel entry lists.
 struct EngineLayer {
     k: u32,
-    lut: Vec<i8>,
+    lut: Vec<i16>,
     chans: Vec<Vec<(u8, u8)>>,
     bias: Vec<i32>,
     m: u16,
@@ -277,13 +280,34 @@ impl EngineLayer {
     }
 }
 
-fn layer_codes(l: &ConvLayer) -> Result<(Vec<u8>, Vec<i8>), JobError> {
+/// Codes and codebook of dense weights: the distinct nonzero values, sorted, from code 1.
+fn dense_codes(w: &[i16]) -> Result<(Vec<u8>, Vec<i16>), JobError> {
+    let mut values: Vec<i16> = w.iter().copied().filter(|&v| v != 0).collect();
+    values.sort_unstable();
+    values.dedup();
+    if values.len() > CODEBOOK_ENTRIES - 1 {
+        return Err(JobError::Shape(format!(
+            "{} distinct nonzero weights; a codebook holds {}",
+            values.len(),
+            CODEBOOK_ENTRIES - 1
+        )));
+    }
+    let mut lut = vec![0i16; CODEBOOK_ENTRIES];
+    lut[1..=values.len()].copy_from_slice(&values);
+    let codes = w
+        .iter()
+        .map(|v| match values.binary_search(v) {
+            Ok(i) => (i + 1) as u8,
+            Err(_) => 0,
+        })
+        .collect();
+    Ok((codes, lut))
+}
+
+fn layer_codes(l: &ConvLayer) -> Result<(Vec<u8>, Vec<i16>), JobError> {
     let n = (l.out_c * l.in_c * l.k * l.k) as usize;
     let (codes, lut) = match &l.weights {
-        LayerWeights::Dense(w) => (
-            w.iter().map(|&v| v as u8).collect::<Vec<u8>>(),
-            (0..256).map(|c| c as u8 as i8).collect(),
-        ),
+        LayerWeights::Dense(w) => dense_codes(w)?,
         LayerWeights::Coded { codes, lut } => (codes.clone(), lut.clone()),
     };
     if codes.len() != n {
@@ -292,10 +316,15 @@ fn layer_codes(l: &ConvLayer) -> Result<(Vec<u8>, Vec<i8>), JobError> {
             codes.len()
         )));
     }
-    if lut.len() != 256 || lut[0] != 0 {
-        return Err(JobError::Shape(
-            "the LUT needs 256 entries with LUT[0] = 0".into(),
-        ));
+    if lut.len() != CODEBOOK_ENTRIES || lut[0] != 0 {
+        return Err(JobError::Shape(format!(
+            "the LUT needs {CODEBOOK_ENTRIES} entries with LUT[0] = 0"
+        )));
+    }
+    if lut.iter().any(|&v| v as i32 > WEIGHT_QMAX || (v as i32) < -WEIGHT_QMAX) {
+        return Err(JobError::Shape(format!(
+            "a LUT entry is outside ±{WEIGHT_QMAX} ({LUT_BITS}-bit symmetric)"
+        )));
     }
     if l.bias.len() != l.out_c as usize {
         return Err(JobError::Shape(format!(
@@ -887,7 +916,8 @@ mod tests {
             .map(|i| {
                 let h = (i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 7;
                 if h % 3 == 0 {
-                    ((h >> 8) % 255) as i32 as i8
+                    // Some 16-bit magnitudes, at most 255 distinct values.
+                    (((h >> 8) % 255) as i32 - 127) as i16 * 181
                 } else {
                     0
                 }
@@ -957,8 +987,8 @@ mod tests {
                 let (c, ph) = (c4 / 4, c4 % 4);
                 let (kh, kw) = (2 * a + ph / 2, 2 * b + ph % 2);
                 assert_eq!(
-                    w[(((o as u32 * 3 + c) * 7 + kh) * 7 + kw) as usize] as u8,
-                    code
+                    w[(((o as u32 * 3 + c) * 7 + kh) * 7 + kw) as usize],
+                    el.lut[code as usize]
                 );
             }
             let nz = (0..3 * 49).filter(|&i| w[o * 147 + i] != 0).count();

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod descriptor;
 pub mod job;
+pub mod numerics;
 pub mod packet;
 pub mod regs;
 

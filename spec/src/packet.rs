@@ -19,7 +19,8 @@ pub enum PacketType {
     /// Weight entries, 4 per beat in 16-bit slots (bits [7:0] code, [11:8] relative index,
     /// [15:12] zero); address = first weight-memory entry.
     Weights = 1,
-    /// One 256-entry int8 codebook LUT in exactly 32 beats (byte i = LUT[i]); address = slot.
+    /// One 256-entry codebook LUT of `numerics::LUT_BITS`-bit entries in exactly
+    /// [`CODEBOOK_BEATS`] beats (entry i little-endian at bytes `i * LUT_BITS / 8`); address = slot.
     Codebook = 2,
     /// Per-output-channel words, one beat each: [31:0] int32 bias, [47:32] number of weight
     /// entries of the channel (>= 1); address = first channel index.
@@ -50,7 +51,7 @@ impl PacketType {
 }
 
 /// Beats of a codebook packet.
-pub const CODEBOOK_BEATS: u32 = 256 / STREAM_BYTES;
+pub const CODEBOOK_BEATS: u32 = crate::numerics::CODEBOOK_BYTES as u32 / STREAM_BYTES;
 /// Weight entries per beat.
 pub const WEIGHTS_PER_BEAT: usize = 4;
 /// Cycles the loader spends on one weight beat: it writes the entries one per cycle and takes
@@ -89,7 +90,7 @@ pub enum PacketError {
     Addr(u32),
     #[error("weight entry {index}: code {code} / relative index {rel} out of range")]
     Entry { index: usize, code: u16, rel: u8 },
-    #[error("codebook packet needs exactly 256 bytes")]
+    #[error("codebook packet needs exactly 256 entries")]
     Codebook,
     #[error("activation address {0} is not a multiple of 8")]
     Align(u32),
@@ -167,11 +168,15 @@ impl Packet {
     }
 
     /// A codebook LUT for `slot`.
-    pub fn codebook(slot: u32, lut: &[i8]) -> Result<Packet, PacketError> {
-        if lut.len() != 256 {
+    pub fn codebook(slot: u32, lut: &[i16]) -> Result<Packet, PacketError> {
+        if lut.len() != crate::numerics::CODEBOOK_ENTRIES {
             return Err(PacketError::Codebook);
         }
-        let bytes: Vec<u8> = lut.iter().map(|&v| v as u8).collect();
+        let entry_bytes = crate::numerics::LUT_BITS as usize / 8;
+        let bytes: Vec<u8> = lut
+            .iter()
+            .flat_map(|&v| v.to_le_bytes().into_iter().take(entry_bytes))
+            .collect();
         Packet::new(PacketType::Codebook, slot, bytes_to_beats(&bytes))
     }
 
@@ -250,6 +255,15 @@ impl Packet {
             })
             .collect()
     }
+
+    /// Decode a codebook payload (whole beats) back into its LUT entries.
+    pub fn codebook_entries(payload: &[u64]) -> Vec<i16> {
+        const _: () = assert!(crate::numerics::LUT_BITS == 16);
+        beats_to_bytes(payload)
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -264,7 +278,7 @@ mod tests {
 
     #[test]
     fn stream_round_trip() {
-        let lut: Vec<i8> = (0..256).map(|i| (i as i32 - 128) as i8).collect();
+        let lut: Vec<i16> = (0..256).map(|i| (i as i32 - 128) as i16 * 255).collect();
         let ps = vec![
             Packet::weights(12, &[(1, 2), (255, 15), (0, 0), (7, 1), (9, 9)]).unwrap(),
             Packet::codebook(3, &lut).unwrap(),

@@ -1,33 +1,37 @@
-//! int8 quantization of the model, exactly as the team's numerics contract says (TEAM.md):
+//! Quantization of the model to the engine's arithmetic (the contract is `spec::numerics`):
 //!
-//! - weights: per layer, `s_w = max_c |cb[c]| / 127` (f32), `lut[c] = clamp(round(cb[c] / s_w), -127, 127)`
-//!   with round half away from zero, `lut[0] = 0`; the engine keeps the 8-bit codes and 4-bit relative
-//!   indices and decodes codes through the LUT;
-//! - bias: `b_q = round(b / (s_w * s_in))` as i32;
+//! - weights: per layer, `s_w = max_c |cb[c]| / WEIGHT_QMAX` (f32), `lut[c] = clamp(round(cb[c] /
+//!   s_w), -WEIGHT_QMAX, WEIGHT_QMAX)` with round half away from zero, `lut[0] = 0`, `LUT_BITS`
+//!   wide (16); the engine keeps the 8-bit codes and 4-bit relative indices and decodes codes
+//!   through the LUT;
+//! - input: the raw 8-bit BGR pixels (scale 1, unsigned). The float network subtracts
+//!   `INPUT_MEAN_BGR`; conv1 has no padding, so that is folded into conv1's bias:
+//!   `b_q = round(b / s_w - sum(lut[w] * mean[c]))` over the channel's weights;
+//! - bias (other layers): `b_q = round(b / (s_w * s_in))` as i32;
 //! - requantization: `y = clamp((acc * m + 2^(shift-1)) >> shift, 0, 255)` with `m * 2^-shift` the
 //!   closest value to `s_w * s_in / s_out`, `m` normalised into [16384, 32767] when possible;
-//! - activation scales (`s_out` per layer, post-ReLU, uint8; the input scale, int8) come from a
-//!   [`Calibration`] made deterministically on the four golden images by the float reference
-//!   (`cargo run -p sim --release --bin calibrate`) and committed as `weights/data/*.calib.json`.
+//! - activation scales (`s_out` per layer, post-ReLU, uint8) come from a [`Calibration`]: made by
+//!   `sim::reference::calib` (a per-layer search for the scale that minimises the int8 model's
+//!   error against the float model on a set of real photos) and committed as
+//!   `weights/data/*.calib.json`.
 //!
-//! Scales are stored as f32; every derived integer (LUT, bias, m/shift, input codes) is computed in f64
-//! from those f32 values, so any consumer that uses this module gets the same integers.
+//! Scales are stored as f32; every derived integer (LUT, bias, m/shift) is computed in f64 from
+//! those f32 values, so any consumer that uses this module gets the same integers.
 
 use crate::model::{Layer, Model};
 use crate::net::CODEBOOK_LEN;
-use crate::topology::{scale_group, LayerSpec, Role, LAYERS, NUM_LAYERS};
+use crate::topology::{scale_group, LayerSpec, Role, INPUT_MEAN_BGR, LAYERS, NUM_LAYERS};
+pub use spec::numerics::{LUT_BITS, WEIGHT_QMAX};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Format tag of calibration files.
-pub const CALIB_FORMAT: &str = "sqz-calib-v1";
+pub const CALIB_FORMAT: &str = "sqz-calib-v2";
 /// File name of the committed calibration for the Deep Compression SqueezeNet v1.0 model.
 pub const CALIB_FILE_NAME: &str = "squeezenet_v1.0_dc.calib.json";
 /// The committed calibration, built into the crate so a moved binary still has it.
 const COMMITTED_CALIB: &str = include_str!("../data/squeezenet_v1.0_dc.calib.json");
 
-/// Largest magnitude of a weight LUT entry (symmetric, -128 is never used).
-pub const WEIGHT_QMAX: i32 = 127;
 /// Smallest and largest `m` (a signed 16-bit multiplier operand).
 pub const M_MIN: u16 = 1;
 /// Largest `m`.
@@ -73,8 +77,8 @@ pub enum QuantError {
 pub struct CalibLayer {
     /// Caffe name of the layer.
     pub name: String,
-    /// The statistic measured on the layer's scale group (for the two expands of a Fire module:
-    /// on both, concatenated).
+    /// The clipping point: the largest float value the layer's output represents (for the two
+    /// expands of a Fire module: shared, since they are concatenated).
     pub stat: f32,
     /// Output scale: `stat / 255`.
     pub s_out: f32,
@@ -89,14 +93,11 @@ pub struct Calibration {
     pub model_bytes: u64,
     /// SHA-256 (hex) of that `.net` file.
     pub model_sha256: String,
-    /// The statistic used, e.g. `max` or `p99.99` (percentile of all values of the four images).
+    /// How the scales were chosen, e.g. `mse` (the error-minimising search) or `p99.99`.
     pub statistic: String,
-    /// The images the statistics were taken on.
+    /// The images the scales were chosen on (file names, with the view of each when views
+    /// were made).
     pub images: Vec<String>,
-    /// The statistic of |input| (image after preprocessing).
-    pub input_stat: f32,
-    /// Input scale of conv1 (int8): `input_stat / 127`.
-    pub input_scale: f32,
     /// One entry per layer, in topology order.
     pub layers: Vec<CalibLayer>,
 }
@@ -147,13 +148,12 @@ impl Calibration {
         s
     }
 
-    /// Build a calibration from statistics: `input_stat` of |input| and one statistic per layer
-    /// (already merged per scale group by the caller: expands of one Fire carry the same value).
+    /// Build a calibration from one clipping point per layer (already merged per scale group by
+    /// the caller: expands of one Fire carry the same value).
     pub fn from_stats(
         model: &Model,
         statistic: &str,
         images: &[String],
-        input_stat: f32,
         layer_stats: &[f32],
     ) -> Calibration {
         Calibration {
@@ -162,8 +162,6 @@ impl Calibration {
             model_sha256: model.sha256.clone(),
             statistic: statistic.to_string(),
             images: images.to_vec(),
-            input_stat,
-            input_scale: input_stat / 127.0,
             layers: LAYERS
                 .iter()
                 .zip(layer_stats)
@@ -207,7 +205,7 @@ impl Calibration {
                 )));
             }
         }
-        check_scale("input", self.input_scale)
+        Ok(())
     }
 }
 
@@ -227,14 +225,14 @@ fn check_scale(what: &str, v: f32) -> Result<(), QuantError> {
 pub struct QuantLayer {
     /// Shape and role.
     pub spec: &'static LayerSpec,
-    /// The codebook as int8 (`lut[0] == 0`).
-    pub lut: [i8; CODEBOOK_LEN],
+    /// The codebook as `LUT_BITS`-bit integers (`lut[0] == 0`).
+    pub lut: [i16; CODEBOOK_LEN],
     /// Codebook index per stored entry (fillers included), as in the `.net` file.
     pub codes: Vec<u8>,
     /// 4-bit relative index per stored entry.
     pub rel_idx: Vec<u8>,
-    /// Dense int8 weights (O,I,K,K) = `lut[code]` at each entry's position, 0 elsewhere.
-    pub weights: Vec<i8>,
+    /// Dense integer weights (O,I,K,K) = `lut[code]` at each entry's position, 0 elsewhere.
+    pub weights: Vec<i16>,
     /// int32 bias per output channel.
     pub bias: Vec<i32>,
     /// Requantization multiplier.
@@ -255,9 +253,10 @@ impl QuantLayer {
         self.spec.name
     }
 
-    /// True for conv1, whose input (the image) is int8; every other layer reads uint8.
+    /// Whether the layer's input is signed: conv1 reads the image (`spec::numerics::INPUT_SIGNED`),
+    /// every other layer reads uint8.
     pub fn signed_input(&self) -> bool {
-        self.spec.role == Role::Conv1
+        self.spec.role == Role::Conv1 && spec::numerics::INPUT_SIGNED
     }
 
     /// The real-valued requantization factor `s_w * s_in / s_out` that `m * 2^-shift` approximates.
@@ -271,32 +270,35 @@ impl QuantLayer {
 pub struct QuantModel {
     /// The 26 layers in topology order.
     pub layers: Vec<QuantLayer>,
-    /// Scale of the int8 input image (= conv1's `s_in`).
-    pub input_scale: f32,
     /// Scale of the final layer's uint8 output: `logit = mean(y) * output_scale`.
     pub output_scale: f32,
     /// SHA-256 of the `.net` file.
     pub model_sha256: String,
 }
 
-/// Weight scale of a codebook: `max |cb| / 127` (1.0 for an all-zero codebook, which has no scale).
-pub fn weight_scale(codebook: &[f32; CODEBOOK_LEN]) -> f32 {
+/// Weight scale of a codebook: `max |cb| / qmax` (1.0 for an all-zero codebook, which has no
+/// scale). The engine's `qmax` is [`WEIGHT_QMAX`].
+pub fn weight_scale(codebook: &[f32; CODEBOOK_LEN], qmax: i32) -> f32 {
     let max = codebook.iter().fold(0.0f32, |a, &c| a.max(c.abs()));
     if max > 0.0 {
-        max / WEIGHT_QMAX as f32
+        max / qmax as f32
     } else {
         1.0
     }
 }
 
-/// The int8 LUT of a codebook at scale `s_w`.
-pub fn quantize_codebook(codebook: &[f32; CODEBOOK_LEN], s_w: f32) -> [i8; CODEBOOK_LEN] {
-    let mut lut = [0i8; CODEBOOK_LEN];
+/// The LUT of a codebook at scale `s_w`, entries clamped to `±qmax`.
+pub fn quantize_codebook(
+    codebook: &[f32; CODEBOOK_LEN],
+    s_w: f32,
+    qmax: i32,
+) -> [i16; CODEBOOK_LEN] {
+    let mut lut = [0i16; CODEBOOK_LEN];
     for (q, &c) in lut.iter_mut().zip(codebook.iter()).skip(1) {
         // f64::round rounds half away from zero.
         *q = (c as f64 / s_w as f64)
             .round()
-            .clamp(-WEIGHT_QMAX as f64, WEIGHT_QMAX as f64) as i8;
+            .clamp(-qmax as f64, qmax as f64) as i16;
     }
     lut
 }
@@ -329,10 +331,17 @@ pub fn requantize(acc: i32, m: u16, shift: u8) -> u8 {
     v.clamp(0, 255) as u8
 }
 
-fn quantize_layer(layer: &Layer, s_in: f32, s_out: f32) -> Result<QuantLayer, QuantError> {
-    let s_w = weight_scale(&layer.codebook);
-    let lut = quantize_codebook(&layer.codebook, s_w);
-    let mut weights = vec![0i8; layer.spec.weight_count()];
+/// Quantize one layer whose input has scale `s_in` (1.0 for conv1: the raw pixels) and whose
+/// output has scale `s_out`, with LUT entries of at most `qmax` (the engine's is [`WEIGHT_QMAX`]).
+pub fn quantize_layer(
+    layer: &Layer,
+    s_in: f32,
+    s_out: f32,
+    qmax: i32,
+) -> Result<QuantLayer, QuantError> {
+    let s_w = weight_scale(&layer.codebook, qmax);
+    let lut = quantize_codebook(&layer.codebook, s_w, qmax);
+    let mut weights = vec![0i16; layer.spec.weight_count()];
     let mut pos = 0usize;
     for (k, (&c, &r)) in layer.codes.iter().zip(&layer.rel_idx).enumerate() {
         pos = if k == 0 {
@@ -344,9 +353,25 @@ fn quantize_layer(layer: &Layer, s_in: f32, s_out: f32) -> Result<QuantLayer, Qu
         weights[pos] = lut[c as usize];
     }
     let s_acc = s_w as f64 * s_in as f64;
+    let per_out = layer.spec.in_c * layer.spec.k * layer.spec.k;
+    let taps = layer.spec.k * layer.spec.k;
     let mut bias = Vec::with_capacity(layer.bias.len());
     for (ch, &b) in layer.bias.iter().enumerate() {
-        let q = (b as f64 / s_acc).round();
+        let mut q = b as f64 / s_acc;
+        if layer.spec.role == Role::Conv1 {
+            // The engine reads raw pixels: subtract what the mean contributes through the
+            // channel's (quantized) weights, in accumulator units.
+            let w = &weights[ch * per_out..(ch + 1) * per_out];
+            let folded: f64 = w
+                .chunks(taps)
+                .zip(INPUT_MEAN_BGR)
+                .map(|(plane, mean)| {
+                    plane.iter().map(|&v| v as f64).sum::<f64>() * mean as f64 / s_in as f64
+                })
+                .sum();
+            q -= folded;
+        }
+        let q = q.round();
         if !(i32::MIN as f64..=i32::MAX as f64).contains(&q) {
             return Err(QuantError::BiasOverflow {
                 layer: layer.spec.name.to_string(),
@@ -375,15 +400,25 @@ fn quantize_layer(layer: &Layer, s_in: f32, s_out: f32) -> Result<QuantLayer, Qu
 impl QuantModel {
     /// Quantize `model` with the activation scales of `calib` (which must belong to this model).
     pub fn from_model(model: &Model, calib: &Calibration) -> Result<QuantModel, QuantError> {
+        QuantModel::from_model_with_qmax(model, calib, WEIGHT_QMAX)
+    }
+
+    /// Like [`QuantModel::from_model`] with LUT entries of at most `qmax` instead of the engine's
+    /// [`WEIGHT_QMAX`]: a narrower LUT, to measure what weight precision costs. Only
+    /// `qmax == WEIGHT_QMAX` is what the engine computes.
+    pub fn from_model_with_qmax(
+        model: &Model,
+        calib: &Calibration,
+        qmax: i32,
+    ) -> Result<QuantModel, QuantError> {
         calib.check(model)?;
         let mut layers = Vec::with_capacity(NUM_LAYERS);
         for (i, layer) in model.layers.iter().enumerate() {
             let s_in = input_scale_of(i, calib);
-            layers.push(quantize_layer(layer, s_in, calib.layers[i].s_out)?);
+            layers.push(quantize_layer(layer, s_in, calib.layers[i].s_out, qmax)?);
         }
         Ok(QuantModel {
             layers,
-            input_scale: calib.input_scale,
             output_scale: calib.layers[NUM_LAYERS - 1].s_out,
             model_sha256: model.sha256.clone(),
         })
@@ -394,27 +429,32 @@ impl QuantModel {
         QuantModel::from_model(model, &Calibration::committed()?)
     }
 
-    /// int8 input codes: `clamp(round(x / s_in), -128, 127)` (NaN becomes 0).
-    pub fn quantize_input(&self, x: &[f32]) -> Vec<i8> {
-        quantize_input(x, self.input_scale)
+    /// The engine's input bytes of a preprocessed image: [`pixels_of_input`].
+    pub fn quantize_input(&self, x: &[f32]) -> Vec<u8> {
+        pixels_of_input(x)
     }
 }
 
-/// int8 codes of an image at scale `s_in`: `clamp(round(x / s_in), -128, 127)`, round half away
-/// from zero, computed in f64; NaN becomes 0.
-pub fn quantize_input(x: &[f32], s_in: f32) -> Vec<i8> {
-    let s = s_in as f64;
+/// The raw 8-bit BGR pixels of a preprocessed image (CHW, `pixel - INPUT_MEAN_BGR`): the mean
+/// added back, rounded half away from zero and clamped to 0..=255 (exact for an image made from
+/// 8-bit pixels); NaN becomes 0. The input must be a whole number of channel planes.
+pub fn pixels_of_input(x: &[f32]) -> Vec<u8> {
+    let plane = x.len() / INPUT_MEAN_BGR.len();
     x.iter()
-        .map(|&v| (v as f64 / s).round().clamp(-128.0, 127.0) as i8)
+        .enumerate()
+        .map(|(i, &v)| {
+            let mean = INPUT_MEAN_BGR[(i / plane.max(1)).min(INPUT_MEAN_BGR.len() - 1)];
+            (v as f64 + mean as f64).round().clamp(0.0, 255.0) as u8
+        })
         .collect()
 }
 
-/// The scale of layer `i`'s input: the image scale for conv1, else the producing layer's `s_out`
-/// (max-pool keeps the scale; a Fire concat has one scale by construction).
+/// The scale of layer `i`'s input: 1 for conv1 (the raw pixels), else the producing layer's
+/// `s_out` (max-pool keeps the scale; a Fire concat has one scale by construction).
 fn input_scale_of(i: usize, calib: &Calibration) -> f32 {
     use crate::topology::Input;
     match LAYERS[i].input {
-        Input::Image => calib.input_scale,
+        Input::Image => 1.0,
         Input::Layer(j) | Input::Concat(j, _) => calib.layers[j].s_out,
     }
 }
@@ -458,17 +498,21 @@ mod tests {
         cb[3] = 0.005; // 0.5 LSB -> rounds away from zero to 1
         cb[4] = -0.005;
         cb[5] = 0.0049;
-        let s = weight_scale(&cb);
+        let s = weight_scale(&cb, 127);
         assert!((s - 0.01).abs() < 1e-7);
-        let lut = quantize_codebook(&cb, s);
+        let lut = quantize_codebook(&cb, s, 127);
         assert_eq!(&lut[..6], &[0, 127, -127, 1, -1, 0]);
+        // The engine's width: the largest entry is WEIGHT_QMAX.
+        let s = weight_scale(&cb, WEIGHT_QMAX);
+        let lut = quantize_codebook(&cb, s, WEIGHT_QMAX);
+        assert_eq!(lut[1] as i32, WEIGHT_QMAX);
+        assert_eq!(lut[2] as i32, -WEIGHT_QMAX);
     }
 
     #[test]
-    fn input_codes_round_and_saturate() {
-        assert_eq!(
-            quantize_input(&[0.5, -0.5, 1.49, 300.0, -300.0, f32::NAN], 1.0),
-            vec![1, -1, 1, 127, -128, 0]
-        );
+    fn pixels_add_the_mean_back_round_and_saturate() {
+        // One value per channel plane: B, G, R means 104, 117, 123.
+        assert_eq!(pixels_of_input(&[-104.0, 0.5, 200.0]), vec![0, 118, 255]);
+        assert_eq!(pixels_of_input(&[-300.0, f32::NAN, -0.5]), vec![0, 0, 123]);
     }
 }

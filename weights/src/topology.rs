@@ -7,6 +7,9 @@
 
 /// Channels, height and width of the network input (BGR minus mean, CHW).
 pub const INPUT_C: usize = 3;
+/// The Caffe mean the float network subtracts from each 8-bit pixel, in network (BGR) order.
+/// The engine takes the raw pixels and has it folded into conv1's bias (`weights::quant`).
+pub const INPUT_MEAN_BGR: [f32; INPUT_C] = [104.0, 117.0, 123.0];
 /// Height of the network input.
 pub const INPUT_H: usize = 227;
 /// Width of the network input.

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use spec::{regs, AccelConfig};
-use weights::quant::QuantModel;
+use weights::quant::{Calibration, QuantModel};
 use weights::Model;
 
 use crate::backend::{Backend, BackendKind};
@@ -156,12 +156,17 @@ impl CardBackend {
 
 /// The `--backend` choice made real: reference and float as before, card backends opened and
 /// checked (ID, config hash) before any image is read.
-pub fn backend(kind: BackendKind, model: Model, args: &CardArgs) -> Result<Backend> {
+pub fn backend(
+    kind: BackendKind,
+    model: Model,
+    calib: &Calibration,
+    args: &CardArgs,
+) -> Result<Backend> {
     let progress = std::io::stderr().is_terminal();
     match kind {
         BackendKind::Xdma => {
             let (dev, cfg) = open_xdma(args)?;
-            let q = QuantModel::from_model_committed(&model)
+            let q = QuantModel::from_model(&model, calib)
                 .context("quantizing the model for the card")?;
             Ok(Backend::Card(
                 kind,
@@ -177,7 +182,7 @@ pub fn backend(kind: BackendKind, model: Model, args: &CardArgs) -> Result<Backe
             let cfg = args.preset()?.unwrap_or_else(AccelConfig::tiny);
             let card = RtlCard::new(&cfg).context("starting the Verilated engine")?;
             let dev = ModelDevice::new(card, args.timeouts(SIM_TIMEOUT));
-            let q = QuantModel::from_model_committed(&model)
+            let q = QuantModel::from_model(&model, calib)
                 .context("quantizing the model for the card")?;
             Ok(Backend::Card(
                 kind,
@@ -189,7 +194,7 @@ pub fn backend(kind: BackendKind, model: Model, args: &CardArgs) -> Result<Backe
                 )?)),
             ))
         }
-        other => Backend::new(other, model),
+        other => Backend::new(other, model, calib),
     }
 }
 

@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 
 use spec::descriptor::{Descriptor, DESC_WORDS};
-use spec::packet::{parse_header, PacketType, CODEBOOK_BEATS, WEIGHTS_PER_BEAT};
+use spec::packet::{parse_header, Packet, PacketType, CODEBOOK_BEATS, WEIGHTS_PER_BEAT};
 use spec::regs::{self, Access};
 use spec::AccelConfig;
 
@@ -21,8 +21,8 @@ use super::CardModel;
 pub struct Memories {
     /// (code, relative index) per weight entry.
     pub weights: Vec<(u8, u8)>,
-    /// `codebook_slots` LUTs of 256 int8 values.
-    pub luts: Vec<[i8; 256]>,
+    /// `codebook_slots` LUTs of 256 `spec::numerics::LUT_BITS`-bit values.
+    pub luts: Vec<[i16; 256]>,
     /// (bias, entry count) per output channel.
     pub bias: Vec<(i32, u16)>,
     /// The activation buffer; a Fire module's squeeze output (the mid window) lives in it too.
@@ -218,8 +218,9 @@ impl SoftCard {
             }
             PacketType::Codebook => {
                 let lut = self.mem.luts.get_mut(a).ok_or(weight_ovf)?;
-                for (j, b) in beat.to_le_bytes().iter().enumerate() {
-                    lut[i * 8 + j] = *b as i8;
+                let per_beat = spec::STREAM_BITS as usize / spec::numerics::LUT_BITS as usize;
+                for (j, v) in Packet::codebook_entries(&[beat]).into_iter().enumerate() {
+                    lut[i * per_beat + j] = v;
                 }
             }
             PacketType::Bias => {

@@ -1,20 +1,31 @@
-//! Deterministic calibration of the activation scales: run the float reference on the four golden
-//! images, take one statistic (the maximum, or a high percentile) of every layer's post-ReLU output
-//! over all four images (the two expands of a Fire module pooled together, since they are
-//! concatenated and share one scale) and of |input|, and turn them into a
-//! [`weights::Calibration`] (`s_out = stat / 255`, `s_in = stat / 127`).
+//! Calibration of the activation scales: the clipping point of every layer's uint8 output.
 //!
-//! The float forward pass is single-threaded plain f32 in a fixed order and the percentile is an
-//! exact order statistic, so recalibrating reproduces the committed file byte for byte.
+//! Two methods:
+//! - [`Method::Mse`] (the default): layer by layer in network order, run the int8 model up to the
+//!   layer on every calibration image (earlier layers already at their chosen scales, so each
+//!   choice sees the error that reaches it), and pick the clipping point whose requantized output
+//!   is closest, in squared error, to the float model's output of that layer. Candidates are a
+//!   geometric grid of fractions of the largest float value, refined around the best. The two
+//!   expands of a Fire module are concatenated and share one scale: they are judged together.
+//!   conv_final is judged on what the host computes from it, the 1000 averaged logits.
+//! - [`Method::Stat`]: a statistic (maximum or nearest-rank percentile) of each layer's float
+//!   output over all images.
+//!
+//! Both are deterministic: the float and int8 passes are single-threaded per image in a fixed
+//! order, results are combined in image order, and the search is exhaustive over a fixed grid, so
+//! the same images give the same file byte for byte.
 
-use super::{cosine, float, golden, int8, overlap, top_k, RefError};
-use weights::quant::{Calibration, QuantModel};
-use weights::topology::{scale_group, LAYERS, NUM_LAYERS};
+use super::float::{self, FloatTrace};
+use super::int8::{self, QConvLayer, QTensor};
+use super::{cosine, golden, overlap, top_k, RefError};
+use weights::quant::{
+    quantize_layer, requant_multiplier, requantize, Calibration, QuantModel, WEIGHT_QMAX,
+};
+use weights::topology::{scale_group, Input, Role, LAYERS, NUM_LAYERS};
 use weights::Model;
 
-/// The statistic the committed calibration uses (chosen by measuring int8 vs float logits, see
-/// `cargo run -p sim --release --bin calibrate -- --sweep`).
-pub const DEFAULT_STATISTIC: &str = "p99.999";
+/// The method the committed calibration uses.
+pub const DEFAULT_METHOD: &str = "mse";
 
 /// Statistic of a set of activations.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -33,7 +44,7 @@ impl Statistic {
         }
         let bad = || {
             RefError::Param(format!(
-                "statistic {s:?}: expected `max` or `pNN.N` with 0 < NN.N < 100"
+                "method {s:?}: expected `mse`, `max` or `pNN.N` with 0 < NN.N < 100"
             ))
         };
         let p: f64 = s
@@ -64,55 +75,283 @@ impl Statistic {
     }
 }
 
-/// Calibrate `model` on `images` (preprocessed 3x227x227 each) named `names`.
+/// How the clipping points are chosen.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Method {
+    /// Minimise the int8 model's squared error against the float model, layer by layer.
+    Mse,
+    /// A statistic of the float outputs.
+    Stat(Statistic),
+}
+
+impl Method {
+    /// Parse `mse`, `max` or `pNN.N`.
+    pub fn parse(s: &str) -> Result<Method, RefError> {
+        if s == "mse" {
+            Ok(Method::Mse)
+        } else {
+            Statistic::parse(s).map(Method::Stat)
+        }
+    }
+}
+
+/// The layers of each scale group (one layer, or the two expands of a Fire module), in order.
+fn groups() -> Vec<Vec<usize>> {
+    (0..NUM_LAYERS)
+        .filter(|&i| scale_group(i) == i)
+        .map(|g| (0..NUM_LAYERS).filter(|&j| scale_group(j) == g).collect())
+        .collect()
+}
+
+/// Run `f` on every item on up to `threads` threads; results in item order.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(items.len().max(1));
+    let chunk = items.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("calibration worker panicked"))
+            .collect()
+    })
+}
+
+/// Calibrate `model` on `images` (preprocessed 3x227x227 each) named `names`, with `method`
+/// (`mse`, `max` or `pNN.N`).
 pub fn calibrate(
     model: &Model,
     images: &[Vec<f32>],
     names: &[String],
-    statistic: &str,
+    method: &str,
 ) -> Result<Calibration, RefError> {
-    let stat = Statistic::parse(statistic)?;
-    let mut input_vals: Vec<f32> = Vec::new();
-    let mut groups: Vec<Vec<f32>> = vec![Vec::new(); NUM_LAYERS];
-    for img in images {
-        let trace = float::forward_trace(model, img)?;
-        input_vals.extend(img.iter().map(|v| v.abs()));
-        for (i, t) in trace.outputs.iter().enumerate() {
-            groups[scale_group(i)].extend_from_slice(&t.data);
-        }
+    if images.is_empty() {
+        return Err(RefError::Param("calibration needs at least one image".into()));
     }
-    let input_stat = stat.eval(&mut input_vals);
-    let mut layer_stats = vec![0.0f32; NUM_LAYERS];
-    for i in 0..NUM_LAYERS {
-        if scale_group(i) == i {
-            layer_stats[i] = stat.eval(&mut groups[i]);
-        }
-    }
-    for i in 0..NUM_LAYERS {
-        layer_stats[i] = layer_stats[scale_group(i)];
-    }
-    for (i, &s) in layer_stats.iter().enumerate() {
+    let m = Method::parse(method)?;
+    let traces: Vec<FloatTrace> = par_map(images, |img| float::forward_trace(model, img))
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    let stats = match m {
+        Method::Stat(stat) => stat_clips(&traces, stat),
+        Method::Mse => mse_clips(model, images, &traces)?,
+    };
+    for (i, &s) in stats.iter().enumerate() {
         if !(s > 0.0 && s.is_finite()) {
             return Err(RefError::Param(format!(
-                "layer {}: statistic {statistic} of its output is {s}; cannot set a scale",
+                "layer {}: the {method} clipping point of its output is {s}; cannot set a scale",
                 LAYERS[i].name
             )));
         }
     }
-    Ok(Calibration::from_stats(
-        model,
-        statistic,
-        names,
-        input_stat,
-        &layer_stats,
-    ))
+    Ok(Calibration::from_stats(model, method, names, &stats))
+}
+
+fn stat_clips(traces: &[FloatTrace], stat: Statistic) -> Vec<f32> {
+    let mut stats = vec![0.0f32; NUM_LAYERS];
+    for g in groups() {
+        let mut vals: Vec<f32> = Vec::new();
+        for t in traces {
+            for &l in &g {
+                vals.extend_from_slice(&t.outputs[l].data);
+            }
+        }
+        let s = stat.eval(&mut vals);
+        for &l in &g {
+            stats[l] = s;
+        }
+    }
+    stats
+}
+
+/// Every `SAMPLE_STRIDE`-th output value is scored (a fixed, deterministic subsample: the layers
+/// hold millions of values per image and the error estimate needs far fewer).
+const SAMPLE_STRIDE: usize = 3;
+/// Coarse grid: clipping points `max * 2^(-i / COARSE_STEPS_PER_OCTAVE)` down to `max / 2^OCTAVES`.
+const COARSE_STEPS_PER_OCTAVE: usize = 8;
+const OCTAVES: usize = 6;
+/// Fine grid around the best coarse point: this many steps on each side, a quarter step apart.
+const FINE_STEPS: usize = 3;
+
+/// The int8 layer of layer `l` with input scale `s_in` and output scale `s_out`.
+fn qlayer(model: &Model, l: usize, s_in: f32, s_out: f32) -> Result<QConvLayer, RefError> {
+    let q = quantize_layer(&model.layers[l], s_in, s_out, WEIGHT_QMAX)
+        .map_err(|e| RefError::Param(e.to_string()))?;
+    Ok(QConvLayer::from_quant(&q))
+}
+
+/// The squared error of one layer group at clipping point `clip`, summed over images.
+fn group_error(
+    accs: &[Vec<Vec<i32>>],
+    targets: &[Vec<Vec<f32>>],
+    ratio_num: &[f64],
+    clip: f32,
+    final_layer: bool,
+    plane: usize,
+) -> f64 {
+    let s_out = clip / 255.0;
+    let ms: Vec<(u16, u8)> = ratio_num
+        .iter()
+        .map(|&r| requant_multiplier(r / s_out as f64))
+        .collect();
+    let mut err = 0.0f64;
+    for (img_acc, img_t) in accs.iter().zip(targets) {
+        for ((acc, t), &(m, sh)) in img_acc.iter().zip(img_t).zip(&ms) {
+            if final_layer {
+                // The host's logits: the mean of each channel's plane times s_out.
+                for (pa, pt) in acc.chunks(plane).zip(t) {
+                    let sum: u32 = pa.iter().map(|&a| requantize(a, m, sh) as u32).sum();
+                    let d = sum as f64 / plane as f64 * s_out as f64 - *pt as f64;
+                    err += d * d;
+                }
+            } else {
+                for (a, &f) in acc.iter().zip(t) {
+                    let d = requantize(*a, m, sh) as f64 * s_out as f64 - f as f64;
+                    err += d * d;
+                }
+            }
+        }
+    }
+    err
+}
+
+fn mse_clips(
+    model: &Model,
+    images: &[Vec<f32>],
+    traces: &[FloatTrace],
+) -> Result<Vec<f32>, RefError> {
+    let mut clips = vec![0.0f32; NUM_LAYERS];
+    // Each image's int8 layer outputs so far (after pools), and its pixels.
+    let pixels: Vec<QTensor> = images
+        .iter()
+        .map(|x| {
+            QTensor::from_u8(
+                3,
+                weights::topology::INPUT_H,
+                weights::topology::INPUT_W,
+                weights::quant::pixels_of_input(x),
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    let mut outs: Vec<Vec<QTensor>> = vec![Vec::with_capacity(NUM_LAYERS); images.len()];
+    let s_in_of = |l: usize, clips: &[f32]| match LAYERS[l].input {
+        Input::Image => 1.0f32,
+        Input::Layer(j) | Input::Concat(j, _) => clips[j] / 255.0,
+    };
+    for g in groups() {
+        let final_layer = LAYERS[g[0]].role == Role::Final;
+        // The accumulators do not depend on the output scale: compute them once (any s_out).
+        let layers: Vec<QConvLayer> = g
+            .iter()
+            .map(|&l| qlayer(model, l, s_in_of(l, &clips), 1.0))
+            .collect::<Result<_, _>>()?;
+        let work: Vec<usize> = (0..images.len()).collect();
+        let per_image = par_map(&work, |&n| -> Result<_, RefError> {
+            let mut accs = Vec::new();
+            let mut targets = Vec::new();
+            for (&l, ql) in g.iter().zip(&layers) {
+                let x = input_of(l, &pixels[n], &outs[n]);
+                let acc = int8::conv_acc(&x, ql)?;
+                let t = &traces[n].outputs[l].data;
+                if final_layer {
+                    accs.push(acc);
+                    targets.push(float::global_average(&traces[n].outputs[l]));
+                } else {
+                    accs.push(acc.iter().step_by(SAMPLE_STRIDE).copied().collect());
+                    targets.push(t.iter().step_by(SAMPLE_STRIDE).copied().collect());
+                }
+            }
+            Ok((accs, targets))
+        });
+        let (accs, targets): (Vec<_>, Vec<_>) = per_image
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .unzip();
+        let ratio_num: Vec<f64> = g
+            .iter()
+            .map(|&l| {
+                let q = quantize_layer(&model.layers[l], s_in_of(l, &clips), 1.0, WEIGHT_QMAX)
+                    .expect("quantized above");
+                q.s_w as f64 * q.s_in as f64
+            })
+            .collect();
+        let max = traces
+            .iter()
+            .flat_map(|t| g.iter().map(move |&l| &t.outputs[l].data))
+            .flat_map(|d| d.iter())
+            .fold(0.0f32, |a, &b| a.max(b));
+        if !(max > 0.0 && max.is_finite()) {
+            return Err(RefError::Param(format!(
+                "layer {}: its float output is never positive on the calibration images",
+                LAYERS[g[0]].name
+            )));
+        }
+        let plane = traces[0].outputs[g[0]].h * traces[0].outputs[g[0]].w;
+        let at = |step: f64| (max as f64 * (-step / COARSE_STEPS_PER_OCTAVE as f64).exp2()) as f32;
+        let score = |step: f64| group_error(&accs, &targets, &ratio_num, at(step), final_layer, plane);
+        let mut best = (f64::INFINITY, 0.0f64);
+        for i in 0..=COARSE_STEPS_PER_OCTAVE * OCTAVES {
+            let e = score(i as f64);
+            if e < best.0 {
+                best = (e, i as f64);
+            }
+        }
+        let centre = best.1;
+        for j in 1..=FINE_STEPS {
+            for step in [centre - j as f64 / 4.0, centre + j as f64 / 4.0] {
+                if step < 0.0 {
+                    continue;
+                }
+                let e = score(step);
+                if e < best.0 {
+                    best = (e, step);
+                }
+            }
+        }
+        let clip = at(best.1);
+        for &l in &g {
+            clips[l] = clip;
+        }
+        // The chosen scale's outputs feed the next groups.
+        let chosen: Vec<QConvLayer> = g
+            .iter()
+            .map(|&l| qlayer(model, l, s_in_of(l, &clips), clip / 255.0))
+            .collect::<Result<_, _>>()?;
+        let new_outs = par_map(&work, |&n| -> Result<Vec<QTensor>, RefError> {
+            g.iter()
+                .zip(&chosen)
+                .map(|(&l, ql)| int8::try_conv_layer(&input_of(l, &pixels[n], &outs[n]), ql))
+                .collect()
+        });
+        for (o, new) in outs.iter_mut().zip(new_outs) {
+            o.extend(new?);
+        }
+    }
+    Ok(clips)
+}
+
+/// Layer `l`'s int8 input given the image's pixels and the outputs of the layers before it.
+fn input_of(l: usize, pixels: &QTensor, outs: &[QTensor]) -> QTensor {
+    match LAYERS[l].input {
+        Input::Image => pixels.clone(),
+        Input::Layer(j) => outs[j].clone(),
+        Input::Concat(a, b) => {
+            QTensor::concat(&[&outs[a], &outs[b]]).expect("expands of one Fire have equal shapes")
+        }
+    }
 }
 
 /// Calibrate on the shared golden images.
-pub fn calibrate_golden(model: &Model, statistic: &str) -> anyhow::Result<Calibration> {
+pub fn calibrate_golden(model: &Model, method: &str) -> anyhow::Result<Calibration> {
     let images = golden::load_inputs()?;
     let names: Vec<String> = golden::IMAGES.iter().map(|s| s.to_string()).collect();
-    Ok(calibrate(model, &images, &names, statistic)?)
+    Ok(calibrate(model, &images, &names, method)?)
 }
 
 /// How the int8 model compares with the float model on one image.

@@ -1,8 +1,10 @@
 //! The bit-exact int8 model of the engine (the specification the RTL is compared with), exactly per
-//! the numerics contract in TEAM.md:
+//! the numerics contract of `spec::numerics` and `weights::quant`:
 //!
-//! - activations are 8-bit with zero point 0: conv1 reads the int8 image, every other layer reads
-//!   uint8; padding pixels are 0;
+//! - activations are 8-bit with zero point 0: conv1 reads the raw uint8 pixels (the mean is in its
+//!   bias), every other layer reads uint8; a job may also declare its input int8 (the engine
+//!   supports both); padding pixels are 0;
+//! - weights are `LUT_BITS`-bit integers (the decoded codebook);
 //! - `acc: i32 = b_q + sum(w_q * a)` in wrapping i32 arithmetic;
 //! - `y = clamp((acc * m + 2^(shift-1)) >> shift, 0, 255)` (ReLU fused);
 //! - optional fused max-pool 3x3 stride 2 (floor) on the uint8 output;
@@ -12,7 +14,7 @@
 //! every layer's uint8 output so RTL tests can compare layer by layer. Convolutions iterate only the
 //! nonzero weights (see `kernel`).
 
-use super::kernel::{conv_channel, taps, Padded, I16};
+use super::kernel::{conv_channel, taps, Padded, I32};
 use super::{softmax, RefError};
 use weights::quant::{requantize, QuantLayer, QuantModel, SHIFT_MAX, SHIFT_MIN};
 use weights::topology::{
@@ -128,8 +130,8 @@ pub struct QConvLayer {
     pub pad: usize,
     /// Fused max-pool 3x3 stride 2 after requantization.
     pub pool: bool,
-    /// Dense int8 weights, (O,I,K,K) row-major.
-    pub weights: Vec<i8>,
+    /// Dense integer weights (decoded LUT entries), (O,I,K,K) row-major.
+    pub weights: Vec<i16>,
     /// int32 bias per output channel.
     pub bias: Vec<i32>,
     pub m: u16,
@@ -240,10 +242,10 @@ pub fn conv_acc(x: &QTensor, layer: &QConvLayer) -> Result<Vec<i32>, RefError> {
     let (ho, wo) = layer.conv_out(x.h, x.w);
     let p = if x.signed {
         Padded::new(x.c, x.h, x.w, layer.pad, layer.stride, |i| {
-            x.data[i] as i8 as i16
+            x.data[i] as i8 as i32
         })
     } else {
-        Padded::new(x.c, x.h, x.w, layer.pad, layer.stride, |i| x.data[i] as i16)
+        Padded::new(x.c, x.h, x.w, layer.pad, layer.stride, |i| x.data[i] as i32)
     };
     let mut acc = vec![0i32; layer.out_c * ho * wo];
     let mut t = Vec::new();
@@ -255,10 +257,10 @@ pub fn conv_acc(x: &QTensor, layer: &QConvLayer) -> Result<Vec<i32>, RefError> {
             o,
             layer.in_c,
             layer.k,
-            |w: i8| w as i16,
+            |w: i16| w as i32,
             &mut t,
         );
-        conv_channel::<I16>(&p, &t, ho, wo, layer.bias[o], &mut scratch, plane);
+        conv_channel::<I32>(&p, &t, ho, wo, layer.bias[o], &mut scratch, plane);
     }
     Ok(acc)
 }
@@ -317,7 +319,7 @@ pub fn conv_layer(x: &QTensor, layer: &QConvLayer) -> QTensor {
 /// Everything one int8 inference produces.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Int8Output {
-    /// The int8 image fed to conv1.
+    /// The image fed to conv1 (raw uint8 pixels).
     pub input: QTensor,
     /// The uint8 output of each of the 26 layers, after its fused pool if it has one
     /// (what the engine writes for that layer).
@@ -340,7 +342,7 @@ impl Int8Output {
     }
 }
 
-/// The int8 image: `clamp(round(x / s_in), -128, 127)`.
+/// The engine's image: the raw uint8 pixels of a preprocessed input (`weights::quant::pixels_of_input`).
 pub fn quantize_image(model: &QuantModel, input: &[f32]) -> Result<QTensor, RefError> {
     if input.len() != INPUT_LEN {
         return Err(RefError::Shape(format!(
@@ -348,7 +350,7 @@ pub fn quantize_image(model: &QuantModel, input: &[f32]) -> Result<QTensor, RefE
             input.len()
         )));
     }
-    QTensor::from_i8(INPUT_C, INPUT_H, INPUT_W, &model.quantize_input(input))
+    QTensor::from_u8(INPUT_C, INPUT_H, INPUT_W, model.quantize_input(input))
 }
 
 /// Host-side global average pool of the final layer's uint8 output: `mean(y) * s_out` in f32.
@@ -366,7 +368,7 @@ pub fn try_forward(model: &QuantModel, input: &[f32]) -> Result<Int8Output, RefE
     try_forward_quantized(model, image)
 }
 
-/// Run the whole network from an already quantized int8 image.
+/// Run the whole network from an already quantized image.
 pub fn try_forward_quantized(model: &QuantModel, image: QTensor) -> Result<Int8Output, RefError> {
     if model.layers.len() != LAYERS.len() {
         return Err(RefError::Shape(format!(

@@ -25,16 +25,18 @@ impl Mac for F32 {
     }
 }
 
-/// int8 x (u)int8 products in i16 (exact: |w * x| <= 128 * 255 < 2^15), wrapping i32 accumulation.
-pub(crate) struct I16;
-impl Mac for I16 {
-    type X = i16;
+/// LUT-width weight x (u)int8 activation products in i32 (exact: `spec::numerics::PRODUCT_BITS`
+/// <= 32), wrapping i32 accumulation, as the engine's 32-bit accumulators.
+pub(crate) struct I32;
+impl Mac for I32 {
+    type X = i32;
     type A = i32;
     #[inline(always)]
-    fn mac(acc: i32, w: i16, x: i16) -> i32 {
-        acc.wrapping_add(w.wrapping_mul(x) as i32)
+    fn mac(acc: i32, w: i32, x: i32) -> i32 {
+        acc.wrapping_add(w.wrapping_mul(x))
     }
 }
+const _: () = assert!(spec::numerics::PRODUCT_BITS <= 32);
 
 /// A zero-padded input. Stride 1: `[c][hp][wp]`. Stride s > 1: `[c][hp][s][wq]` where phase p of a
 /// row holds padded columns p, p + s, p + 2s, ... so a strided read becomes a contiguous one.

@@ -1,0 +1,264 @@
+//! Fidelity of the engine's arithmetic to the float model, and calibration from a user's photos.
+//!
+//! Both start from the same samples: every photo named (files, or the PNG/JPEG files of a
+//! folder, sorted) in `views` views ([`crate::image::views`]), each preprocessed as `infer`
+//! preprocesses an image. [`measure`] runs the float model and the int8 model (the hardware's
+//! arithmetic) on every sample and reports top-1 agreement, agreement where the float model is
+//! confident, top-5 overlap and each layer's signal-to-quantization-noise ratio.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use sim::reference::{float, int8, overlap, softmax, top_k};
+use weights::quant::QuantModel;
+use weights::topology::{LAYERS, NUM_LAYERS};
+use weights::Model;
+
+use crate::image::{load_rgb8, preprocess, views::View};
+
+/// The float model's margin (top-1 minus top-2 probability) above which a sample counts as
+/// confident: where the int8 model must agree.
+pub const CONFIDENT_MARGIN: f32 = 0.05;
+
+/// One preprocessed input.
+pub struct Sample {
+    /// `photo.png`, or `photo.png#3` for view 3.
+    pub name: String,
+    /// What the view is.
+    pub view: String,
+    /// 3 x 227 x 227 CHW, BGR minus mean.
+    pub input: Vec<f32>,
+}
+
+/// The photos named by `paths`: files as given, folders as their PNG/JPEG files, sorted.
+pub fn photo_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("cannot read folder {}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    f.is_file()
+                        && f.extension().is_some_and(|e| {
+                            ["png", "jpg", "jpeg"]
+                                .iter()
+                                .any(|x| e.eq_ignore_ascii_case(x))
+                        })
+                })
+                .collect();
+            v.sort();
+            if v.is_empty() {
+                bail!("folder {} holds no PNG or JPEG file", p.display());
+            }
+            out.extend(v);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Short display name of a photo: its file name.
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+/// `views` views (view 0 = the photo) of every photo named by `paths`.
+pub fn load_samples(paths: &[PathBuf], views: u32) -> Result<Vec<Sample>> {
+    load_views(paths, 0..views)
+}
+
+/// Views `range` of every photo named by `paths`.
+pub fn load_views(paths: &[PathBuf], range: std::ops::Range<u32>) -> Result<Vec<Sample>> {
+    if range.is_empty() {
+        bail!("no views asked for: the number of views must be at least 1");
+    }
+    let mut out = Vec::new();
+    for p in photo_paths(paths)? {
+        let rgb = load_rgb8(&p)?;
+        let name = file_name(&p);
+        for n in range.clone() {
+            let v = View::nth(n, rgb.width(), rgb.height());
+            out.push(Sample {
+                name: if n == 0 {
+                    name.clone()
+                } else {
+                    format!("{name}#{n}")
+                },
+                view: v.to_string(),
+                input: preprocess(&v.apply(&rgb)),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// How the int8 model answered one sample, next to the float model.
+#[derive(Clone, Debug, Serialize)]
+pub struct SampleResult {
+    pub name: String,
+    pub float_top1: usize,
+    pub int8_top1: usize,
+    /// Float probability of its top-1 minus its top-2.
+    pub float_margin: f32,
+    pub float_prob: f32,
+    pub int8_prob: f32,
+    /// |float top-5 ∩ int8 top-5|.
+    pub top5_overlap: usize,
+}
+
+impl SampleResult {
+    pub fn agrees(&self) -> bool {
+        self.float_top1 == self.int8_top1
+    }
+    pub fn confident(&self) -> bool {
+        self.float_margin > CONFIDENT_MARGIN
+    }
+}
+
+/// Signal-to-quantization-noise ratio of one layer's output over all samples.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerSqnr {
+    pub layer: &'static str,
+    /// `10 log10(sum f^2 / sum (f - s_out * y)^2)`: f the float output, y the int8 output (after
+    /// the layer's max-pool), over every value of every sample.
+    pub sqnr_db: f64,
+}
+
+/// The figures of a fidelity run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub samples: usize,
+    pub top1_agree: usize,
+    pub top1_agreement: f64,
+    pub confident: usize,
+    pub confident_agree: usize,
+    /// Agreement where the float margin exceeds [`CONFIDENT_MARGIN`] (1.0 when no sample does).
+    pub confident_agreement: f64,
+    pub mean_top5_overlap: f64,
+}
+
+/// Everything [`measure`] found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub summary: Summary,
+    pub layers: Vec<LayerSqnr>,
+    pub samples: Vec<SampleResult>,
+}
+
+/// Run `f` over `items` on the machine's cores; results in item order.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(items.len().max(1));
+    let chunk = items.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("fidelity worker panicked"))
+            .collect()
+    })
+}
+
+/// Compare the int8 model `q` with the float `model` on `samples`.
+pub fn measure(model: &Model, q: &QuantModel, samples: &[Sample]) -> Result<Report> {
+    if samples.is_empty() {
+        bail!("no samples to measure");
+    }
+    type One = (SampleResult, Vec<(f64, f64)>);
+    let per = par_map(samples, |s| -> Result<One> {
+        let trace = float::forward_trace(model, &s.input)?;
+        let out = int8::try_forward(q, &s.input)?;
+        let fp = softmax(&trace.logits);
+        if fp.iter().chain(&out.probs).any(|p| !p.is_finite()) {
+            bail!("{}: a model produced a non-finite probability", s.name);
+        }
+        let ft = top_k(&fp, 5);
+        let it = top_k(&out.probs, 5);
+        let mut noise = Vec::with_capacity(NUM_LAYERS);
+        for (i, spec) in LAYERS.iter().enumerate() {
+            let f = &trace.outputs[i];
+            let f = if spec.pool {
+                float::max_pool(f)
+            } else {
+                f.clone()
+            };
+            let s_out = q.layers[i].s_out as f64;
+            let (mut sig, mut err) = (0.0f64, 0.0f64);
+            for (&a, &y) in f.data.iter().zip(&out.layers[i].data) {
+                let d = a as f64 - y as f64 * s_out;
+                sig += a as f64 * a as f64;
+                err += d * d;
+            }
+            noise.push((sig, err));
+        }
+        Ok((
+            SampleResult {
+                name: s.name.clone(),
+                float_top1: ft[0],
+                int8_top1: it[0],
+                float_margin: fp[ft[0]] - fp[ft[1]],
+                float_prob: fp[ft[0]],
+                int8_prob: out.probs[it[0]],
+                top5_overlap: overlap(&ft, &it),
+            },
+            noise,
+        ))
+    });
+    let mut results = Vec::with_capacity(samples.len());
+    let mut totals = vec![(0.0f64, 0.0f64); NUM_LAYERS];
+    for r in per {
+        let (res, noise) = r?;
+        for (t, n) in totals.iter_mut().zip(noise) {
+            t.0 += n.0;
+            t.1 += n.1;
+        }
+        results.push(res);
+    }
+    let n = results.len();
+    let agree = results.iter().filter(|r| r.agrees()).count();
+    let confident = results.iter().filter(|r| r.confident()).count();
+    let confident_agree = results
+        .iter()
+        .filter(|r| r.confident() && r.agrees())
+        .count();
+    let summary = Summary {
+        samples: n,
+        top1_agree: agree,
+        top1_agreement: agree as f64 / n as f64,
+        confident,
+        confident_agree,
+        confident_agreement: if confident == 0 {
+            1.0
+        } else {
+            confident_agree as f64 / confident as f64
+        },
+        mean_top5_overlap: results.iter().map(|r| r.top5_overlap as f64).sum::<f64>() / n as f64,
+    };
+    let layers = LAYERS
+        .iter()
+        .zip(totals)
+        .map(|(l, (sig, err))| LayerSqnr {
+            layer: l.name,
+            sqnr_db: if err > 0.0 {
+                10.0 * (sig / err).log10()
+            } else {
+                f64::INFINITY
+            },
+        })
+        .collect();
+    Ok(Report {
+        summary,
+        layers,
+        samples: results,
+    })
+}
