@@ -1,4 +1,4 @@
-//! The shared requantizer: `y = clamp((acc * m + rnd) >> shift, 0, 255)` (TEAM.md numerics;
+//! The shared requantizer: `y = clamp((acc * m + rnd) >> shift, 0, 255)` (the numerics of `weights::quant`;
 //! rnd = 1 << (shift - 1)), one result per cycle. The lane array has `S/4` of them; unit `r`
 //! serves lanes `4r .. 4r+3` in the four cycles after `cap` (its own chunk counter `sel`),
 //! which is why a tile lasts at least four cycles.

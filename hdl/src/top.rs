@@ -1,4 +1,4 @@
-//! `sqz_top`: the top level with the fixed port list of TEAM.md (plain scalar AXI names).
+//! `sqz_top`: the top level with a fixed port list (plain scalar AXI names).
 //! It only wires blocks: the register file ([`crate::regfile`]) and the engine
 //! ([`crate::engine`]). No logic of its own; everything registered lives in the children.
 

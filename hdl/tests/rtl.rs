@@ -1,6 +1,6 @@
 //! RTL checks of the emitted engine under Verilator with hdl's own small testbench
 //! (hdl/tb/tb.cpp): the register file, bad input handling, and bit-exact convolution layers and
-//! Fire modules against a direct implementation of the TEAM.md int8 contract (written here
+//! Fire modules against a direct implementation of the integer contract (`spec::numerics`) (written here
 //! independently of the engine's grid/polyphase/sparse machinery). The full cross-check suite
 //! against `sim::reference::int8` lives in `sim`.
 

@@ -124,6 +124,13 @@ pub struct FidelityArgs {
     /// List every sample, not only those where int8 and float disagree.
     #[arg(long)]
     pub all: bool,
+    /// Instead: where the disagreement comes from. The float model with one source of error at
+    /// a time (weights, input, activations), then the int8 model, each against the float model.
+    #[arg(long)]
+    pub ablation: bool,
+    /// With --ablation: a second calibration whose activation scales get a row of their own.
+    #[arg(long, value_name = "FILE", requires = "ablation")]
+    pub compare_calibration: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -613,6 +620,43 @@ pub fn fidelity(args: &FidelityArgs, out: &mut dyn Write) -> Result<bool> {
     let calib = load_calibration(args.calibration.as_deref())?;
     let q = weights::QuantModel::from_model(&model, &calib)?;
     let samples = args.samples.load()?;
+    if args.ablation {
+        let other = match &args.compare_calibration {
+            Some(p) => Some((p.display().to_string(), weights::Calibration::load(p)?)),
+            None => None,
+        };
+        let rows = crate::fidelity::ablation(
+            &model,
+            &calib,
+            other.as_ref().map(|(n, c)| (n.as_str(), c)),
+            &samples,
+        )?;
+        if args.json {
+            serde_json::to_writer_pretty(&mut *out, &rows)?;
+            writeln!(out)?;
+            return Ok(true);
+        }
+        writeln!(
+            out,
+            "against the float model on {} samples: top-1 agreement overall | where float margin > {:.2} | mean top-5 overlap",
+            samples.len(),
+            crate::fidelity::CONFIDENT_MARGIN
+        )?;
+        for r in rows {
+            let s = r.summary;
+            writeln!(
+                out,
+                "  {:64} {:.3} | {:.3} ({}/{}) | {:.2}",
+                r.what,
+                s.top1_agreement,
+                s.confident_agreement,
+                s.confident_agree,
+                s.confident,
+                s.mean_top5_overlap
+            )?;
+        }
+        return Ok(true);
+    }
     let r = crate::fidelity::measure(&model, &q, &samples)?;
     if args.json {
         #[derive(Serialize)]
@@ -637,7 +681,11 @@ pub fn fidelity(args: &FidelityArgs, out: &mut dyn Write) -> Result<bool> {
         return Ok(true);
     }
     let s = &r.summary;
-    writeln!(out, "int8 (the engine's arithmetic) vs float on {} samples", s.samples)?;
+    writeln!(
+        out,
+        "int8 (the engine's arithmetic) vs float on {} samples",
+        s.samples
+    )?;
     writeln!(
         out,
         "top-1 agreement            {:>4} / {:<4} = {:.3}",
@@ -651,8 +699,15 @@ pub fn fidelity(args: &FidelityArgs, out: &mut dyn Write) -> Result<bool> {
         s.confident,
         s.confident_agreement
     )?;
-    writeln!(out, "mean top-5 overlap         {:.2} / 5", s.mean_top5_overlap)?;
-    writeln!(out, "\nper-layer SQNR (float output vs dequantized int8 output, dB):")?;
+    writeln!(
+        out,
+        "mean top-5 overlap         {:.2} / 5",
+        s.mean_top5_overlap
+    )?;
+    writeln!(
+        out,
+        "\nper-layer SQNR (float output vs dequantized int8 output, dB):"
+    )?;
     for l in &r.layers {
         writeln!(out, "  {:18} {:6.1}", l.layer, l.sqnr_db)?;
     }

@@ -1008,7 +1008,7 @@ impl Sequencer {
             INPUT_W,
             weights::quant::pixels_of_input(input),
         )
-            .map_err(|e| SeqError::Input(e.to_string()))?;
+        .map_err(|e| SeqError::Input(e.to_string()))?;
         let mut outs: Vec<Option<QTensor>> = vec![None; NUM_LAYERS];
         let send_weights = !(self.resident && self.loaded);
         let reports = self.run_chain(dev, 0, &image, &mut outs, send_weights, on_step)?;

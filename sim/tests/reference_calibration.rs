@@ -41,7 +41,10 @@ fn mse_calibration_is_deterministic_and_beats_a_percentile() {
     println!("sum of squared logit errors: mse {e_mse:.3}, p99.999 {e_pct:.3}");
     assert!(e_mse < e_pct, "mse {e_mse} vs p99.999 {e_pct}");
     for l in &mse.layers {
-        println!("calib {:18} clip {:>10.3}  s_out {:.6}", l.name, l.stat, l.s_out);
+        println!(
+            "calib {:18} clip {:>10.3}  s_out {:.6}",
+            l.name, l.stat, l.s_out
+        );
     }
     // Statistics parse; nonsense does not.
     assert!(Method::parse("mse").is_ok() && Method::parse("p99.9").is_ok());

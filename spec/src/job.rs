@@ -1,4 +1,4 @@
-//! The job planner: turns plain layer data (shapes, int8 weights or codes + LUT, int32 bias,
+//! The job planner: turns plain layer data (shapes, dense integer weights or codes + LUT, int32 bias,
 //! m/shift, uint8/int8 input bytes) into what the engine needs — the H2C packets (weights in the
 //! engine's own tap order, codebook, bias+counts, output masks, the input activations on the
 //! padded grid), the descriptor words of each job — and parses the C2H bytes back into CHW.
@@ -13,9 +13,9 @@
 //! never leaves the chip.
 
 use crate::descriptor::{Descriptor, MAX_K};
+use crate::numerics::{CODEBOOK_ENTRIES, LUT_BITS, WEIGHT_QMAX};
 use crate::packet::{Packet, PacketError};
 use crate::AccelConfig;
-use crate::numerics::{CODEBOOK_ENTRIES, LUT_BITS, WEIGHT_QMAX};
 
 /// Engine timing the cycle models rely on. A tile's last entry issues at least this many cycles
 /// after the previous tile's last: each shared requantizer serves four lanes, one per cycle.
@@ -321,7 +321,10 @@ fn layer_codes(l: &ConvLayer) -> Result<(Vec<u8>, Vec<i16>), JobError> {
             "the LUT needs {CODEBOOK_ENTRIES} entries with LUT[0] = 0"
         )));
     }
-    if lut.iter().any(|&v| v as i32 > WEIGHT_QMAX || (v as i32) < -WEIGHT_QMAX) {
+    if lut
+        .iter()
+        .any(|&v| v as i32 > WEIGHT_QMAX || (v as i32) < -WEIGHT_QMAX)
+    {
         return Err(JobError::Shape(format!(
             "a LUT entry is outside ±{WEIGHT_QMAX} ({LUT_BITS}-bit symmetric)"
         )));

@@ -447,6 +447,22 @@ pub fn to_markdown(cfg: &crate::AccelConfig) -> String {
             s.push_str(&format!("| {} | {} | {} |\n", bits, f.name, f.description));
         }
     }
+    use crate::numerics as n;
+    s.push_str(&format!(
+        "\n## Arithmetic (`spec::numerics`)\n\n| what | value |\n|---|---|\n\
+         | codebook LUT entry | {} bits signed, at most ±{}; a codebook packet is {} beats |\n\
+         | weight x activation product | {} bits; accumulator 32 bits, wrapping |\n\
+         | activations | 8 bits, zero point 0; conv1's input (the image) is {} |\n",
+        n::LUT_BITS,
+        n::WEIGHT_QMAX,
+        crate::packet::CODEBOOK_BEATS,
+        n::PRODUCT_BITS,
+        if n::INPUT_SIGNED {
+            "int8"
+        } else {
+            "the raw uint8 pixels"
+        }
+    ));
     s
 }
 
@@ -473,6 +489,9 @@ pub fn to_json(cfg: &crate::AccelConfig) -> String {
         "config_hash": cfg.config_hash(),
         "data_width": crate::config::AXIL_DATA_BITS,
         "address_width": cfg.axil_addr_bits,
+        "lut_bits": crate::numerics::LUT_BITS,
+        "codebook_beats": crate::packet::CODEBOOK_BEATS,
+        "input_signed": crate::numerics::INPUT_SIGNED,
         "registers": regs,
     }))
     .expect("register map serializes")
@@ -487,6 +506,11 @@ pub fn to_c_header(cfg: &crate::AccelConfig) -> String {
         "#define SQZ_CONFIG_HASH 0x{:08X}u /* preset {} */\n",
         cfg.config_hash(),
         cfg.name
+    ));
+    s.push_str(&format!(
+        "#define SQZ_LUT_BITS {}u /* codebook LUT entry width */\n#define SQZ_CODEBOOK_BEATS {}u\n",
+        crate::numerics::LUT_BITS,
+        crate::packet::CODEBOOK_BEATS
     ));
     for r in REGISTERS {
         s.push_str(&format!(

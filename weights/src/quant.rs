@@ -21,8 +21,8 @@
 use crate::model::{Layer, Model};
 use crate::net::CODEBOOK_LEN;
 use crate::topology::{scale_group, LayerSpec, Role, INPUT_MEAN_BGR, LAYERS, NUM_LAYERS};
-pub use spec::numerics::{LUT_BITS, WEIGHT_QMAX};
 use serde::{Deserialize, Serialize};
+pub use spec::numerics::{LUT_BITS, WEIGHT_QMAX};
 use std::path::{Path, PathBuf};
 
 /// Format tag of calibration files.

@@ -45,7 +45,7 @@ const README: [(usize, usize, f64); NUM_LAYERS] = [
 ];
 
 fn real() -> Vec<u8> {
-    std::fs::read(MODEL).expect("the shared model file (see TEAM.md)")
+    std::fs::read(MODEL).expect("the shared model file (see the README)")
 }
 
 /// Byte offset of each layer's codebook in the real file.

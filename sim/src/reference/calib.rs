@@ -131,7 +131,9 @@ pub fn calibrate(
     method: &str,
 ) -> Result<Calibration, RefError> {
     if images.is_empty() {
-        return Err(RefError::Param("calibration needs at least one image".into()));
+        return Err(RefError::Param(
+            "calibration needs at least one image".into(),
+        ));
     }
     let m = Method::parse(method)?;
     let traces: Vec<FloatTrace> = par_map(images, |img| float::forward_trace(model, img))
@@ -294,7 +296,8 @@ fn mse_clips(
         }
         let plane = traces[0].outputs[g[0]].h * traces[0].outputs[g[0]].w;
         let at = |step: f64| (max as f64 * (-step / COARSE_STEPS_PER_OCTAVE as f64).exp2()) as f32;
-        let score = |step: f64| group_error(&accs, &targets, &ratio_num, at(step), final_layer, plane);
+        let score =
+            |step: f64| group_error(&accs, &targets, &ratio_num, at(step), final_layer, plane);
         let mut best = (f64::INFINITY, 0.0f64);
         for i in 0..=COARSE_STEPS_PER_OCTAVE * OCTAVES {
             let e = score(i as f64);

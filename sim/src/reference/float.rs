@@ -170,6 +170,38 @@ pub fn forward_trace(model: &Model, input: &[f32]) -> Result<FloatTrace, RefErro
     Ok(FloatTrace { outputs, logits })
 }
 
+/// The logits of a forward pass in which `hook(i, output)` may change layer `i`'s ReLU output
+/// (before its max-pool) in place: for simulating the rounding of one source of error at a time
+/// (an ablation), e.g. activations rounded to a uint8 grid.
+pub fn forward_with(
+    model: &Model,
+    input: &[f32],
+    mut hook: impl FnMut(usize, &mut Tensor),
+) -> Result<Vec<f32>, RefError> {
+    check_input(input)?;
+    let image = Tensor::new(INPUT_C, INPUT_H, INPUT_W, input.to_vec())?;
+    let mut pooled: Vec<Tensor> = Vec::with_capacity(LAYERS.len());
+    let mut last = None;
+    for (i, (spec, layer)) in LAYERS.iter().zip(&model.layers).enumerate() {
+        let x = layer_input(spec, &image, &pooled);
+        let mut y = conv_relu(
+            &x,
+            &layer.weights,
+            &layer.bias,
+            spec.out_c,
+            spec.k,
+            spec.stride,
+            spec.pad,
+        )?;
+        hook(i, &mut y);
+        if i + 1 == LAYERS.len() {
+            last = Some(global_average(&y));
+        }
+        pooled.push(if spec.pool { max_pool(&y) } else { y });
+    }
+    Ok(last.expect("26 layers"))
+}
+
 /// Mean of each channel (accumulated in f64).
 pub fn global_average(t: &Tensor) -> Vec<f32> {
     let n = (t.h * t.w) as f64;
