@@ -39,6 +39,7 @@
 
 use crate::array::LaneArray;
 use crate::dsp::DspMul;
+use crate::keep::{KeepLanes, KEEP_LATENCY};
 use crate::loader::Loader;
 use crate::mem::{
     BankedMem, DescDecode, MaskMem, Pipe, Ram, Replicate, DEEP_RAM_LATENCY, PIPELINED_READ_LATENCY,
@@ -124,13 +125,12 @@ pub struct Engine<const S: usize, const S8: usize, const R: usize> {
     p_q0: Pipe<24>,
     p_mask: Pipe<S>,
     p_meta: Pipe<51>,
-    /// The tile's mid-window byte count (`wr_keep`, from the registered `wr_left`), three
-    /// stages short of `p_meta`: then `keep_lanes`, its thermometer of lane enables, and
-    /// `keep_out`, a copy of it on its way to the output FIFO's LUT RAM.
+    /// The tile's mid-window byte count (`wr_keep`, from the registered `wr_left`), four
+    /// stages short of `p_meta`: then `keep_lanes`, its thermometer of lane enables (two
+    /// registered stages), and `keep_out`, a copy of it on its way to the output FIFO's LUT RAM.
     p_keep: Pipe<16>,
-    keep_lanes: DFF<Bits<S>>,
+    keep_lanes: KeepLanes<S>,
     keep_out: DFF<Bits<S>>,
-    lanes_all: Constant<Bits<S>>,
     /// (valid, first) of an issued entry, until its weight-memory word arrives.
     p_vf: Pipe<2>,
     // Control registers.
@@ -361,10 +361,9 @@ impl<const S: usize, const S8: usize, const R: usize> Engine<S, S8, R> {
             // From the mask memory's read data (T1) to the output stage.
             p_mask: Pipe::new(OUT_STAGE - 1),
             p_meta: Pipe::new(OUT_STAGE),
-            p_keep: Pipe::new(OUT_STAGE - 3),
+            p_keep: Pipe::new(OUT_STAGE - 2 - KEEP_LATENCY),
             keep_lanes: Default::default(),
             keep_out: Default::default(),
-            lanes_all: Constant::new(Bits::<S>::mask()),
             p_vf: Pipe::new(DEEP_RAM_LATENCY),
             st: Default::default(),
             o: Default::default(),
@@ -571,7 +570,6 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             adv_chan_kc,
             ntm1,
             nt1_f,
-            keep_lanes,
             keep_out
         );
         self.dd.desc.next = self.desc.val();
@@ -954,12 +952,9 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             | (bit_cast::<51, 1>(self.chan_last.val().into()) << 49)
             | (bit_cast::<51, 1>(self.job_last.val().into()) << 50);
         self.p_keep.din.next = self.wr_keep.val();
-        // The count as lane enables (lanes below it), two stages before p_meta's output.
-        if self.p_keep.dout.val() >= self.s16.val() {
-            self.keep_lanes.d.next = self.lanes_all.val();
-        } else {
-            self.keep_lanes.d.next = !(self.lanes_all.val() << self.p_keep.dout.val());
-        }
+        // The count as lane enables (lanes below it), a stage before p_meta's output.
+        self.keep_lanes.clk.next = self.clk.val();
+        self.keep_lanes.count.next = self.p_keep.dout.val();
         // The weight memory's read takes DEEP_RAM_LATENCY cycles: T0 tokens reach T4 with it.
         self.p_vf.din.next = bit_cast::<2, 1>(self.issue.val().into())
             | (bit_cast::<2, 1>(self.first0.val().into()) << 1);
@@ -1098,7 +1093,7 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
         self.outctl.prel.next = self.p_meta.dout.val().get_bits::<24>(24);
         self.outctl.pchan_last.next = self.p_meta.dout.val().get_bit(49);
         self.outctl.pjob_last.next = self.p_meta.dout.val().get_bit(50);
-        self.keep_out.d.next = self.keep_lanes.q.val();
+        self.keep_out.d.next = self.keep_lanes.lanes.val();
         self.outctl.pkeep.next = self.keep_out.q.val();
         self.m_axis_tdata.next = self.outctl.tdata.val();
         self.m_axis_tkeep.next = self.outctl.tkeep.val();

@@ -10,6 +10,7 @@ pub mod bram_oreg;
 pub mod dsp;
 pub mod emit;
 pub mod engine;
+pub mod keep;
 pub mod lane;
 pub mod loader;
 pub mod mem;

@@ -124,6 +124,11 @@ pub struct FidelityArgs {
     /// List every sample, not only those where int8 and float disagree.
     #[arg(long)]
     pub all: bool,
+    /// Measure the arithmetic with a narrower codebook LUT than the engine's 16 bits (what a
+    /// smaller multiplier would cost in fidelity; only 16 is what the engine computes).
+    #[arg(long, value_name = "BITS", default_value_t = spec::numerics::LUT_BITS as u8,
+          value_parser = clap::value_parser!(u8).range(4..=16))]
+    pub lut_bits: u8,
     /// Instead: where the disagreement comes from. The float model with one source of error at
     /// a time (weights, input, activations), then the int8 model, each against the float model.
     #[arg(long)]
@@ -618,7 +623,8 @@ fn load_model(path: Option<&Path>) -> Result<(PathBuf, weights::Model)> {
 pub fn fidelity(args: &FidelityArgs, out: &mut dyn Write) -> Result<bool> {
     let (model_path, model) = load_model(args.model.as_deref())?;
     let calib = load_calibration(args.calibration.as_deref())?;
-    let q = weights::QuantModel::from_model(&model, &calib)?;
+    let qmax = (1i32 << (args.lut_bits - 1)) - 1;
+    let q = weights::QuantModel::from_model_with_qmax(&model, &calib, qmax)?;
     let samples = args.samples.load()?;
     if args.ablation {
         let other = match &args.compare_calibration {
@@ -681,11 +687,21 @@ pub fn fidelity(args: &FidelityArgs, out: &mut dyn Write) -> Result<bool> {
         return Ok(true);
     }
     let s = &r.summary;
-    writeln!(
-        out,
-        "int8 (the engine's arithmetic) vs float on {} samples",
-        s.samples
-    )?;
+    if u32::from(args.lut_bits) == spec::numerics::LUT_BITS {
+        writeln!(
+            out,
+            "the engine's integer arithmetic vs float on {} samples",
+            s.samples
+        )?;
+    } else {
+        writeln!(
+            out,
+            "integer arithmetic with a {}-bit LUT (not the engine's {}) vs float on {} samples",
+            args.lut_bits,
+            spec::numerics::LUT_BITS,
+            s.samples
+        )?;
+    }
     writeln!(
         out,
         "top-1 agreement            {:>4} / {:<4} = {:.3}",

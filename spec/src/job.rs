@@ -977,6 +977,23 @@ mod tests {
     }
 
     #[test]
+    fn dense_weights_get_a_sorted_codebook_and_too_many_values_are_refused() {
+        let w = [0i16, 300, -32767, 300, 0, 7, 32767];
+        let (codes, lut) = dense_codes(&w).unwrap();
+        assert_eq!(lut.len(), CODEBOOK_ENTRIES);
+        assert_eq!(&lut[..5], &[0, -32767, 7, 300, 32767]);
+        assert_eq!(codes, vec![0, 3, 1, 3, 0, 2, 4]);
+        let many: Vec<i16> = (1..=256).collect();
+        assert!(dense_codes(&many).is_err());
+        let ok: Vec<i16> = (1..=255).collect();
+        assert!(dense_codes(&ok).is_ok());
+        // An entry past the symmetric range (-32768) is refused by the planner.
+        let mut l = layer(1, 1, 1, 1, 0, false, 3);
+        l.weights = LayerWeights::Dense(vec![i16::MIN]);
+        assert!(engine_layer(&l).is_err());
+    }
+
+    #[test]
     fn stride2_weights_follow_polyphase_order() {
         let l = layer(3, 4, 7, 2, 0, false, 1);
         let el = engine_layer(&l).unwrap();

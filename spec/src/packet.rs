@@ -294,6 +294,10 @@ mod tests {
             [(1, 2), (255, 15), (0, 0), (7, 1), (9, 9)]
         );
         assert_eq!(back[1].payload.len() as u32, CODEBOOK_BEATS);
+        // 16-bit entries, little-endian, four per beat, in order.
+        let lut: Vec<i16> = (0..256).map(|i| (i as i32 - 128) as i16 * 255).collect();
+        assert_eq!(Packet::codebook_entries(&back[1].payload), lut);
+        assert_eq!(back[1].payload[0] & 0xFFFF, (-128i16 * 255) as u16 as u64);
         assert_eq!(back[2].payload[0], (-7i32 as u32 as u64) | (3 << 32));
         assert_eq!(back[4].payload, vec![0b101]);
         assert_eq!(

@@ -47,7 +47,7 @@ pub const SHIFT_MAX: u8 = 46;
 #[derive(Debug, thiserror::Error)]
 pub enum QuantError {
     /// The calibration was made for another `.net` file.
-    #[error("calibration belongs to a different model: it names sha256 {calib} ({calib_bytes} bytes), the model is {model} ({model_bytes} bytes); recalibrate with `cargo run -p sim --release --bin calibrate -- --model PATH`")]
+    #[error("calibration belongs to a different model: it names sha256 {calib} ({calib_bytes} bytes), the model is {model} ({model_bytes} bytes); make one for it with `sqz-host calibrate --model PATH --out FILE PHOTOS...` and pass `--calibration FILE`")]
     ModelMismatch {
         calib: String,
         calib_bytes: u64,

@@ -17,10 +17,8 @@
 
 use super::float::{self, FloatTrace};
 use super::int8::{self, QConvLayer, QTensor};
-use super::{cosine, golden, overlap, top_k, RefError};
-use weights::quant::{
-    quantize_layer, requant_multiplier, requantize, Calibration, QuantModel, WEIGHT_QMAX,
-};
+use super::{cosine, overlap, top_k, RefError};
+use weights::quant::{quantize_layer, requant_multiplier, requantize, Calibration, WEIGHT_QMAX};
 use weights::topology::{scale_group, Input, Role, LAYERS, NUM_LAYERS};
 use weights::Model;
 
@@ -350,13 +348,6 @@ fn input_of(l: usize, pixels: &QTensor, outs: &[QTensor]) -> QTensor {
     }
 }
 
-/// Calibrate on the shared golden images.
-pub fn calibrate_golden(model: &Model, method: &str) -> anyhow::Result<Calibration> {
-    let images = golden::load_inputs()?;
-    let names: Vec<String> = golden::IMAGES.iter().map(|s| s.to_string()).collect();
-    Ok(calibrate(model, &images, &names, method)?)
-}
-
 /// How the int8 model compares with the float model on one image.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Agreement {
@@ -389,20 +380,4 @@ pub fn agreement(float_logits: &[f32], int8_logits: &[f32]) -> Agreement {
             .zip(int8_logits)
             .fold(0.0f32, |a, (&x, &y)| a.max((x - y).abs())),
     }
-}
-
-/// Quantize with `calib` and compare int8 with float logits on `images`.
-pub fn evaluate(
-    model: &Model,
-    calib: &Calibration,
-    images: &[Vec<f32>],
-) -> anyhow::Result<Vec<Agreement>> {
-    let q = QuantModel::from_model(model, calib)?;
-    let mut v = Vec::new();
-    for img in images {
-        let f = float::try_forward(model, img)?;
-        let i = int8::try_forward(&q, img)?;
-        v.push(agreement(&f, &i.logits));
-    }
-    Ok(v)
 }
