@@ -170,6 +170,17 @@ impl Backend {
             scores.logits.len(),
             weights::topology::NUM_CLASSES
         );
+        // A model whose values overflow f32 (finite but huge codebook entries) gives NaN or
+        // infinite logits: that is an error, never a classification.
+        ensure!(
+            scores
+                .logits
+                .iter()
+                .chain(&scores.probabilities)
+                .all(|v| v.is_finite()),
+            "the {} backend produced non-finite logits or probabilities (is the model file corrupt?)",
+            self.kind()
+        );
         Ok(scores)
     }
 
@@ -184,6 +195,27 @@ impl Backend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A finite but huge codebook value overflows the float model: an error, not NaN classes.
+    #[test]
+    fn non_finite_outputs_are_refused() {
+        let Ok(path) = weights::default_model_path(None) else {
+            panic!("the shared model file is needed");
+        };
+        let mut m = weights::Model::load(path).unwrap();
+        for w in m.layers[25].weights.iter_mut().filter(|w| **w != 0.0) {
+            *w = 3.0e38;
+        }
+        let b = Backend::new(
+            BackendKind::Float,
+            m,
+            &weights::Calibration::committed().unwrap(),
+        )
+        .unwrap();
+        let x = vec![10.0f32; crate::image::INPUT_LEN];
+        let e = b.classify(&x).unwrap_err();
+        assert!(e.to_string().contains("non-finite"), "{e}");
+    }
 
     #[test]
     fn top_orders_by_probability_then_index() {

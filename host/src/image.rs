@@ -45,6 +45,26 @@ pub enum ImageError {
     UnknownFormat { path: PathBuf },
     #[error("{path} is a {format:?} file; only PNG and JPEG are supported")]
     UnsupportedFormat { path: PathBuf, format: ImageFormat },
+    #[error("{path} is not a regular file (an image file is expected)")]
+    NotAFile { path: PathBuf },
+    #[error(
+        "{path} is {bytes} bytes; images of at most {} bytes are read",
+        MAX_FILE_BYTES
+    )]
+    TooLarge { path: PathBuf, bytes: u64 },
+    #[error(
+        "{path} is {width} x {height} pixels; images of at most {} pixels are decoded",
+        MAX_PIXELS
+    )]
+    TooManyPixels {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+    },
+    #[error(
+        "{path} is a truncated JPEG (no end-of-image marker): refusing to classify a partial image"
+    )]
+    Truncated { path: PathBuf },
     #[error("cannot decode image {path} (corrupt or truncated?): {source}")]
     Decode {
         path: PathBuf,
@@ -53,14 +73,53 @@ pub enum ImageError {
     },
 }
 
-/// Decode a PNG or JPEG file to 8-bit RGB.
+/// Largest image file read, in bytes (a photo is a few MB; a larger file is refused unread).
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+/// Largest image decoded, in pixels (a 40-megapixel photo; the header is read first, so a small
+/// file that claims a huge image is refused before any pixel is decoded).
+pub const MAX_PIXELS: u64 = 40_000_000;
+
+/// Decode a PNG or JPEG file to 8-bit RGB. Only regular files of at most [`MAX_FILE_BYTES`] are
+/// read (a FIFO or a device is refused, not waited on).
 pub fn load_rgb8(path: impl AsRef<Path>) -> Result<RgbImage, ImageError> {
+    use std::io::Read;
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| ImageError::Read {
+    let read = |source| ImageError::Read {
         path: path.to_owned(),
         source,
-    })?;
+    };
+    let meta = std::fs::metadata(path).map_err(read)?;
+    if !meta.is_file() {
+        return Err(ImageError::NotAFile {
+            path: path.to_owned(),
+        });
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(ImageError::TooLarge {
+            path: path.to_owned(),
+            bytes: meta.len(),
+        });
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .map_err(read)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(ImageError::TooLarge {
+            path: path.to_owned(),
+            bytes: bytes.len() as u64,
+        });
+    }
     decode_rgb8(&bytes, path)
+}
+
+/// Whether JPEG bytes end with the end-of-image marker (0xFFD9), allowing for a little padding
+/// after it: a file cut short has none, and the decoder would fill the missing rows silently.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let tail = &bytes[bytes.len().saturating_sub(1024)..];
+    tail.windows(2).any(|w| w == [0xFF, 0xD9])
 }
 
 /// Decode PNG or JPEG bytes to 8-bit RGB; `name` is only used in error messages.
@@ -74,12 +133,30 @@ pub fn decode_rgb8(bytes: &[u8], name: &Path) -> Result<RgbImage, ImageError> {
             format,
         });
     }
-    let reader = ImageReader::with_format(BufReader::new(Cursor::new(bytes)), format);
-    let decoded = reader.decode().map_err(|source| ImageError::Decode {
+    let decode_err = |source| ImageError::Decode {
         path: name.to_owned(),
         source,
-    })?;
-    Ok(decoded.to_rgb8())
+    };
+    if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(ImageError::Truncated {
+            path: name.to_owned(),
+        });
+    }
+    // The header first: the pixel count decides whether to decode at all.
+    let (w, h) = ImageReader::with_format(Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(decode_err)?;
+    if w as u64 * h as u64 > MAX_PIXELS {
+        return Err(ImageError::TooManyPixels {
+            path: name.to_owned(),
+            width: w,
+            height: h,
+        });
+    }
+    let reader = ImageReader::with_format(BufReader::new(Cursor::new(bytes)), format);
+    let decoded = reader.decode().map_err(decode_err)?;
+    // Already 8-bit RGB (most JPEGs and many PNGs): no copy.
+    Ok(decoded.into_rgb8())
 }
 
 /// Preprocess an 8-bit RGB image into the 3 x 227 x 227 CHW BGR mean-subtracted network input.
@@ -200,13 +277,49 @@ mod tests {
         assert!(matches!(err, ImageError::Decode { .. }), "{err}");
         assert!(err.to_string().contains("half.png"));
 
+        let jpeg = encode(
+            DynamicImage::ImageRgb8(RgbImage::from_fn(64, 64, |x, y| Rgb([x as u8, y as u8, 9]))),
+            ImageFormat::Jpeg,
+        );
+        let err = decode_rgb8(&jpeg[..jpeg.len() / 10], Path::new("tenth.jpg")).unwrap_err();
+        assert!(matches!(err, ImageError::Truncated { .. }), "{err}");
+        assert!(err.to_string().contains("tenth.jpg"));
+        // Padding after the end marker is tolerated.
+        let mut padded = jpeg.clone();
+        padded.extend_from_slice(&[0; 100]);
+        assert!(decode_rgb8(&padded, Path::new("padded.jpg")).is_ok());
+
         let gif_magic = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;";
         let err = decode_rgb8(gif_magic, Path::new("x.gif")).unwrap_err();
         assert!(matches!(err, ImageError::UnsupportedFormat { .. }), "{err}");
 
+        // A FIFO, a device or a folder is refused at once, not read.
+        for p in ["/dev/zero", "/tmp"] {
+            let err = load_rgb8(p).unwrap_err();
+            assert!(matches!(err, ImageError::NotAFile { .. }), "{err}");
+        }
+
         let err = load_rgb8("/nonexistent/dir/cat.png").unwrap_err();
         assert!(matches!(err, ImageError::Read { .. }));
         assert!(err.to_string().contains("/nonexistent/dir/cat.png"));
+    }
+
+    #[test]
+    fn huge_images_are_refused_from_their_header_or_size() {
+        // A PNG of 8000 x 6000 pixels: refused from its header, before decoding, from a small file.
+        let img = ::image::GrayImage::new(8_000, 6_000);
+        let png = encode(DynamicImage::ImageLuma8(img), ImageFormat::Png);
+        assert!(png.len() < 1 << 20, "{} bytes", png.len());
+        let err = decode_rgb8(&png, Path::new("huge.png")).unwrap_err();
+        assert!(matches!(err, ImageError::TooManyPixels { .. }), "{err}");
+        // A file over the size cap is refused unread (sparse: costs no disk).
+        let p = std::env::temp_dir().join(format!("sqz-big-{}.png", std::process::id()));
+        let f = std::fs::File::create(&p).unwrap();
+        f.set_len(MAX_FILE_BYTES + 1).unwrap();
+        drop(f);
+        let err = load_rgb8(&p).unwrap_err();
+        assert!(matches!(err, ImageError::TooLarge { .. }), "{err}");
+        std::fs::remove_file(&p).ok();
     }
 
     #[test]

@@ -306,3 +306,46 @@ fn jpeg_and_rgba16_inputs_classify_like_the_png() {
         assert_eq!(r["top"][0]["class"], 285, "{r}");
     }
 }
+
+/// Card options on a software backend are refused, not silently ignored; a FIFO or device as an
+/// image and a truncated JPEG are errors naming the file, never a hang or a classification.
+#[test]
+fn ignored_options_and_unreadable_inputs_are_errors() {
+    let chelsea = image("chelsea");
+    for (backend, opt, val) in [
+        ("reference", "--preset", "bogus"),
+        ("float", "--preset", "tiny"),
+        ("reference", "--timeout", "3"),
+    ] {
+        let out = sqz(&["infer", "--backend", backend, opt, val, &chelsea]);
+        assert!(!out.status.success(), "{backend} {opt}");
+        let err = text(&out.stderr);
+        assert!(err.contains(opt) && err.contains("card backends"), "{err}");
+    }
+    let out = sqz(&["infer", "/dev/zero"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("not a regular file"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A real photo as a JPEG, cut to a tenth.
+    let rgb = image::open(&chelsea).unwrap().to_rgb8();
+    let mut jpeg = Vec::new();
+    image::DynamicImage::ImageRgb8(rgb)
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpeg),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+    let dir = TempDir::new("truncated-jpeg");
+    let cut = dir.file("cut.jpg", &jpeg[..jpeg.len() / 10]);
+    let out = sqz(&["infer", cut.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("truncated JPEG") && err.contains("cut.jpg"),
+        "{err}"
+    );
+}

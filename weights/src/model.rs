@@ -33,6 +33,16 @@ pub enum ModelError {
         #[source]
         source: NetError,
     },
+    /// The path names something other than a regular file.
+    #[error("{path} is not a regular file (a SqueezeNet v1.0 .net model file is expected)")]
+    NotAFile { path: PathBuf },
+    /// The file is larger than any SqueezeNet v1.0 `.net` file can be.
+    #[error("{path} is {bytes} bytes; a SqueezeNet v1.0 Deep Compression .net file is at most {max} bytes")]
+    TooLarge {
+        path: PathBuf,
+        bytes: u64,
+        max: usize,
+    },
     /// No model could be located.
     #[error("model file not found ({tried}). Fetch {MODEL_FILE_NAME} from {MODEL_SOURCE} and pass its path or set {MODEL_ENV}=/path/to/{MODEL_FILE_NAME}")]
     NotFound { tried: String },
@@ -90,12 +100,41 @@ pub struct Model {
 
 impl Model {
     /// Load and decode a `.net` file.
+    /// A file larger than the format allows ([`crate::net::max_file_bytes`]) is refused before it
+    /// is read, and so is anything that is not a regular file (a FIFO, a device).
     pub fn load(path: impl AsRef<Path>) -> Result<Model, ModelError> {
+        use std::io::Read;
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
+        let io = |source| ModelError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let max = crate::net::max_file_bytes();
+        let file = std::fs::File::open(path).map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
+        if !meta.is_file() {
+            return Err(ModelError::NotAFile {
+                path: path.to_path_buf(),
+            });
+        }
+        if meta.len() > max as u64 {
+            return Err(ModelError::TooLarge {
+                path: path.to_path_buf(),
+                bytes: meta.len(),
+                max,
+            });
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        file.take(max as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        if bytes.len() > max {
+            return Err(ModelError::TooLarge {
+                path: path.to_path_buf(),
+                bytes: bytes.len() as u64,
+                max,
+            });
+        }
         let mut m = Model::from_bytes(&bytes).map_err(|source| ModelError::Net {
             path: path.to_path_buf(),
             source,

@@ -147,6 +147,16 @@ pub fn layer_bytes(spec: &LayerSpec, entries: usize) -> usize {
     CODEBOOK_LEN * 4 + spec.out_c * 4 + entries + entries.div_ceil(2)
 }
 
+/// The largest `.net` file the SqueezeNet v1.0 topology allows: the 26 entry counts, then every
+/// layer with as many entries as weights (every entry advances at least one position). Loaders
+/// refuse a larger file before reading it.
+pub fn max_file_bytes() -> usize {
+    LAYERS
+        .iter()
+        .map(|s| 4 + layer_bytes(s, s.weight_count()))
+        .sum()
+}
+
 /// A parsed `.net` file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NetFile {

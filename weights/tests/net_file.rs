@@ -411,3 +411,26 @@ fn model_and_class_names_load() {
         .contains("2 class names"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Anything larger than the format allows, and anything that is not a regular file, is refused
+/// before it is read: a 2 GB sparse file, a device that never ends, a directory.
+#[test]
+fn oversized_files_and_non_files_are_refused_without_reading_them() {
+    use weights::{Model, ModelError};
+    let max = weights::net::max_file_bytes();
+    assert!(max > real().len() && max < 4 << 20, "max {max}");
+    let dir = std::env::temp_dir().join(format!("sqz-net-size-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let big = dir.join("big.net");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(2 << 30).unwrap(); // sparse: costs no disk
+    drop(f);
+    let e = Model::load(&big).unwrap_err();
+    assert!(matches!(e, ModelError::TooLarge { .. }), "{e}");
+    assert!(e.to_string().contains("at most"), "{e}");
+    let e = Model::load("/dev/zero").unwrap_err();
+    assert!(matches!(e, ModelError::NotAFile { .. }), "{e}");
+    let e = Model::load(&dir).unwrap_err();
+    assert!(e.to_string().contains(&*dir.to_string_lossy()), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}

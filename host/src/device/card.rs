@@ -194,7 +194,26 @@ pub fn backend(
                 )?)),
             ))
         }
-        other => Backend::new(other, model, calib),
+        other => {
+            // The software models run no card: card options would be silently ignored.
+            let mut given = Vec::new();
+            if args.preset.is_some() {
+                given.push("--preset");
+            }
+            if args.timeout.is_some() {
+                given.push("--timeout");
+            }
+            if args.device != DEFAULT_PREFIX {
+                given.push("--device");
+            }
+            if !given.is_empty() {
+                anyhow::bail!(
+                    "{} applies to the card backends (sim, xdma), not to --backend {other}",
+                    given.join(", ")
+                );
+            }
+            Backend::new(other, model, calib)
+        }
     }
 }
 
