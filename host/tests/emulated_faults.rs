@@ -436,3 +436,40 @@ fn a_card_that_stops_answering_is_an_error_not_a_hang() {
         "{e}"
     );
 }
+
+/// One user at a time: a second process (here a second open of the card) that locks the card
+/// gets "card busy" naming the holder at once, or with a wait gets it when the holder lets go;
+/// reading registers (`info`) needs no lock. A job on the locked card still runs.
+#[test]
+fn the_card_is_held_by_one_user_at_a_time() {
+    let dir = TempDir::new("lock");
+    let emu = card(&dir, Faults::default());
+    let mut first = XdmaDevice::open(emu.prefix(), normal()).unwrap();
+    first.lock(None).unwrap();
+    let mut second = XdmaDevice::open(emu.prefix(), normal()).unwrap();
+    let e = bounded(Duration::from_secs(2), || second.lock(None)).unwrap_err();
+    assert!(matches!(e, DeviceError::Busy { .. }), "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("card busy") && msg.contains(&format!("pid {}", std::process::id())),
+        "{msg}"
+    );
+    assert_eq!(second.read_reg(regs::ID.offset).unwrap(), regs::ID_VALUE);
+    let e = bounded(Duration::from_secs(3), || {
+        second.lock(Some(Duration::from_millis(200)))
+    })
+    .unwrap_err();
+    assert!(matches!(e, DeviceError::Busy { .. }), "{e}");
+    let (data, out) = loopback_job(&mut first, 64).unwrap();
+    assert_eq!(out, data);
+    // The holder lets go while the second waits: the second gets the card.
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(150));
+        drop(first);
+    });
+    bounded(Duration::from_secs(5), || {
+        second.lock(Some(Duration::from_secs(3)))
+    })
+    .unwrap();
+    releaser.join().unwrap();
+}

@@ -40,6 +40,10 @@ pub struct CardArgs {
     /// (default: 10 on xdma; 600 on sim, whose RTL runs a few million cycles per second).
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub timeout: Option<f64>,
+    /// xdma: when another process holds the card, wait for it (up to --timeout, default 10 s)
+    /// instead of failing at once.
+    #[arg(long)]
+    pub wait: bool,
 }
 
 fn parse_seconds(s: &str) -> Result<f64, String> {
@@ -165,7 +169,10 @@ pub fn backend(
     let progress = std::io::stderr().is_terminal();
     match kind {
         BackendKind::Xdma => {
-            let (dev, cfg) = open_xdma(args)?;
+            let (mut dev, cfg) = open_xdma(args)?;
+            // One user at a time: two processes' jobs would corrupt each other's streams.
+            let wait = args.wait.then(|| args.timeouts(Timeouts::HARDWARE.dma).dma);
+            dev.lock(wait)?;
             let q = QuantModel::from_model(&model, calib)
                 .context("quantizing the model for the card")?;
             Ok(Backend::Card(
@@ -205,6 +212,9 @@ pub fn backend(
             }
             if args.device != DEFAULT_PREFIX {
                 given.push("--device");
+            }
+            if args.wait {
+                given.push("--wait");
             }
             if !given.is_empty() {
                 anyhow::bail!(

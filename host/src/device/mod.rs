@@ -131,6 +131,12 @@ pub enum DeviceError {
         path.display()
     )]
     OpenTimeout { path: PathBuf, waited: Duration },
+    #[error(
+        "card busy: {} is held by {} (one process at a time; pass --wait to wait for it)",
+        path.display(),
+        holder.map(|p| format!("pid {p}")).unwrap_or_else(|| "another process".into())
+    )]
+    Busy { path: PathBuf, holder: Option<u32> },
     #[error("cannot map the register file {}: {reason}", path.display())]
     Map { path: PathBuf, reason: String },
     #[error(

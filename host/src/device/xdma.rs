@@ -330,6 +330,21 @@ fn read_n(file: &mut File, kind: Kind, n: usize, progress: &AtomicUsize) -> io::
     Ok(buf)
 }
 
+/// The pid holding a `flock` on `file`, from `/proc/locks` (None when it cannot be told).
+fn lock_holder(file: &File) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let ino = file.metadata().ok()?.ino();
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    locks.lines().find_map(|l| {
+        // "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let (kind, pid, dev) = (f.get(1)?, f.get(4)?, f.get(5)?);
+        (*kind == "FLOCK" && dev.rsplit(':').next()?.parse::<u64>().ok()? == ino)
+            .then(|| pid.parse().ok())
+            .flatten()
+    })
+}
+
 fn open_error(path: &Path, e: io::Error) -> DeviceError {
     let path = path.to_path_buf();
     match e.kind() {
@@ -359,6 +374,8 @@ fn open_error(path: &Path, e: io::Error) -> DeviceError {
 pub struct XdmaDevice {
     prefix: String,
     paths: XdmaPaths,
+    /// The register file, kept open: [`XdmaDevice::lock`] holds its `flock` while it is open.
+    user: File,
     map: MmapMut,
     h2c: Option<Stream>,
     c2h: Option<Stream>,
@@ -405,11 +422,46 @@ impl XdmaDevice {
         Ok(XdmaDevice {
             prefix: prefix.to_string(),
             paths,
+            user: file,
             map,
             h2c: None,
             c2h: None,
             timeouts,
         })
+    }
+
+    /// Take the card for this process alone: an exclusive `flock` on the register file, held
+    /// until the device is dropped. Another holder makes this [`DeviceError::Busy`] at once, or,
+    /// with `wait`, after waiting that long for it to let go. (`info` reads registers without
+    /// the lock, so it works while a job runs.)
+    pub fn lock(&mut self, wait: Option<Duration>) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        let deadline = wait.map(|w| Instant::now() + w);
+        loop {
+            // SAFETY: flock on a file descriptor this struct owns and keeps open; no memory is
+            // passed to the kernel.
+            let r = unsafe { libc::flock(self.user.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+            if r == 0 {
+                return Ok(());
+            }
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Err(DeviceError::Open {
+                    path: self.paths.user.clone(),
+                    hint: " (locking the card)",
+                    source: e,
+                });
+            }
+            match deadline {
+                Some(d) if Instant::now() < d => thread::sleep(Duration::from_millis(20)),
+                _ => {
+                    return Err(DeviceError::Busy {
+                        path: self.paths.user.clone(),
+                        holder: lock_holder(&self.user),
+                    })
+                }
+            }
+        }
     }
 
     pub fn paths(&self) -> &XdmaPaths {
