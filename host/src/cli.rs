@@ -328,7 +328,25 @@ fn classify_file(backend: &Backend, path: &Path, n: usize) -> Result<Vec<Ranked>
 /// `sqz-host infer`. Every image is attempted; a failed one is reported (stderr, and in the JSON
 /// as `error`) and makes the command exit non-zero at the end.
 pub fn infer(args: &InferArgs, out: &mut dyn Write) -> Result<bool> {
-    let loaded = args.model.load()?;
+    let loaded = match args.model.load() {
+        Ok(l) => l,
+        // With --json an error before the first image is still one JSON document.
+        Err(e) if args.json => {
+            eprintln!("error: {}", describe(&e));
+            let doc = serde_json::json!({
+                "backend": args.model.backend,
+                "error": describe(&e),
+                "results": args.images.iter().map(|p| serde_json::json!({
+                    "image": p.display().to_string(),
+                    "error": "not run: the backend could not be prepared",
+                })).collect::<Vec<_>>(),
+            });
+            serde_json::to_writer_pretty(&mut *out, &doc)?;
+            writeln!(out)?;
+            return Ok(false);
+        }
+        Err(e) => return Err(e),
+    };
     let n = usize::from(args.top);
     let mut all_ok = true;
     let mut json = Vec::new();

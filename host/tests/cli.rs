@@ -349,3 +349,24 @@ fn ignored_options_and_unreadable_inputs_are_errors() {
         "{err}"
     );
 }
+
+/// `--json` prints one JSON document even when the backend cannot be prepared (here: a model
+/// file that is not a model), naming the error and every image not run; the exit is non-zero.
+#[test]
+fn json_errors_before_the_first_image_are_one_document() {
+    let dir = TempDir::new("json-early-error");
+    let bad = dir.file("bad.net", b"not a model");
+    let chelsea = image("chelsea");
+    let out = sqz(&[
+        "infer",
+        "--json",
+        "--model",
+        bad.to_str().unwrap(),
+        &chelsea,
+    ]);
+    assert!(!out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert!(v["error"].as_str().unwrap().contains("bad.net"), "{v}");
+    assert_eq!(v["results"][0]["image"], chelsea.as_str());
+    assert!(v["results"][0]["error"].is_string());
+}
