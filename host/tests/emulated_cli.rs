@@ -214,3 +214,39 @@ fn sim_and_emulated_rtl_print_the_reference_classes() {
     ]));
     assert_eq!(xdma, reference, "--backend xdma on the emulated RTL");
 }
+
+/// SIGTERM (and SIGINT) stop `sqz-host emulate` cleanly: it exits 0 and removes the card's
+/// files, so a later `info` finds no card instead of a dead one's registers.
+#[test]
+fn sigterm_stops_the_emulator_and_removes_its_files() {
+    let mut card = Card::start("sigterm", "tiny", "soft");
+    let pid = card.child.id().to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    let t0 = Instant::now();
+    let exit = loop {
+        if let Some(s) = card.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "emulate ignored SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(exit.success(), "{exit:?}");
+    for f in ["xdma0_user", "xdma0_h2c_0", "xdma0_c2h_0"] {
+        assert!(!card.dir.join(f).exists(), "{f} left behind");
+    }
+    let prefix = card.prefix();
+    let info = sqz(&["info", "--device", &prefix]);
+    assert!(!info.status.success());
+    assert!(
+        text(&info.stderr).contains("does not exist"),
+        "{}",
+        text(&info.stderr)
+    );
+}

@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -38,6 +39,29 @@ pub struct EmulateArgs {
     pub seconds: Option<u64>,
 }
 
+/// Set by SIGINT/SIGTERM: the serving loop stops and the card's files are removed.
+static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn request_stop(_: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    STOP_REQUESTED.store(true, Ordering::SeqCst);
+}
+
+/// Route SIGINT and SIGTERM to [`request_stop`], so `kill` or Ctrl-C leaves no stale card files
+/// behind (a later `info` would otherwise find a dead card's registers).
+fn stop_on_signals() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: installs a handler that only stores to a static atomic (async-signal-safe);
+        // the function pointer has the C signature `signal` expects.
+        unsafe {
+            libc::signal(
+                sig,
+                request_stop as extern "C" fn(libc::c_int) as libc::sighandler_t,
+            );
+        }
+    }
+}
+
 pub fn emulate(args: &EmulateArgs, out: &mut dyn Write) -> Result<bool> {
     let cfg = AccelConfig::preset(&args.preset)?;
     let kind = args.card;
@@ -59,8 +83,9 @@ pub fn emulate(args: &EmulateArgs, out: &mut dyn Write) -> Result<bool> {
         emu.prefix()
     )?;
     out.flush()?;
+    stop_on_signals();
     let t0 = Instant::now();
-    while emu.is_running() {
+    while emu.is_running() && !STOP_REQUESTED.load(Ordering::SeqCst) {
         if args
             .seconds
             .is_some_and(|s| t0.elapsed() >= Duration::from_secs(s))
