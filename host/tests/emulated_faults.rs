@@ -473,3 +473,20 @@ fn the_card_is_held_by_one_user_at_a_time() {
     .unwrap();
     releaser.join().unwrap();
 }
+
+/// `--timeout` is an absolute deadline: a card that trickles one byte every 100 ms cannot keep a
+/// 400 ms transfer waiting (it would take 6.4 s to send 64 bytes).
+#[test]
+fn a_trickling_card_cannot_stretch_the_deadline() {
+    let dir = TempDir::new("trickle");
+    let emu = card(
+        &dir,
+        Faults {
+            trickle_c2h: Some(Duration::from_millis(100)),
+            ..Default::default()
+        },
+    );
+    let mut dev = XdmaDevice::open(emu.prefix(), SHORT).unwrap();
+    let e = bounded(Duration::from_secs(2), || loopback_job(&mut dev, 64)).unwrap_err();
+    assert!(matches!(e, DeviceError::DmaTimeout { .. }), "{e}");
+}

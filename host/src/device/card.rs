@@ -36,8 +36,9 @@ pub struct CardArgs {
     /// Engine configuration (nitefury, ecp5, tiny). xdma: default = the card's own; sim: default tiny.
     #[arg(long, value_name = "PRESET")]
     pub preset: Option<String>,
-    /// Seconds the driver waits for one DMA transfer or one job before giving up
-    /// (default: 10 on xdma; 600 on sim, whose RTL runs a few million cycles per second).
+    /// Seconds the driver waits for one DMA transfer or one job before giving up, an absolute
+    /// deadline however the card trickles (default: 10 on a board; 600 on sim and on an
+    /// emulated card, whose RTL runs a few million cycles per second).
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub timeout: Option<f64>,
     /// xdma: when another process holds the card, wait for it (up to --timeout, default 10 s)
@@ -67,9 +68,21 @@ impl CardArgs {
     }
 }
 
+/// Default `--timeout` of the xdma backend: a board's every transfer takes milliseconds; an
+/// emulated card (its streams are named pipes) may run the Verilated RTL, a few million cycles a
+/// second, as long as the sim backend.
+fn default_xdma_timeout(args: &CardArgs) -> Duration {
+    use std::os::unix::fs::FileTypeExt;
+    let c2h = crate::device::xdma::XdmaPaths::new(&args.device).c2h;
+    match std::fs::metadata(c2h) {
+        Ok(m) if m.file_type().is_fifo() => SIM_TIMEOUT,
+        _ => Timeouts::HARDWARE.dma,
+    }
+}
+
 /// Open the xdma device and settle the configuration: the one asked for, else the card's own.
 pub fn open_xdma(args: &CardArgs) -> Result<(XdmaDevice, AccelConfig)> {
-    let mut dev = XdmaDevice::open(&args.device, args.timeouts(Timeouts::HARDWARE.dma))?;
+    let mut dev = XdmaDevice::open(&args.device, args.timeouts(default_xdma_timeout(args)))?;
     let cfg = match args.preset()? {
         Some(c) => c,
         None => {
@@ -171,7 +184,9 @@ pub fn backend(
         BackendKind::Xdma => {
             let (mut dev, cfg) = open_xdma(args)?;
             // One user at a time: two processes' jobs would corrupt each other's streams.
-            let wait = args.wait.then(|| args.timeouts(Timeouts::HARDWARE.dma).dma);
+            let wait = args
+                .wait
+                .then(|| args.timeouts(default_xdma_timeout(args)).dma);
             dev.lock(wait)?;
             let q = QuantModel::from_model(&model, calib)
                 .context("quantizing the model for the card")?;

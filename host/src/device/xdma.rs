@@ -137,9 +137,9 @@ impl Stream {
         }
     }
 
-    /// Wait for the worker's reply: the deadline restarts whenever bytes move, so a long transfer
-    /// that keeps going is not cut, and one that stops for `timeout` is.
-    /// `check` runs between slices (the card's error bit ends the wait early).
+    /// Wait for the worker's reply until the absolute deadline `timeout` after the start: a card
+    /// that trickles bytes cannot stretch it. `check` runs between slices (the card's error bit
+    /// ends the wait early).
     fn wait(
         &mut self,
         bytes: usize,
@@ -147,10 +147,9 @@ impl Stream {
         check: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Reply> {
         let t0 = Instant::now();
-        let mut last = 0usize;
-        let mut since = Instant::now();
         loop {
-            let slice = timeout.min(Duration::from_millis(50));
+            let left = timeout.saturating_sub(t0.elapsed());
+            let slice = left.min(Duration::from_millis(50));
             match self.replies.recv_timeout(slice) {
                 Ok(r) => return Ok(r),
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -163,16 +162,12 @@ impl Stream {
                         self.broken = Some(e.to_string());
                         return Err(e);
                     }
-                    let now = self.progress.load(Ordering::Relaxed);
-                    if now != last {
-                        last = now;
-                        since = Instant::now();
-                    } else if since.elapsed() >= timeout {
+                    if t0.elapsed() >= timeout {
                         let e = DeviceError::DmaTimeout {
                             dir: self.dir,
                             path: self.path.clone(),
                             bytes,
-                            done: now,
+                            done: self.progress.load(Ordering::Relaxed),
                             waited: t0.elapsed(),
                         };
                         self.broken = Some(e.to_string());

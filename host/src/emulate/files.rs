@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use spec::regs::{self, Access};
 
@@ -48,6 +48,8 @@ pub struct Faults {
     pub error_on_start: Option<u32>,
     /// Never read H2C (the host's writes block once the pipe is full).
     pub stall_h2c: bool,
+    /// Send C2H one byte per this interval (a card that keeps the host waiting byte by byte).
+    pub trickle_c2h: Option<Duration>,
     /// Do not create these files (suffixes: "_user", "_h2c_0", "_c2h_0").
     pub omit: Vec<String>,
 }
@@ -295,6 +297,8 @@ struct Card {
     job_bytes: usize,
     /// After a truncation, close C2H once the kept bytes are flushed.
     close_c2h: bool,
+    /// When the last trickled C2H byte went out (`Faults::trickle_c2h`).
+    last_trickle: Instant,
     injected_err: u32,
     stats: EmulatorStats,
 }
@@ -346,6 +350,7 @@ impl Card {
             c2h_out: VecDeque::new(),
             job_bytes: 0,
             close_c2h: false,
+            last_trickle: Instant::now(),
             injected_err: 0,
             stats: EmulatorStats::default(),
         }
@@ -589,6 +594,14 @@ impl Card {
         if let Some(f) = self.c2h.as_mut() {
             while !self.c2h_out.is_empty() {
                 let (a, _) = self.c2h_out.as_slices();
+                let a = match self.opts.faults.trickle_c2h {
+                    Some(iv) if self.last_trickle.elapsed() < iv => break,
+                    Some(_) => {
+                        self.last_trickle = Instant::now();
+                        &a[..1]
+                    }
+                    None => a,
+                };
                 match f.write(a) {
                     Ok(n) => {
                         moved = true;
