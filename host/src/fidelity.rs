@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
-use sim::reference::{float, int8, overlap, softmax, top_k};
+use sim::reference::{float, int8, overlap, par_map, softmax, top_k};
 use weights::quant::QuantModel;
 use weights::topology::{LAYERS, NUM_LAYERS};
 use weights::Model;
@@ -212,25 +212,6 @@ pub struct Report {
     pub samples: Vec<SampleResult>,
 }
 
-/// Run `f` over `items` on the machine's cores; results in item order.
-fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(items.len().max(1));
-    let chunk = items.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("fidelity worker panicked"))
-            .collect()
-    })
-}
-
 /// Compare the int8 model `q` with the float `model` on `samples`.
 pub fn measure(model: &Model, q: &QuantModel, samples: &[Sample]) -> Result<Report> {
     if samples.is_empty() {
@@ -244,8 +225,6 @@ pub fn measure(model: &Model, q: &QuantModel, samples: &[Sample]) -> Result<Repo
         if fp.iter().chain(&out.probs).any(|p| !p.is_finite()) {
             bail!("{}: a model produced a non-finite probability", s.name);
         }
-        let ft = top_k(&fp, 5);
-        let it = top_k(&out.probs, 5);
         let mut noise = Vec::with_capacity(NUM_LAYERS);
         for (i, spec) in LAYERS.iter().enumerate() {
             let f = &trace.outputs[i];
@@ -263,18 +242,7 @@ pub fn measure(model: &Model, q: &QuantModel, samples: &[Sample]) -> Result<Repo
             }
             noise.push((sig, err));
         }
-        Ok((
-            SampleResult {
-                name: s.name.clone(),
-                float_top1: ft[0],
-                int8_top1: it[0],
-                float_margin: fp[ft[0]] - fp[ft[1]],
-                float_prob: fp[ft[0]],
-                int8_prob: out.probs[it[0]],
-                top5_overlap: overlap(&ft, &it),
-            },
-            noise,
-        ))
+        Ok((compare(&s.name, &fp, &out.probs), noise))
     });
     let mut results = Vec::with_capacity(samples.len());
     let mut totals = vec![(0.0f64, 0.0f64); NUM_LAYERS];
@@ -286,26 +254,7 @@ pub fn measure(model: &Model, q: &QuantModel, samples: &[Sample]) -> Result<Repo
         }
         results.push(res);
     }
-    let n = results.len();
-    let agree = results.iter().filter(|r| r.agrees()).count();
-    let confident = results.iter().filter(|r| r.confident()).count();
-    let confident_agree = results
-        .iter()
-        .filter(|r| r.confident() && r.agrees())
-        .count();
-    let summary = Summary {
-        samples: n,
-        top1_agree: agree,
-        top1_agreement: agree as f64 / n as f64,
-        confident,
-        confident_agree,
-        confident_agreement: if confident == 0 {
-            1.0
-        } else {
-            confident_agree as f64 / confident as f64
-        },
-        mean_top5_overlap: results.iter().map(|r| r.top5_overlap as f64).sum::<f64>() / n as f64,
-    };
+    let summary = summarise(&results);
     let layers = LAYERS
         .iter()
         .zip(totals)

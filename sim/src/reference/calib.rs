@@ -17,7 +17,7 @@
 
 use super::float::{self, FloatTrace};
 use super::int8::{self, QConvLayer, QTensor};
-use super::{cosine, overlap, top_k, RefError};
+use super::{cosine, overlap, par_map, top_k, RefError};
 use weights::quant::{quantize_layer, requant_multiplier, requantize, Calibration, WEIGHT_QMAX};
 use weights::topology::{scale_group, Input, Role, LAYERS, NUM_LAYERS};
 use weights::Model;
@@ -99,25 +99,6 @@ fn groups() -> Vec<Vec<usize>> {
         .filter(|&i| scale_group(i) == i)
         .map(|g| (0..NUM_LAYERS).filter(|&j| scale_group(j) == g).collect())
         .collect()
-}
-
-/// Run `f` on every item on up to `threads` threads; results in item order.
-fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(items.len().max(1));
-    let chunk = items.len().div_ceil(threads.max(1)).max(1);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("calibration worker panicked"))
-            .collect()
-    })
 }
 
 /// Calibrate `model` on `images` (preprocessed 3x227x227 each) named `names`, with `method`

@@ -147,26 +147,8 @@ fn layer_input(spec: &LayerSpec, image: &Tensor, pooled: &[Tensor]) -> Tensor {
 
 /// Run the network and keep every layer's output.
 pub fn forward_trace(model: &Model, input: &[f32]) -> Result<FloatTrace, RefError> {
-    check_input(input)?;
-    let image = Tensor::new(INPUT_C, INPUT_H, INPUT_W, input.to_vec())?;
     let mut outputs: Vec<Tensor> = Vec::with_capacity(LAYERS.len());
-    let mut pooled: Vec<Tensor> = Vec::with_capacity(LAYERS.len());
-    for (spec, layer) in LAYERS.iter().zip(&model.layers) {
-        let x = layer_input(spec, &image, &pooled);
-        let y = conv_relu(
-            &x,
-            &layer.weights,
-            &layer.bias,
-            spec.out_c,
-            spec.k,
-            spec.stride,
-            spec.pad,
-        )?;
-        pooled.push(if spec.pool { max_pool(&y) } else { y.clone() });
-        outputs.push(y);
-    }
-    let last = outputs.last().expect("26 layers");
-    let logits = global_average(last);
+    let logits = forward_with(model, input, |_, y| outputs.push(y.clone()))?;
     Ok(FloatTrace { outputs, logits })
 }
 
