@@ -994,8 +994,10 @@ impl Sequencer {
         on_step: &mut dyn FnMut(&StepReport),
     ) -> Result<NetOutput, SeqError> {
         device::check_identity(dev, &self.cfg)?;
-        // A clean card: no job, no error left from an earlier run, counters at zero.
+        // A clean card: no job, no error left from an earlier run, counters at zero, and no
+        // output of an abandoned run left in the C2H stream.
         device::pulse(dev, &[regs::CTRL_SOFT_RESET, regs::CTRL_CLEAR_PERF])?;
+        dev.drain_c2h()?;
         if input.len() != INPUT_LEN {
             return Err(SeqError::Input(format!(
                 "network input has {} values, expected {INPUT_LEN}",

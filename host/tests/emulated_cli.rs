@@ -250,3 +250,54 @@ fn sigterm_stops_the_emulator_and_removes_its_files() {
         text(&info.stderr)
     );
 }
+
+/// Recovery: an `infer` killed mid-run leaves its output in the C2H stream, and stray bytes
+/// written into the H2C file leave a partial beat; the next `infer` resets the card, drains the
+/// stale output and resynchronises the stream, and prints the right class.
+#[test]
+fn a_killed_run_and_stray_bytes_do_not_spoil_the_next_run() {
+    use std::io::Write;
+    let card = Card::start("recovery", "tiny", "soft");
+    let prefix = card.prefix();
+    let chelsea = image("chelsea");
+    let top1 = |out: &std::process::Output| -> String {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["results"][0]["top"][0]["class"].to_string()
+    };
+    let args = [
+        "infer",
+        "--json",
+        "--backend",
+        "xdma",
+        "--device",
+        &prefix,
+        &chelsea,
+    ];
+    assert_eq!(top1(&sqz(&args)), "285");
+    for kill_after_ms in [150u64, 400, 800] {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(kill_after_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(
+            top1(&sqz(&args)),
+            "285",
+            "after a kill at {kill_after_ms} ms"
+        );
+    }
+    // Three stray bytes into the H2C stream.
+    let mut h2c = std::fs::OpenOptions::new()
+        .write(true)
+        .open(card.dir.join("xdma0_h2c_0"))
+        .unwrap();
+    h2c.write_all(&[0xAB, 0xCD, 0xEF]).unwrap();
+    drop(h2c);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(top1(&sqz(&args)), "285", "after stray H2C bytes");
+}

@@ -256,6 +256,13 @@ pub trait Device {
     /// The deadlines this backend applies.
     fn timeouts(&self) -> Timeouts;
 
+    /// Throw away whatever the C2H stream still holds from an earlier, abandoned job (a killed or
+    /// timed-out run), after a `SOFT_RESET`, so the next job's read gets only its own bytes.
+    /// Returns the bytes dropped. Backends whose stream cannot hold stale bytes keep the default.
+    fn drain_c2h(&mut self) -> Result<usize> {
+        Ok(0)
+    }
+
     /// Wait until `STATUS.DONE`; `STATUS.ERROR` becomes [`DeviceError::CardError`] naming the
     /// `ERR` bits. Backends with their own notion of time (an in-process model) override it.
     fn wait_done(&mut self, timeout: Duration) -> Result<()> {

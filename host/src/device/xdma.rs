@@ -325,6 +325,11 @@ fn read_n(file: &mut File, kind: Kind, n: usize, progress: &AtomicUsize) -> io::
     Ok(buf)
 }
 
+/// How long the C2H pipe must stay empty before a drain ends.
+const DRAIN_QUIET: Duration = Duration::from_millis(30);
+/// Most bytes a drain throws away before it calls the card broken (more than any job's output).
+pub const DRAIN_LIMIT: usize = 64 << 20;
+
 /// The pid holding a `flock` on `file`, from `/proc/locks` (None when it cannot be told).
 fn lock_holder(file: &File) -> Option<u32> {
     use std::os::unix::fs::MetadataExt;
@@ -576,6 +581,57 @@ impl Device for XdmaDevice {
         let wrote = w.finish_write(h2c.len(), t, &mut || self.check_card());
         self.put(w);
         read.and(wrote)
+    }
+
+    /// On a named pipe (an emulated card), read without blocking until the pipe is empty; a
+    /// card that keeps sending past [`DRAIN_LIMIT`] bytes is an error. On the XDMA character
+    /// device a read is a whole DMA transfer that blocks until the card ends one, so nothing is
+    /// drained there (the engine's `SOFT_RESET` empties its own output FIFO).
+    fn drain_c2h(&mut self) -> Result<usize> {
+        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+        let path = self.paths.c2h.clone();
+        let is_fifo = std::fs::metadata(&path)
+            .map(|m| m.file_type().is_fifo())
+            .unwrap_or(false);
+        if !is_fifo {
+            return Ok(0);
+        }
+        let mut f = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&path)
+            .map_err(|e| open_error(&path, e))?;
+        // Let bytes the card had in flight arrive, then read until the pipe stays empty.
+        let mut dropped = 0usize;
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut quiet_since = Instant::now();
+        while quiet_since.elapsed() < DRAIN_QUIET {
+            match f.read(&mut buf) {
+                Ok(0) => thread::sleep(Duration::from_millis(2)),
+                Ok(n) => {
+                    dropped += n;
+                    quiet_since = Instant::now();
+                    if dropped > DRAIN_LIMIT {
+                        return Err(DeviceError::Broken(format!(
+                            "{} kept sending after SOFT_RESET ({dropped} bytes drained): the card does not stop",
+                            path.display()
+                        )));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    thread::sleep(Duration::from_millis(2))
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(DeviceError::Io {
+                        dir: Dir::C2h,
+                        path,
+                        source: e,
+                    })
+                }
+            }
+        }
+        Ok(dropped)
     }
 
     fn timeouts(&self) -> Timeouts {

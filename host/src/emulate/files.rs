@@ -412,6 +412,10 @@ impl Card {
     fn on_pulse(&mut self, v: u32) -> io::Result<bool> {
         if regs::CTRL_SOFT_RESET.get(v) != 0 {
             self.injected_err = 0;
+            // Resynchronise the stream: a partial beat (stray bytes) is dropped, so the
+            // loader's next beat is the next packet's header.
+            self.h2c_partial.clear();
+            self.h2c_queue.clear();
             self.c2h_beats.clear();
             self.c2h_out.clear();
             self.close_c2h = false;
