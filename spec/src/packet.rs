@@ -323,7 +323,7 @@ mod tests {
 
     #[test]
     fn stream_round_trip() {
-        let lut: Vec<i16> = (0..256).map(|i| (i as i32 - 128) as i16 * 255).collect();
+        let lut: Vec<i16> = (0..256).map(|i: i32| (i - 128) as i16 * 255).collect();
         let ps = vec![
             Packet::weights(12, &[(1, 2), (255, 15), (0, 0), (7, 1), (9, 9)]).unwrap(),
             Packet::codebook(3, &lut).unwrap(),
@@ -340,7 +340,7 @@ mod tests {
         );
         assert_eq!(back[1].payload.len() as u32, CODEBOOK_BEATS);
         // 16-bit entries, little-endian, four per beat, in order.
-        let lut: Vec<i16> = (0..256).map(|i| (i as i32 - 128) as i16 * 255).collect();
+        let lut: Vec<i16> = (0..256).map(|i: i32| (i - 128) as i16 * 255).collect();
         assert_eq!(Packet::codebook_entries(&back[1].payload), lut);
         assert_eq!(back[1].payload[0] & 0xFFFF, (-128i16 * 255) as u16 as u64);
         assert_eq!(back[2].payload[0], (-7i32 as u32 as u64) | (3 << 32));
