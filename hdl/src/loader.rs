@@ -38,6 +38,8 @@ use spec::packet::PacketType;
 
 // The sub-entry counter `sub` and `three2` are 2 bits wide, and the gate's unit shifts are
 // literals: four weight entries (<< 2) and eight bytes (<< 3) per beat.
+// The codebook slot's word address is the slot shifted by 6: one word per codebook beat.
+const _: () = assert!(spec::packet::CODEBOOK_BEATS == 64);
 const _: () = assert!(spec::packet::WEIGHTS_PER_BEAT == 4 && spec::STREAM_BYTES == 8);
 
 // `hdl_gen` takes bit positions only as literals: the header layout used below, checked
@@ -500,8 +502,8 @@ impl Logic for Loader {
             self.remaining.d.next = self.hdr_len.val();
             self.rem1.d.next = self.hdr_len.val() == self.one32.val();
             if self.ty_cb.q.val() {
-                // Word address of the slot: 64 words of four 16-bit LUT entries each
-                // (`engine::CODEBOOK_WORDS`).
+                // Word address of the slot: 64 words (one per codebook beat) of four 16-bit
+                // LUT entries each.
                 self.ptr.d.next = self.hdr_addr.val() << 6;
             }
             if self.go.val() & self.at_gate2.q.val() {

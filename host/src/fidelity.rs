@@ -281,17 +281,21 @@ pub struct AblationRow {
     pub summary: Summary,
 }
 
-/// The float model's weights rounded to a symmetric LUT of entries up to `qmax` (per layer, as
-/// `weights::quant` does), everything else float.
-fn with_rounded_weights(model: &Model, qmax: i32) -> Model {
+/// The float model with its weights replaced by the quantizer's LUT entries of at most `qmax`
+/// (`weights::quant::quantize_layer`, as the engine gets them) times the layer's weight scale;
+/// everything else float.
+fn with_rounded_weights(model: &Model, qmax: i32) -> Result<Model> {
     let mut m = model.clone();
     for l in &mut m.layers {
-        let s_w = weights::quant::weight_scale(&l.codebook, qmax) as f64;
-        for w in &mut l.weights {
-            *w = ((*w as f64 / s_w).round().clamp(-qmax as f64, qmax as f64) * s_w) as f32;
-        }
+        // Only the weights are used: any input and output scale will do.
+        let q = weights::quant::quantize_layer(l, 1.0, 1.0, qmax)?;
+        l.weights = q
+            .weights
+            .iter()
+            .map(|&v| (v as f64 * q.s_w as f64) as f32)
+            .collect();
     }
-    m
+    Ok(m)
 }
 
 /// Activations rounded to the uint8 grid of each layer's scale, clamped at 255 steps.
@@ -366,8 +370,8 @@ pub fn ablation(
     let scales = |c: &weights::Calibration| c.layers.iter().map(|l| l.s_out).collect::<Vec<_>>();
     let new_scales = scales(calib);
     let old_scales = old_calib.map(|(_, c)| scales(c));
-    let w16 = with_rounded_weights(model, weights::quant::WEIGHT_QMAX);
-    let w8 = with_rounded_weights(model, 127);
+    let w16 = with_rounded_weights(model, weights::quant::WEIGHT_QMAX)?;
+    let w8 = with_rounded_weights(model, 127)?;
     let q = QuantModel::from_model(model, calib)?;
     let q8 = QuantModel::from_model_with_qmax(model, calib, 127)?;
     let mut rows: Vec<(String, Vec<SampleResult>)> = vec![

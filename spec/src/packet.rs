@@ -90,7 +90,10 @@ pub enum PacketError {
     Addr(u32),
     #[error("weight entry {index}: code {code} / relative index {rel} out of range")]
     Entry { index: usize, code: u16, rel: u8 },
-    #[error("codebook packet needs exactly 256 entries")]
+    #[error(
+        "codebook packet needs exactly {} entries",
+        crate::numerics::CODEBOOK_ENTRIES
+    )]
     Codebook,
     #[error("activation address {0} is not a multiple of 8")]
     Align(u32),

@@ -41,8 +41,8 @@ pub struct CardArgs {
     /// emulated card, whose RTL runs a few million cycles per second).
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub timeout: Option<f64>,
-    /// xdma: when another process holds the card, wait for it (up to --timeout, default 10 s)
-    /// instead of failing at once.
+    /// xdma: when another process holds the card, wait for it (up to --timeout) instead of
+    /// failing at once.
     #[arg(long)]
     pub wait: bool,
 }
@@ -72,11 +72,10 @@ impl CardArgs {
 /// emulated card (its streams are named pipes) may run the Verilated RTL, a few million cycles a
 /// second, as long as the sim backend.
 fn default_xdma_timeout(args: &CardArgs) -> Duration {
-    use std::os::unix::fs::FileTypeExt;
-    let c2h = crate::device::xdma::XdmaPaths::new(&args.device).c2h;
-    match std::fs::metadata(c2h) {
-        Ok(m) if m.file_type().is_fifo() => SIM_TIMEOUT,
-        _ => Timeouts::HARDWARE.dma,
+    if crate::device::xdma::XdmaPaths::new(&args.device).is_emulated() {
+        SIM_TIMEOUT
+    } else {
+        Timeouts::HARDWARE.dma
     }
 }
 

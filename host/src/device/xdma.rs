@@ -56,6 +56,12 @@ impl XdmaPaths {
             c2h: PathBuf::from(format!("{prefix}_c2h_0")),
         }
     }
+
+    /// Whether these are an emulated card's files: its C2H stream is a named pipe, where the
+    /// XDMA driver's is a character device.
+    pub fn is_emulated(&self) -> bool {
+        std::fs::metadata(&self.c2h).is_ok_and(|m| m.file_type().is_fifo())
+    }
 }
 
 /// How one stream file transfers data.
@@ -328,7 +334,7 @@ fn read_n(file: &mut File, kind: Kind, n: usize, progress: &AtomicUsize) -> io::
 /// How long the C2H pipe must stay empty before a drain ends.
 const DRAIN_QUIET: Duration = Duration::from_millis(30);
 /// Most bytes a drain throws away before it calls the card broken (more than any job's output).
-pub const DRAIN_LIMIT: usize = 64 << 20;
+const DRAIN_LIMIT: usize = 64 << 20;
 
 /// The pid holding a `flock` on `file`, from `/proc/locks` (None when it cannot be told).
 fn lock_holder(file: &File) -> Option<u32> {
@@ -588,14 +594,11 @@ impl Device for XdmaDevice {
     /// device a read is a whole DMA transfer that blocks until the card ends one, so nothing is
     /// drained there (the engine's `SOFT_RESET` empties its own output FIFO).
     fn drain_c2h(&mut self) -> Result<usize> {
-        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-        let path = self.paths.c2h.clone();
-        let is_fifo = std::fs::metadata(&path)
-            .map(|m| m.file_type().is_fifo())
-            .unwrap_or(false);
-        if !is_fifo {
+        use std::os::unix::fs::OpenOptionsExt;
+        if !self.paths.is_emulated() {
             return Ok(0);
         }
+        let path = self.paths.c2h.clone();
         let mut f = OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NONBLOCK)

@@ -18,7 +18,9 @@
 use super::float::{self, FloatTrace};
 use super::int8::{self, QConvLayer, QTensor};
 use super::{cosine, overlap, par_map, top_k, RefError};
-use weights::quant::{quantize_layer, requant_multiplier, requantize, Calibration, WEIGHT_QMAX};
+use weights::quant::{
+    quantize_layer, requant_multiplier, requantize, Calibration, QuantLayer, WEIGHT_QMAX,
+};
 use weights::topology::{scale_group, Input, Role, LAYERS, NUM_LAYERS};
 use weights::Model;
 
@@ -160,10 +162,9 @@ const OCTAVES: usize = 6;
 const FINE_STEPS: usize = 3;
 
 /// The int8 layer of layer `l` with input scale `s_in` and output scale `s_out`.
-fn qlayer(model: &Model, l: usize, s_in: f32, s_out: f32) -> Result<QConvLayer, RefError> {
-    let q = quantize_layer(&model.layers[l], s_in, s_out, WEIGHT_QMAX)
-        .map_err(|e| RefError::Param(e.to_string()))?;
-    Ok(QConvLayer::from_quant(&q))
+fn qlayer(model: &Model, l: usize, s_in: f32, s_out: f32) -> Result<QuantLayer, RefError> {
+    quantize_layer(&model.layers[l], s_in, s_out, WEIGHT_QMAX)
+        .map_err(|e| RefError::Param(e.to_string()))
 }
 
 /// The squared error of one layer group at clipping point `clip`, summed over images.
@@ -227,10 +228,13 @@ fn mse_clips(
     for g in groups() {
         let final_layer = LAYERS[g[0]].role == Role::Final;
         // The accumulators do not depend on the output scale: compute them once (any s_out).
-        let layers: Vec<QConvLayer> = g
+        let quant: Vec<QuantLayer> = g
             .iter()
             .map(|&l| qlayer(model, l, s_in_of(l, &clips), 1.0))
             .collect::<Result<_, _>>()?;
+        let layers: Vec<QConvLayer> = quant.iter().map(QConvLayer::from_quant).collect();
+        // m * 2^-shift approximates s_w * s_in / s_out: the numerator is fixed per layer.
+        let ratio_num: Vec<f64> = quant.iter().map(|q| q.s_w as f64 * q.s_in as f64).collect();
         let work: Vec<usize> = (0..images.len()).collect();
         let per_image = par_map(&work, |&n| -> Result<_, RefError> {
             let mut accs = Vec::new();
@@ -254,14 +258,6 @@ fn mse_clips(
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .unzip();
-        let ratio_num: Vec<f64> = g
-            .iter()
-            .map(|&l| {
-                let q = quantize_layer(&model.layers[l], s_in_of(l, &clips), 1.0, WEIGHT_QMAX)
-                    .expect("quantized above");
-                q.s_w as f64 * q.s_in as f64
-            })
-            .collect();
         let max = traces
             .iter()
             .flat_map(|t| g.iter().map(move |&l| &t.outputs[l].data))
@@ -304,6 +300,7 @@ fn mse_clips(
         let chosen: Vec<QConvLayer> = g
             .iter()
             .map(|&l| qlayer(model, l, s_in_of(l, &clips), clip / 255.0))
+            .map(|q| q.map(|q| QConvLayer::from_quant(&q)))
             .collect::<Result<_, _>>()?;
         let new_outs = par_map(&work, |&n| -> Result<Vec<QTensor>, RefError> {
             g.iter()
