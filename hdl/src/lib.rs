@@ -6,6 +6,7 @@
 
 pub mod acc;
 pub mod array;
+pub mod board;
 pub mod bram_oreg;
 pub mod dsp;
 pub mod emit;

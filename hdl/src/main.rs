@@ -1,5 +1,6 @@
 //! The `hdl` command line: `emit` writes the RTL and register map, `lint` runs Verilator's
-//! linter on it, `synth` runs Yosys and prints the resources, `pnr` runs nextpnr-ecp5 for Fmax.
+//! linter on it, `synth` runs Yosys and prints the resources, `pnr` runs nextpnr-ecp5 for Fmax,
+//! `vivado` writes a board's Vivado flow (`hdl::board`) and runs it when Vivado is installed.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -52,8 +53,22 @@ enum Cmd {
     Synth {
         #[arg(long, default_value = "nitefury")]
         preset: String,
+        /// xc7a200t, xc7a100t or ecp5.
         #[arg(long, default_value = "xc7a200t")]
         target: String,
+    },
+    /// Write a board's Vivado batch flow (RTL, early.xdc, normal.xdc, build.tcl, flash.tcl) and
+    /// run `vivado -mode batch -source build.tcl` if Vivado is on PATH.
+    Vivado {
+        /// nitefury or litefury (`spec::board::BOARDS`).
+        #[arg(long, default_value = "nitefury")]
+        board: String,
+        /// Output directory; the board's files go into `<out>/<board>`.
+        #[arg(long, default_value = "build/vivado")]
+        out: PathBuf,
+        /// Only write the files, even if Vivado is installed.
+        #[arg(long)]
+        no_run: bool,
     },
 }
 
@@ -92,6 +107,51 @@ fn main() -> anyhow::Result<()> {
         Cmd::Synth { preset, target } => {
             let cfg = AccelConfig::preset(&preset)?;
             hdl::tools::synth(&cfg, &target)?;
+        }
+        Cmd::Vivado { board, out, no_run } => {
+            let b = spec::board::board(&board).with_context(|| {
+                let names: Vec<_> = spec::board::BOARDS.iter().map(|b| b.name).collect();
+                format!("unknown board {board}; boards: {}", names.join(", "))
+            })?;
+            let dir = out.join(b.name);
+            let w = hdl::board::write(&b, &dir)?;
+            println!("{}", b.config());
+            for f in &w.files {
+                println!("wrote {}", f.display());
+            }
+            let has_vivado = std::process::Command::new("vivado")
+                .arg("-version")
+                .output()
+                .is_ok_and(|o| o.status.success());
+            let cmd = format!(
+                "vivado -mode batch -nojournal -log {} -source {}",
+                dir.join("vivado.log").display(),
+                w.build_tcl.display()
+            );
+            if has_vivado && !no_run {
+                println!("running: {cmd}");
+                let st = std::process::Command::new("vivado")
+                    .args(["-mode", "batch", "-nojournal", "-log"])
+                    .arg(dir.join("vivado.log"))
+                    .arg("-source")
+                    .arg(&w.build_tcl)
+                    .status()
+                    .context("running vivado")?;
+                anyhow::ensure!(
+                    st.success(),
+                    "vivado failed ({st}): see {}",
+                    dir.join("vivado.log").display()
+                );
+            } else {
+                println!(
+                    "{}; build the bitstream and flash image with:\n  {cmd}",
+                    if has_vivado {
+                        "--no-run"
+                    } else {
+                        "vivado is not on PATH"
+                    }
+                );
+            }
         }
     }
     Ok(())

@@ -71,7 +71,8 @@ pub(crate) fn count(stat: &str, prefixes: &[&str]) -> u64 {
         .sum()
 }
 
-/// Synthesize with Yosys for `target` (`xc7a200t` or `ecp5`) and print the resource table.
+/// Synthesize with Yosys for `target` (`xc7a200t`, `xc7a100t` or `ecp5`) and print the resource
+/// table (with the share of the part for the two Artix-7 parts, `spec::board`).
 pub fn synth(cfg: &AccelConfig, target: &str) -> anyhow::Result<Resources> {
     synth_in(
         cfg,
@@ -89,7 +90,7 @@ fn synth_in(
 ) -> anyhow::Result<Resources> {
     let d = d.to_path_buf();
     let script: &str = match target {
-        "xc7a200t" | "xc7" => {
+        "xc7a200t" | "xc7a100t" | "xc7" => {
             "read_verilog sqz_top.v; synth_xilinx -family xc7 -top sqz_top -flatten; stat"
         }
         "ecp5" => &format!(
@@ -108,7 +109,7 @@ fn synth_in(
              opt_clean; write_json sqz_top.json; stat",
             dsp = crate::dsp::ECP5_PRIMITIVES_DEFINE
         ),
-        other => bail!("unknown synthesis target {other}; use xc7a200t or ecp5"),
+        other => bail!("unknown synthesis target {other}; use xc7a200t, xc7a100t or ecp5"),
     };
     let target = target.trim_end_matches("-abc9");
     let out = Command::new(yosys)
@@ -152,6 +153,31 @@ fn synth_in(
         "| {} | {} | {} | {} | {} | {} | {} |",
         cfg.name, target, r.luts, r.ffs, r.dsps, r.brams, r.lutram
     );
+    if let Some(f) = spec::board::fpga(target) {
+        // Slice LUTs = logic LUTs + LUTs used as memory (RAM32M/RAM64M: 4 each, the single-bit
+        // dual-port RAMs: 2 to 8, shift registers: 1).
+        let mem_luts = 4 * count(&log, &["RAM32M", "RAM64M"])
+            + 2 * count(&log, &["RAM32X1D", "RAM64X1D"])
+            + 4 * count(&log, &["RAM128X1D"])
+            + 8 * count(&log, &["RAM256X1D"])
+            + count(&log, &["SRL16E", "SRLC32E"]);
+        let pct = |n: u64, of: u32| 100.0 * n as f64 / of as f64;
+        println!(
+            "{} ({}): slice LUT {} ({} logic + {mem_luts} as memory) = {:.1} %, FF {:.1} %, DSP {:.1} %, BRAM {:.1} % (of {} LUT, {} FF, {} DSP, {} RAMB36)",
+            f.name,
+            f.part,
+            r.luts + mem_luts,
+            r.luts,
+            pct(r.luts + mem_luts, f.luts),
+            pct(r.ffs, f.ffs),
+            pct(r.dsps, f.dsps),
+            pct(r.brams, f.ramb36 * 2),
+            f.luts,
+            f.ffs,
+            f.dsps,
+            f.ramb36
+        );
+    }
     println!("(log: {})", d.join("yosys.log").display());
     match model_entries() {
         Ok(n) => println!(

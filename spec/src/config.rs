@@ -60,7 +60,7 @@ pub struct ConfigError {
 }
 
 /// Names of the presets, in the order `sqz-host info` tries them.
-pub const PRESETS: [&str; 3] = ["nitefury", "ecp5", "tiny"];
+pub const PRESETS: [&str; 4] = ["nitefury", "litefury", "ecp5", "tiny"];
 
 impl Default for AccelConfig {
     fn default() -> Self {
@@ -85,6 +85,33 @@ impl AccelConfig {
             act_in_bytes: 512 * 1024,
             act_mid_bytes: 128 * 1024,
             mask_bits: 32 * 1024,
+            pool_bytes: 16 * 1024,
+            axil_addr_bits: 12,
+            target_mhz: 150,
+        }
+    }
+
+    /// LiteFury (XC7A100T-2FGG484, PCIe Gen2 x4 XDMA; `crate::board::XC7A100T`): 64 MAC lanes,
+    /// sized so the Yosys estimate stays under 70 % of the part's LUTs, DSPs and block RAM
+    /// (`cargo run --release -p hdl -- synth --preset litefury --target xc7a100t`).
+    ///
+    /// It does not hold the whole network: the XC7A100T's 135 RAMB36 (4,860 Kbit) are fewer
+    /// than the engine needs at once for SqueezeNet (fire3's input and squeeze output in the
+    /// activation buffer, about 468 KB, plus conv10's 105,669 weight entries of 12 bits: about
+    /// 5.0 Mbit of data before any packing loss), so with whole-layer buffers no preset on this
+    /// part can; fire2/fire3 and conv10 are refused by the planner until layers are tiled
+    /// (rows of the activation buffer, output-channel groups of a layer's weights).
+    pub fn litefury() -> Self {
+        AccelConfig {
+            name: "litefury".into(),
+            pe_groups: 1,
+            pixel_lanes: 64,
+            weight_entries: 32 * 1024,
+            codebook_slots: 8,
+            bias_words: 1024,
+            act_in_bytes: 256 * 1024,
+            act_mid_bytes: 64 * 1024,
+            mask_bits: 16 * 1024,
             pool_bytes: 16 * 1024,
             axil_addr_bits: 12,
             target_mhz: 150,
@@ -133,6 +160,7 @@ impl AccelConfig {
     pub fn preset(name: &str) -> Result<Self, ConfigError> {
         match name {
             "nitefury" => Ok(Self::nitefury()),
+            "litefury" => Ok(Self::litefury()),
             "ecp5" => Ok(Self::ecp5()),
             "tiny" => Ok(Self::tiny()),
             other => Err(ConfigError {

@@ -2,6 +2,7 @@
 //! (`hdl`), the Verilator harness (`sim`), the driver (`host`) and the generated docs all read
 //! register offsets, bit fields, descriptor words, packet types and memory sizes from here.
 
+pub mod board;
 pub mod config;
 pub mod descriptor;
 pub mod job;
