@@ -2,7 +2,8 @@
 //! (`sqz_top.v`) with the register map exports; `cargo run -p hdl -- emit|synth|lint` drives it.
 //! Blocks, bottom up: memories and pipes (generated Verilog leaves, [`mem`]), the MAC lane
 //! ([`lane`]), the lane array ([`array`]), the engine ([`engine`]), the register file
-//! ([`regfile`]) and the top ([`top`]). docs/ARCHITECTURE.md describes the data path.
+//! ([`regfile`]), the C2H framer ([`framer`]) and the top ([`top`]). docs/ARCHITECTURE.md
+//! describes the data path.
 
 pub mod acc;
 pub mod array;
@@ -11,6 +12,7 @@ pub mod bram_oreg;
 pub mod dsp;
 pub mod emit;
 pub mod engine;
+pub mod framer;
 pub mod keep;
 pub mod lane;
 pub mod loader;

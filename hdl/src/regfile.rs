@@ -11,7 +11,8 @@
 //! Ports: `clk`, `resetn` (synchronous, active low), the `s_axil_*` slave, `desc` (all DESC
 //! words, word 0 in bits 31:0), `start`/`soft_reset` (one-cycle pulses), `busy`, `done_set`
 //! (pulse at job end), `err_set` (pulses, bit i = `ERR_FIELDS[i]`), `inc_*` (performance counter
-//! increments this cycle), `halted` (some ERR bit is set) and `irq`.
+//! increments this cycle), `jobs` (PERF_JOBS, for the C2H trailer's sequence number), `halted`
+//! (some ERR bit is set) and `irq`.
 
 use rust_hdl::prelude::*;
 use spec::regs::{self, Access, Register, REGISTERS};
@@ -54,6 +55,7 @@ pub struct RegFile {
     pub inc_stall_in: Signal<In, Bit>,
     pub inc_stall_out: Signal<In, Bit>,
     pub inc_h2c_hidden: Signal<In, Bit>,
+    pub jobs: Signal<Out, Bits<32>>,
     pub halted: Signal<Out, Bit>,
     pub irq: Signal<Out, Bit>,
     _code: String,
@@ -99,6 +101,7 @@ impl RegFile {
             inc_stall_in: Default::default(),
             inc_stall_out: Default::default(),
             inc_h2c_hidden: Default::default(),
+            jobs: Default::default(),
             halted: Default::default(),
             irq: Default::default(),
             _code: generate(cfg)?,
@@ -304,6 +307,10 @@ fn generate(cfg: &AccelConfig) -> anyhow::Result<String> {
                 seq.push_str(&format!(
                     "        if (clear_perf) {n}_q <= {bits}'d0; else {n}_q <= {n}_q + {inc};\n"
                 ));
+                if r.name == regs::PERF_JOBS.name {
+                    anyhow::ensure!(bits == 32, "PERF_JOBS is one word: the `jobs` port");
+                    comb.push_str(&format!("    jobs = {n}_q;\n"));
+                }
                 if r.count == 2 {
                     reads.push_str(&format!(
                         "            {}: begin rd_val = {n}_q[31:0]; rd_ok = 1'b1; rd_latch_{n} = 1'b1; end\n",
@@ -485,6 +492,7 @@ impl Logic for RegFile {
         self.desc.connect();
         self.start.connect();
         self.soft_reset.connect();
+        self.jobs.connect();
         self.halted.connect();
         self.irq.connect();
     }

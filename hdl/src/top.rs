@@ -1,8 +1,10 @@
 //! `sqz_top`: the top level with a fixed port list (plain scalar AXI names).
-//! It only wires blocks: the register file ([`crate::regfile`]) and the engine
-//! ([`crate::engine`]). No logic of its own; everything registered lives in the children.
+//! It only wires blocks: the register file ([`crate::regfile`]), the engine
+//! ([`crate::engine`]) and the C2H framer ([`crate::framer`]) between the engine's output and
+//! the C2H port. No logic of its own; everything registered lives in the children.
 
 use crate::engine::Engine;
+use crate::framer::C2hFramer;
 use crate::regfile::{RegFile, AXIL_AW};
 use rust_hdl::prelude::*;
 use spec::AccelConfig;
@@ -41,6 +43,7 @@ pub struct SqzTop<const S: usize, const S8: usize, const R: usize> {
     pub irq: Signal<Out, Bit>,
     regs: RegFile,
     engine: Engine<S, S8, R>,
+    framer: C2hFramer,
 }
 
 impl<const S: usize, const S8: usize, const R: usize> SqzTop<S, S8, R> {
@@ -78,6 +81,7 @@ impl<const S: usize, const S8: usize, const R: usize> SqzTop<S, S8, R> {
             irq: Default::default(),
             regs: RegFile::new(cfg)?,
             engine: Engine::new(cfg)?,
+            framer: C2hFramer::default(),
         })
     }
 }
@@ -111,8 +115,14 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for SqzTop<S, S8, R>
         self.engine.start.next = self.regs.start.val();
         self.engine.soft_reset.next = self.regs.soft_reset.val();
         self.engine.halted.next = self.regs.halted.val();
-        self.regs.busy.next = self.engine.busy.val();
-        self.regs.done_set.next = self.engine.done_set.val();
+        self.framer.clk.next = self.clk.val();
+        self.framer.resetn.next = self.resetn.val();
+        self.framer.soft_reset.next = self.regs.soft_reset.val();
+        self.framer.job_done.next = self.engine.done_set.val();
+        self.framer.engine_busy.next = self.engine.busy.val();
+        self.framer.jobs.next = self.regs.jobs.val();
+        self.regs.busy.next = self.framer.busy.val();
+        self.regs.done_set.next = self.framer.done_set.val();
         self.regs.err_set.next = self.engine.err_set.val();
         self.regs.inc_busy.next = self.engine.inc_busy.val();
         self.regs.inc_macs.next = self.engine.inc_macs.val();
@@ -127,10 +137,15 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for SqzTop<S, S8, R>
         self.engine.s_axis_tlast.next = self.s_axis_tlast.val();
         self.engine.s_axis_tvalid.next = self.s_axis_tvalid.val();
         self.s_axis_tready.next = self.engine.s_axis_tready.val();
-        self.m_axis_tdata.next = self.engine.m_axis_tdata.val();
-        self.m_axis_tkeep.next = self.engine.m_axis_tkeep.val();
-        self.m_axis_tlast.next = self.engine.m_axis_tlast.val();
-        self.m_axis_tvalid.next = self.engine.m_axis_tvalid.val();
-        self.engine.m_axis_tready.next = self.m_axis_tready.val();
+        self.framer.s_tdata.next = self.engine.m_axis_tdata.val();
+        self.framer.s_tkeep.next = self.engine.m_axis_tkeep.val();
+        self.framer.s_tlast.next = self.engine.m_axis_tlast.val();
+        self.framer.s_tvalid.next = self.engine.m_axis_tvalid.val();
+        self.engine.m_axis_tready.next = self.framer.s_tready.val();
+        self.m_axis_tdata.next = self.framer.m_tdata.val();
+        self.m_axis_tkeep.next = self.framer.m_tkeep.val();
+        self.m_axis_tlast.next = self.framer.m_tlast.val();
+        self.m_axis_tvalid.next = self.framer.m_tvalid.val();
+        self.framer.m_tready.next = self.m_axis_tready.val();
     }
 }

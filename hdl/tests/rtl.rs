@@ -84,9 +84,11 @@ fn plan_script(p: &Plan) -> String {
             regs::CTRL.offset,
             regs::CTRL_START.val(1)
         ));
-        if j.out_bytes > 0 {
-            s.push_str(&format!("O {}\n", j.out_bytes));
-        }
+        // Every job's output ends with the trailer (a mid-buffer job sends the trailer alone).
+        s.push_str(&format!(
+            "O {}\n",
+            j.out_bytes as usize + spec::trailer::TRAILER_BYTES
+        ));
         s.push_str(&format!("P 100000000 {:x}\n", regs::STATUS.offset));
         s.push_str(&format!("Q {:x}\n", regs::PERF_BUSY.offset));
     }
@@ -128,21 +130,35 @@ struct RunResult {
     macs: u32,
 }
 
+/// The payload of each job's C2H output in `text`, its trailer checked: the jobs are numbered
+/// from `first_seq` (PERF_JOBS counts from the script's reset).
+fn job_payloads(text: &str, first_seq: u32) -> Vec<Vec<u8>> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("out "))
+        .enumerate()
+        .map(|(k, h)| {
+            let bytes: Vec<u8> = (0..h.len() / 2)
+                .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap())
+                .collect();
+            let seq = first_seq + k as u32;
+            spec::trailer::check_job_output(&bytes, seq)
+                .unwrap_or_else(|e| panic!("job {seq}: {e}"))
+                .to_vec()
+        })
+        .collect()
+}
+
 fn run_plan(p: &Plan, backpressure: bool) -> RunResult {
     let text = run_script(&plan_script(p), backpressure);
-    let mut bytes = Vec::new();
+    let payloads = job_payloads(&text, 1);
+    assert_eq!(payloads.len(), p.jobs.len(), "{text}");
+    let bytes = payloads.concat();
     let mut job_cycles = Vec::new();
     let mut err = u32::MAX;
     let mut macs = 0;
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
         match f.first() {
-            Some(&"out") => {
-                let h = f.get(1).copied().unwrap_or("");
-                bytes.extend(
-                    (0..h.len() / 2).map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap()),
-                )
-            }
             Some(&"tlast_ok") => assert_eq!(f[1], "1", "tlast on the wrong beat"),
             Some(&"status") => {
                 let st = u32::from_str_radix(f[1], 16).unwrap();
@@ -745,16 +761,16 @@ fn back_to_back_plans_without_reset() {
     let s2 = plan_script(&p2);
     let script = plan_script(&p1) + s2.strip_prefix("R 4\n").unwrap();
     let text = run_script(&script, true);
-    let outs: Vec<Vec<u8>> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("out "))
-        .map(|h| {
-            (0..h.len() / 2)
-                .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap())
-                .collect()
-        })
-        .collect();
-    assert_eq!(outs.len(), 2, "{text}");
-    assert_eq!(p1.parse_output(&outs[0]).unwrap(), ref_conv(&l1, &x1).data);
-    assert_eq!(p2.parse_output(&outs[1]).unwrap(), ref_conv(&l2, &x2).data);
+    // No reset between the plans: the second plan's jobs continue the sequence numbers.
+    let outs = job_payloads(&text, 1);
+    assert_eq!(outs.len(), p1.jobs.len() + p2.jobs.len(), "{text}");
+    let (o1, o2) = outs.split_at(p1.jobs.len());
+    assert_eq!(
+        p1.parse_output(&o1.concat()).unwrap(),
+        ref_conv(&l1, &x1).data
+    );
+    assert_eq!(
+        p2.parse_output(&o2.concat()).unwrap(),
+        ref_conv(&l2, &x2).data
+    );
 }

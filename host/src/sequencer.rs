@@ -22,6 +22,7 @@ use spec::descriptor::Descriptor;
 use spec::job::{self, ActLayout, ConvLayer, JobError, LayerWeights, Plan, Tensor};
 use spec::packet::{Packet, PacketType};
 use spec::regs;
+use spec::trailer::TRAILER_BYTES;
 use spec::AccelConfig;
 
 use weights::quant::{QuantLayer, QuantModel};
@@ -52,18 +53,21 @@ pub fn write_descriptor(dev: &mut dyn Device, d: &Descriptor) -> Result<()> {
     Ok(())
 }
 
-/// Run one job whose inputs are already loaded: descriptor, `START`, read its output, `DONE`.
-/// Returns the C2H bytes (`Descriptor::output_bytes` of them; none for a job that writes the
-/// squeeze buffer).
+/// Run one job whose inputs are already loaded: descriptor, `START`, read its output and
+/// trailer, `DONE`, each checked ([`device::check_job`]). Returns the C2H payload
+/// (`Descriptor::output_bytes` of it; none for a job that writes the squeeze buffer).
 pub fn run_job(dev: &mut dyn Device, cfg: &AccelConfig, d: &Descriptor) -> Result<Vec<u8>> {
     write_descriptor(dev, d)?;
+    let seq = dev.read_reg(regs::PERF_JOBS.offset)?.wrapping_add(1);
     device::pulse(dev, &[regs::CTRL_START])?;
-    let mut out = vec![0u8; d.output_bytes(cfg.pixel_lanes) as usize];
-    if !out.is_empty() {
-        dev.read_c2h(&mut out)?;
-    }
+    let payload = d.output_bytes(cfg.pixel_lanes) as usize;
+    let mut out = vec![0u8; payload + TRAILER_BYTES];
+    dev.read_c2h(&mut out)?;
     let t = dev.timeouts().done;
     dev.wait_done(t)?;
+    let jobs = dev.read_reg(regs::PERF_JOBS.offset)?;
+    device::check_job(&out, seq, jobs)?;
+    out.truncate(payload);
     Ok(out)
 }
 
@@ -561,9 +565,12 @@ fn run_jobs(
         for (i, w) in desc.iter().enumerate() {
             dev.write_reg(regs::DESC.at(i as u32), *w)?;
         }
+        // The job's number: PERF_JOBS counts it when it is done, and its trailer carries it.
+        let seq = before.jobs.wrapping_add(1);
         device::pulse(dev, &[regs::CTRL_START])?;
         let at = c2h.len();
-        c2h.resize(at + j.out_bytes as usize, 0);
+        let payload = j.out_bytes as usize;
+        c2h.resize(at + payload + TRAILER_BYTES, 0);
         // The next step's weights that miss what this and the later jobs use, as much as the
         // loader takes in the job's own time (the planner's issue and fetch cycles: a lower
         // bound); the rest waits for the next job.
@@ -592,7 +599,13 @@ fn run_jobs(
                     if k == left && k > 1 {
                         k -= 1;
                     }
-                    dev.exchange(&send, &mut c2h[at + o * cb..at + (o + k) * cb])?;
+                    // The last piece takes the trailer with it.
+                    let end = if o + k == n as usize {
+                        c2h.len()
+                    } else {
+                        at + (o + k) * cb
+                    };
+                    dev.exchange(&send, &mut c2h[at + o * cb..end])?;
                     for c in o..o + k {
                         if let Some(map) = j.parse_channel(&c2h[at + c * cb..at + (c + 1) * cb]) {
                             f.channel(ch0 + c as u32, &map);
@@ -607,17 +620,14 @@ fn run_jobs(
                     };
                 }
             }
-            _ => {
-                if j.out_bytes > 0 {
-                    dev.exchange(&send, &mut c2h[at..])?;
-                } else if !send.is_empty() {
-                    dev.write_h2c(&send)?;
-                }
-            }
+            // A job with no payload still sends its trailer.
+            _ => dev.exchange(&send, &mut c2h[at..])?,
         }
         let t = dev.timeouts().done;
         dev.wait_done(t)?;
         let after = device::read_perf(dev)?;
+        device::check_job(&c2h[at..], seq, after.jobs)?;
+        c2h.truncate(at + payload);
         reports.push(LayerReport {
             layer: LAYERS[li].name,
             perf: after - before,

@@ -69,6 +69,10 @@ pub enum RtlError {
     JobTimeout { cycles: u64, status: u32 },
     #[error("engine error: ERR = 0x{err:08X} ({names})")]
     Device { err: u32, names: String },
+    #[error("C2H trailer: {0}")]
+    Trailer(#[from] spec::trailer::TrailerError),
+    #[error("PERF_JOBS = {got} after the job, expected {want}")]
+    JobCount { got: u32, want: u32 },
     #[error("waveform tracing is not compiled in: build sim with `--features trace` (VCD) or `--features trace-fst`")]
     NoTrace,
     #[error("bad trace path {0}")]
@@ -585,7 +589,8 @@ impl Rtl {
         let mut job_busy = Vec::with_capacity(plan.jobs.len());
         let mut busy_before = 0u64;
         for (k, job) in plan.jobs.iter().enumerate() {
-            let done = self.run_job(job, job_timeout, &mut c2h);
+            // CLEAR_PERF above: job k is PERF_JOBS's (k+1)th count.
+            let done = self.run_job(job, job_timeout, k as u32 + 1, &mut c2h);
             if done.is_ok() {
                 let busy = self.read_counter(&regs::PERF_BUSY)?;
                 job_busy.push(busy - busy_before);
@@ -620,24 +625,35 @@ impl Rtl {
         })
     }
 
-    /// One job of a plan: descriptor, START, its C2H bytes (appended to `c2h`), DONE.
+    /// One job of a plan: descriptor, START, its C2H payload (appended to `c2h`) and trailer
+    /// (checked: job `seq`, byte count, CRC), DONE and PERF_JOBS = `seq`.
     fn run_job(
         &mut self,
         job: &spec::job::JobStep,
         job_timeout: u64,
+        seq: u32,
         c2h: &mut Vec<u8>,
     ) -> Result<()> {
         for (i, w) in job.desc.iter().enumerate() {
             self.write_reg(regs::DESC.at(i as u32), *w)?;
         }
         self.write_reg(regs::CTRL.offset, regs::CTRL_START.val(1))?;
-        let beats = (job.out_bytes / spec::STREAM_BYTES as u64) as usize;
-        if beats > 0 {
-            let budget = self.stream_budget(beats as u64, self.pressure.c2h_ready) + job_timeout;
-            let out = self.stream_out_exact_within(beats, budget)?;
-            c2h.extend(out.iter().flat_map(|b| b.to_le_bytes()));
+        // The payload, then the trailer (spec::trailer), checked for this job's number.
+        let beats = (job.out_bytes / spec::STREAM_BYTES as u64) as usize
+            + spec::trailer::TRAILER_BEATS as usize;
+        let budget = self.stream_budget(beats as u64, self.pressure.c2h_ready) + job_timeout;
+        let out = self.stream_out_exact_within(beats, budget)?;
+        let bytes: Vec<u8> = out.iter().flat_map(|b| b.to_le_bytes()).collect();
+        c2h.extend(spec::trailer::check_job_output(&bytes, seq)?);
+        self.wait_done(job_timeout)?;
+        let jobs = self.read_reg(regs::PERF_JOBS.offset)?;
+        if jobs != seq {
+            return Err(RtlError::JobCount {
+                got: jobs,
+                want: seq,
+            });
         }
-        self.wait_done(job_timeout)
+        Ok(())
     }
 
     /// Start writing a waveform (VCD or FST, per the build feature) to `path`.

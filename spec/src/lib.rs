@@ -9,5 +9,6 @@ pub mod job;
 pub mod numerics;
 pub mod packet;
 pub mod regs;
+pub mod trailer;
 
 pub use config::{AccelConfig, ConfigError, PRESETS, STREAM_BITS, STREAM_BYTES};

@@ -33,10 +33,12 @@ pub struct Timeouts {
 }
 
 impl Timeouts {
-    /// A board: every job of the real network takes milliseconds.
+    /// A board: every job of the real network takes milliseconds. The DMA wait outlasts the
+    /// XDMA driver's own per-transfer timeout (`spec::board::Xdma::driver_timeout_s`, 10 s), so
+    /// the driver gives up on a stuck transfer (and cleans it up) before the host stops waiting.
     pub const HARDWARE: Timeouts = Timeouts {
         open: Duration::from_secs(2),
-        dma: Duration::from_secs(10),
+        dma: Duration::from_secs(spec::board::XDMA_GEN2_X4.driver_timeout_s as u64 + 5),
         done: Duration::from_secs(10),
     };
     /// All three set to `t`, except `open`, which stays short (a missing peer does not get
@@ -215,6 +217,30 @@ pub enum DeviceError {
     Broken(String),
     #[error("card model: {0}")]
     Model(String),
+    #[error("the card's output for job {seq} cannot be trusted: {source}")]
+    BadOutput {
+        seq: u32,
+        source: spec::trailer::TrailerError,
+    },
+    #[error(
+        "PERF_JOBS = {got} after job {want} reported DONE: DONE was not cleared by START, or the card ran \
+         jobs the host did not start"
+    )]
+    JobCount { got: u32, want: u32 },
+}
+
+/// Check a finished job: its C2H `output` (payload and trailer) is job `seq`'s, whole and
+/// uncorrupted, and PERF_JOBS (`jobs`, read after DONE) counted exactly that job.
+pub fn check_job(output: &[u8], seq: u32, jobs: u32) -> Result<()> {
+    spec::trailer::check_job_output(output, seq)
+        .map_err(|source| DeviceError::BadOutput { seq, source })?;
+    if jobs != seq {
+        return Err(DeviceError::JobCount {
+            got: jobs,
+            want: seq,
+        });
+    }
+    Ok(())
 }
 
 pub type Result<T, E = DeviceError> = std::result::Result<T, E>;

@@ -188,7 +188,13 @@ impl SoftCard {
         let d = Descriptor::unpack(&w);
         match self.exec.execute(&self.cfg, &d, &mut self.mem) {
             Ok(o) => {
-                self.out.extend(spec::packet::bytes_to_beats(&o.c2h));
+                // The payload, then the trailer the framer appends (spec::trailer).
+                let beats = spec::packet::bytes_to_beats(&o.c2h);
+                let payload = spec::packet::beats_to_bytes(&beats);
+                let trailer =
+                    spec::trailer::Trailer::of_payload(self.jobs.wrapping_add(1), &payload);
+                self.out.extend(beats);
+                self.out.extend(trailer.to_beats());
                 self.perf[0] += o.busy_cycles;
                 self.perf[1] += o.macs;
                 self.busy = true;
