@@ -29,6 +29,19 @@ pub enum BackendKind {
     Xdma,
 }
 
+impl BackendKind {
+    /// The default when `--backend` is not given: the card when the XDMA driver's register file
+    /// of the first card (`/dev/xdma0_user`) exists, else the int8 reference.
+    pub fn host_default() -> BackendKind {
+        let user = format!("{}_user", crate::device::xdma::DEFAULT_PREFIX);
+        if std::path::Path::new(&user).exists() {
+            BackendKind::Xdma
+        } else {
+            BackendKind::Reference
+        }
+    }
+}
+
 impl fmt::Display for BackendKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -48,8 +48,9 @@ pub enum Command {
 /// Options shared by every command that runs the network.
 #[derive(Debug, Args)]
 pub struct ModelArgs {
-    /// Which implementation runs the network.
-    #[arg(long, value_enum, default_value_t = BackendKind::Reference)]
+    /// Which implementation runs the network. Default: xdma when /dev/xdma0_user exists (a card
+    /// with the XDMA driver loaded), else reference; `infer` says which one ran.
+    #[arg(long, value_enum, default_value_t = BackendKind::host_default())]
     pub backend: BackendKind,
     /// The Deep Compression model file (compressed_SqueezeNet.net). Default: $SQZ_MODEL, then
     /// the copy in the shared data folder beside the repository.
@@ -347,6 +348,7 @@ pub fn infer(args: &InferArgs, out: &mut dyn Write) -> Result<bool> {
         }
         Err(e) => return Err(e),
     };
+    eprintln!("backend: {}", loaded.backend.kind());
     let n = usize::from(args.top);
     let mut all_ok = true;
     let mut json = Vec::new();

@@ -11,10 +11,16 @@
 //! instead of a hang. A stream whose transfer timed out is marked broken (its worker may still be
 //! blocked in the kernel); registers stay usable so `info` and error decoding still work.
 //!
-//! Read semantics follow the file type: on the XDMA character device one `read(2)` is one C2H
-//! transfer, which ends early at `tlast` (a short count is a [`DeviceError::ShortRead`]); on a
-//! pipe the bytes are accumulated until the request is filled, and end-of-file (the emulated card
-//! closed the stream) is the short read.
+//! Read semantics follow the file type: the XDMA character device's C2H file is opened with
+//! `O_TRUNC`, which tells the XDMA driver to end a read at the card's end of packet (`tlast`,
+//! its `eop_flush`); without it a read waits until the whole request is filled. So one `read(2)`
+//! is one C2H transfer, and a short count is a [`DeviceError::ShortRead`]. On a pipe the bytes
+//! are accumulated until the request is filled, and end-of-file (the emulated card closed the
+//! stream) is the short read.
+//!
+//! Writes are whole stream beats: an H2C write whose length is not a multiple of
+//! `spec::board::H2C_TRANSFER_MULTIPLE` is refused (the packet format is whole beats, so such a
+//! write is a host bug; `tkeep` stays all ones on every H2C beat).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -271,9 +277,18 @@ fn worker(
     replies: mpsc::Sender<Reply>,
     progress: Arc<AtomicUsize>,
 ) {
-    let opened = match dir {
-        Dir::H2c => OpenOptions::new().write(true).open(&path),
-        Dir::C2h => OpenOptions::new().read(true).open(&path),
+    let opened = match (dir, kind) {
+        (Dir::H2c, _) => OpenOptions::new().write(true).open(&path),
+        // The XDMA driver ends a C2H read at end of packet only when the file is opened with
+        // O_TRUNC (`engine->eop_flush`, cdev_sgdma.c).
+        (Dir::C2h, Kind::CharDevice) => {
+            use std::os::unix::fs::OpenOptionsExt;
+            OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_TRUNC)
+                .open(&path)
+        }
+        (Dir::C2h, Kind::Pipe) => OpenOptions::new().read(true).open(&path),
     };
     let mut file: File = match opened {
         Ok(f) => {
@@ -296,6 +311,24 @@ fn worker(
             return;
         }
     }
+}
+
+/// Refuse an H2C write that is not whole stream beats (`spec::board::H2C_TRANSFER_MULTIPLE`).
+pub fn check_h2c_len(path: &Path, len: usize) -> Result<()> {
+    if spec::board::h2c_padded_len(len) == len {
+        return Ok(());
+    }
+    Err(DeviceError::Io {
+        dir: Dir::H2c,
+        path: path.to_path_buf(),
+        source: io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "an H2C write of {len} bytes is not whole {}-byte beats",
+                spec::board::H2C_TRANSFER_MULTIPLE
+            ),
+        ),
+    })
 }
 
 /// Pipes take the data in pieces so progress is visible; the XDMA device takes one transfer.
@@ -544,6 +577,7 @@ impl Device for XdmaDevice {
     }
 
     fn write_h2c(&mut self, data: &[u8]) -> Result<()> {
+        check_h2c_len(&self.paths.h2c, data.len())?;
         let t = self.timeouts.dma;
         let mut s = self.take(Dir::H2c)?;
         let r = s.write(data, t, &mut || self.check_card());
