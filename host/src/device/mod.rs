@@ -217,6 +217,30 @@ pub enum DeviceError {
     Broken(String),
     #[error("card model: {0}")]
     Model(String),
+    #[error("the card's output for job {seq} cannot be trusted: {source}")]
+    BadOutput {
+        seq: u32,
+        source: spec::trailer::TrailerError,
+    },
+    #[error(
+        "PERF_JOBS = {got} after job {want} reported DONE: DONE was not cleared by START, or the card ran \
+         jobs the host did not start"
+    )]
+    JobCount { got: u32, want: u32 },
+}
+
+/// Check a finished job: its C2H `output` (payload and trailer) is job `seq`'s, whole and
+/// uncorrupted, and PERF_JOBS (`jobs`, read after DONE) counted exactly that job.
+pub fn check_job(output: &[u8], seq: u32, jobs: u32) -> Result<()> {
+    spec::trailer::check_job_output(output, seq)
+        .map_err(|source| DeviceError::BadOutput { seq, source })?;
+    if jobs != seq {
+        return Err(DeviceError::JobCount {
+            got: jobs,
+            want: seq,
+        });
+    }
+    Ok(())
 }
 
 pub type Result<T, E = DeviceError> = std::result::Result<T, E>;
