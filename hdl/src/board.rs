@@ -335,6 +335,7 @@ pub fn build_tcl(b: &Board, cfg: &AccelConfig) -> String {
     let xdma_bytes = x.axi_bytes();
     let mhz = cfg.target_mhz;
     let name = format!("sqz_{}", b.name);
+    let axil_range = format!("{}K", (cfg.axil_bytes() / 1024).max(4));
     let pin = |cell: &str, p: &str| format!("[get_bd_pins {cell}/{p}]");
     let mut t = String::new();
     let _ = write!(
@@ -546,7 +547,6 @@ exit 0
         eirq = pin(ENGINE_CELL, "irq"),
         axil_bits = spec::config::AXIL_DATA_BITS,
         axil_kb = cfg.axil_bytes() / 1024,
-        axil_range = format!("{}K", (cfg.axil_bytes() / 1024).max(4)),
         flash_mb = b.flash.image_mb,
         flash_if = b.flash.interface,
     );
