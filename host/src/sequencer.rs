@@ -59,7 +59,7 @@ pub fn write_descriptor(dev: &mut dyn Device, d: &Descriptor) -> Result<()> {
 pub fn run_job(dev: &mut dyn Device, cfg: &AccelConfig, d: &Descriptor) -> Result<Vec<u8>> {
     write_descriptor(dev, d)?;
     let seq = dev.read_reg(regs::PERF_JOBS.offset)?.wrapping_add(1);
-    device::pulse(dev, &[regs::CTRL_START])?;
+    device::start_job(dev, seq)?;
     let payload = d.output_bytes(cfg.pixel_lanes) as usize;
     let mut out = vec![0u8; payload + TRAILER_BYTES];
     dev.read_c2h(&mut out)?;
@@ -567,7 +567,7 @@ fn run_jobs(
         }
         // The job's number: PERF_JOBS counts it when it is done, and its trailer carries it.
         let seq = before.jobs.wrapping_add(1);
-        device::pulse(dev, &[regs::CTRL_START])?;
+        device::start_job(dev, seq)?;
         let at = c2h.len();
         let payload = j.out_bytes as usize;
         c2h.resize(at + payload + TRAILER_BYTES, 0);
@@ -1006,8 +1006,7 @@ impl Sequencer {
         device::check_identity(dev, &self.cfg)?;
         // A clean card: no job, no error left from an earlier run, counters at zero, and no
         // output of an abandoned run left in the C2H stream.
-        device::pulse(dev, &[regs::CTRL_SOFT_RESET, regs::CTRL_CLEAR_PERF])?;
-        dev.drain_c2h()?;
+        device::reset_card(dev)?;
         if input.len() != INPUT_LEN {
             return Err(SeqError::Input(format!(
                 "network input has {} values, expected {INPUT_LEN}",

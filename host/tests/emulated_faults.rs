@@ -13,6 +13,7 @@ use host::emulate::{CardModel, Emulator, EmulatorOptions, Faults};
 use host::sequencer;
 use spec::descriptor::Descriptor;
 use spec::packet::{header, Packet, PacketType};
+use spec::trailer::TRAILER_BYTES;
 use spec::{regs, AccelConfig};
 
 /// A scratch directory unique to this test.
@@ -265,9 +266,9 @@ fn lost_c2h_data_is_a_timeout() {
             DeviceError::DmaTimeout {
                 dir: device::Dir::C2h,
                 done: 0,
-                bytes: 1024,
+                bytes,
                 ..
-            }
+            } if bytes == 1024 + TRAILER_BYTES
         ),
         "{e}"
     );
@@ -298,10 +299,10 @@ fn truncated_c2h_is_a_short_read() {
         matches!(
             e,
             DeviceError::ShortRead {
-                expected: 1024,
+                expected,
                 got: 100,
                 ..
-            }
+            } if expected == 1024 + TRAILER_BYTES
         ),
         "{e}"
     );
@@ -489,4 +490,109 @@ fn a_trickling_card_cannot_stretch_the_deadline() {
     let mut dev = XdmaDevice::open(emu.prefix(), SHORT).unwrap();
     let e = bounded(Duration::from_secs(2), || loopback_job(&mut dev, 64)).unwrap_err();
     assert!(matches!(e, DeviceError::DmaTimeout { .. }), "{e}");
+}
+
+/// What the card sends is checked, not believed: output with a flipped bit, stale bytes in
+/// front of the job's own, or zeros in place of it is an error naming what differs (never a
+/// result), and after the driver's reset the next job is right.
+#[test]
+fn output_that_is_not_the_jobs_own_is_refused_and_the_next_job_is_right() {
+    let cases = [
+        (
+            "corrupt",
+            Faults {
+                corrupt_c2h_byte: Some(77),
+                ..Default::default()
+            },
+            "CRC-32 mismatch",
+        ),
+        (
+            "stray",
+            Faults {
+                stray_c2h: vec![0xA5; 24],
+                ..Default::default()
+            },
+            "does not end with a trailer",
+        ),
+    ];
+    for (name, faults, says) in cases {
+        let dir = TempDir::new(name);
+        let emu = card(&dir, faults);
+        let mut dev = XdmaDevice::open(emu.prefix(), normal()).unwrap();
+        let e = bounded(Duration::from_secs(10), || loopback_job(&mut dev, 256)).unwrap_err();
+        assert!(
+            matches!(e, DeviceError::BadOutput { seq: 1, .. }),
+            "{name}: {e}"
+        );
+        assert!(e.to_string().contains(says), "{name}: {e}");
+        device::reset_card(&mut dev).unwrap();
+        let (sent, got) = loopback_job(&mut dev, 256).unwrap();
+        assert_eq!(got, sent, "{name}: the run after the reset");
+    }
+    // A card that sends zeros is refused on every job.
+    let dir = TempDir::new("zeros");
+    let emu = card(
+        &dir,
+        Faults {
+            zero_c2h: true,
+            ..Default::default()
+        },
+    );
+    let mut dev = XdmaDevice::open(emu.prefix(), normal()).unwrap();
+    for _ in 0..2 {
+        let e = loopback_job(&mut dev, 64).unwrap_err();
+        assert!(e.to_string().contains("magic 0x00000000"), "{e}");
+        device::reset_card(&mut dev).unwrap();
+    }
+}
+
+/// A card that says DONE without taking the job, or counters stuck at 0xFFFFFFFF, are errors:
+/// the driver checks that START cleared DONE and that PERF_JOBS counted exactly the job it
+/// started. (A loopback job costs the soft card no time, so DONE is read once it is set.)
+#[test]
+fn stale_done_and_stuck_counters_are_refused() {
+    let dir = TempDir::new("stuck-done");
+    let emu = card(
+        &dir,
+        Faults {
+            stuck_done: true,
+            ..Default::default()
+        },
+    );
+    let mut dev = XdmaDevice::open(emu.prefix(), normal()).unwrap();
+    let e = bounded(Duration::from_secs(10), || loopback_job(&mut dev, 64)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            DeviceError::DoneNotCleared {
+                seq: 1,
+                jobs: 0,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    drop(dev);
+    emu.stop().unwrap();
+
+    let dir = TempDir::new("stuck-perf");
+    let emu = card(
+        &dir,
+        Faults {
+            perf_value: Some(u32::MAX),
+            ..Default::default()
+        },
+    );
+    let mut dev = XdmaDevice::open(emu.prefix(), normal()).unwrap();
+    let e = bounded(Duration::from_secs(10), || loopback_job(&mut dev, 64)).unwrap_err();
+    // The job is numbered from PERF_JOBS (0xFFFFFFFF + 1 = 0), which never counts it.
+    assert!(
+        matches!(
+            e,
+            DeviceError::DoneNotCleared { seq: 0, .. }
+                | DeviceError::BadOutput { seq: 0, .. }
+                | DeviceError::JobCount { want: 0, .. }
+        ),
+        "{e}"
+    );
 }

@@ -227,6 +227,32 @@ pub enum DeviceError {
          jobs the host did not start"
     )]
     JobCount { got: u32, want: u32 },
+    #[error(
+        "STATUS.DONE is set after START of job {seq} but PERF_JOBS = {jobs} has not counted it \
+         (STATUS = 0x{status:08X}): the card did not take the job, or its counters are wrong"
+    )]
+    DoneNotCleared { seq: u32, status: u32, jobs: u32 },
+}
+
+/// Start job number `seq` (the value PERF_JOBS takes when it is done): `START`, then check that
+/// it cleared DONE (a DONE still set while PERF_JOBS has not counted the job is a stale one).
+pub fn start_job(dev: &mut dyn Device, seq: u32) -> Result<()> {
+    pulse(dev, &[regs::CTRL_START])?;
+    let status = dev.read_reg(regs::STATUS.offset)?;
+    if regs::STATUS_DONE.get(status) != 0 {
+        let jobs = dev.read_reg(regs::PERF_JOBS.offset)?;
+        if jobs != seq {
+            return Err(DeviceError::DoneNotCleared { seq, status, jobs });
+        }
+    }
+    Ok(())
+}
+
+/// Bring the card to a known state before a run: `SOFT_RESET` (abort any job, clear ERR and
+/// the stream parser), `CLEAR_PERF`, and drop whatever an abandoned run left in the C2H stream.
+pub fn reset_card(dev: &mut dyn Device) -> Result<usize> {
+    pulse(dev, &[regs::CTRL_SOFT_RESET, regs::CTRL_CLEAR_PERF])?;
+    dev.drain_c2h()
 }
 
 /// Check a finished job: its C2H `output` (payload and trailer) is job `seq`'s, whole and

@@ -52,6 +52,18 @@ pub struct Faults {
     pub trickle_c2h: Option<Duration>,
     /// Do not create these files (suffixes: "_user", "_h2c_0", "_c2h_0").
     pub omit: Vec<String>,
+    /// Flip the low bit of this byte of the first job's C2H output (a corrupted transfer).
+    pub corrupt_c2h_byte: Option<usize>,
+    /// Send zeros in place of every C2H byte (a card that sends nothing meaningful).
+    pub zero_c2h: bool,
+    /// Put these bytes on C2H at the first START, ahead of the job's own output (bytes left
+    /// over from an earlier run).
+    pub stray_c2h: Vec<u8>,
+    /// STATUS.DONE always reads as set and START is ignored (a card that takes no job but
+    /// says it is done).
+    pub stuck_done: bool,
+    /// Every performance counter (PERF_*, both words) reads as this value.
+    pub perf_value: Option<u32>,
 }
 
 /// How to run the emulator.
@@ -295,6 +307,8 @@ struct Card {
     c2h_out: VecDeque<u8>,
     /// Output bytes of the current job seen so far (for `truncate_c2h`).
     job_bytes: usize,
+    /// Jobs started since the emulator started (`corrupt_c2h_byte` spoils the first).
+    jobs_started: u64,
     /// After a truncation, close C2H once the kept bytes are flushed.
     close_c2h: bool,
     /// When the last trickled C2H byte went out (`Faults::trickle_c2h`).
@@ -349,6 +363,7 @@ impl Card {
             c2h_beats: VecDeque::new(),
             c2h_out: VecDeque::new(),
             job_bytes: 0,
+            jobs_started: 0,
             close_c2h: false,
             last_trickle: Instant::now(),
             injected_err: 0,
@@ -386,7 +401,15 @@ impl Card {
                 return Ok(h);
             }
         }
+        if let (Some(v), Some((r, _))) = (f.perf_value, regs::decode(off)) {
+            if r.name.starts_with("PERF_") {
+                return Ok(v);
+            }
+        }
         let v = self.model.read_reg(off).map_err(model_err)?;
+        if f.stuck_done && off == regs::STATUS.offset {
+            return Ok(v | regs::STATUS_DONE.val(1));
+        }
         if self.injected_err != 0 {
             if off == regs::STATUS.offset {
                 return Ok(regs::STATUS_BUSY.set(v, 0) | regs::STATUS_ERROR.val(1));
@@ -426,6 +449,20 @@ impl Card {
         }
         if regs::CTRL_START.get(v) != 0 {
             self.job_bytes = 0;
+            self.jobs_started += 1;
+            if self.jobs_started == 1 {
+                let stray = self.opts.faults.stray_c2h.clone();
+                self.c2h_out.extend(stray);
+            }
+            if self.opts.faults.stuck_done {
+                let rest = regs::CTRL_START.set(v, 0);
+                if rest != 0 {
+                    self.model
+                        .write_reg(regs::CTRL.offset, rest)
+                        .map_err(model_err)?;
+                }
+                return Ok(false);
+            }
             if let Some(bits) = self.opts.faults.error_on_start {
                 self.injected_err |= bits;
                 // The engine refuses the job: forward everything but START.
@@ -584,7 +621,16 @@ impl Card {
             if self.opts.faults.drop_c2h || self.close_c2h {
                 continue;
             }
-            let bytes = b.to_le_bytes();
+            let mut bytes = b.to_le_bytes();
+            let f = &self.opts.faults;
+            if f.zero_c2h {
+                bytes = [0; 8];
+            }
+            if let Some(k) = f.corrupt_c2h_byte {
+                if self.jobs_started == 1 && (self.job_bytes..self.job_bytes + 8).contains(&k) {
+                    bytes[k - self.job_bytes] ^= 1;
+                }
+            }
             let keep = match self.opts.faults.truncate_c2h {
                 Some(k) => k.saturating_sub(self.job_bytes).min(8),
                 None => 8,
