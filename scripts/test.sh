@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Run every test of the project on a Debian machine: installs what the tests need when it is
 # missing (Verilator, Yosys, g++ and make through apt-get), fetches the photos the fidelity tests
-# use (scripts/fetch_photos.sh), then runs `cargo test --workspace` (extra arguments go to it).
+# use (scripts/fetch_photos.sh), then runs `cargo test --workspace` with the Verilated engine in
+# the driver (`--features host/rtl`; extra arguments go to it), and last checks the driver a user
+# installs (scripts/check_install.sh: built without Verilator, run from an empty directory).
 # The shared data (model, images, golden outputs) is expected at ../shared.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,4 +26,5 @@ verilator --version
 yosys -V
 
 scripts/fetch_photos.sh
-cargo test --workspace "$@"
+cargo test --workspace --features host/rtl "$@"
+scripts/check_install.sh

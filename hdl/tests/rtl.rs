@@ -2,7 +2,7 @@
 //! (hdl/tb/tb.cpp): the register file, bad input handling, and bit-exact convolution layers and
 //! Fire modules against a direct implementation of the integer contract (`spec::numerics`) (written here
 //! independently of the engine's grid/polyphase/sparse machinery). The full cross-check suite
-//! against `sim::reference::int8` lives in `sim`.
+//! against `reference::int8` lives in `sim`.
 
 use spec::job::{plan_conv, plan_fire, ConvLayer, LayerWeights, Plan, Tensor};
 use spec::regs;

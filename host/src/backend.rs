@@ -1,7 +1,7 @@
 //! Backend selection and the per-image classification result.
 //!
 //! A backend turns one preprocessed 3 x 227 x 227 input into 1000 logits and probabilities:
-//! the two software models of `sim::reference` (`reference`, the bit-exact int8 model of the
+//! the two software models of `reference` (`reference`, the bit-exact int8 model of the
 //! engine, the default; `float`, the float network) and the card backends (`sim`, the Verilated
 //! RTL; `xdma`, the board or an emulated card), which run the network sequencer over a device
 //! trait (`host::device::card`). Every int8 backend quantizes with one [`Calibration`].
@@ -150,7 +150,7 @@ impl Backend {
         );
         let scores = match self {
             Backend::Reference(q) => {
-                let out = sim::reference::int8::try_forward(q, input)?;
+                let out = reference::int8::try_forward(q, input)?;
                 Scores {
                     logits: out.logits,
                     probabilities: out.probs,
@@ -167,8 +167,8 @@ impl Backend {
                 }
             }
             Backend::Float(m) => {
-                let logits = sim::reference::float::try_forward(m, input)?;
-                let probabilities = sim::reference::softmax(&logits);
+                let logits = reference::float::try_forward(m, input)?;
+                let probabilities = reference::softmax(&logits);
                 Scores {
                     logits,
                     probabilities,

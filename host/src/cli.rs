@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
-use weights::ClassNames;
+use weights::{ClassNames, ModelSource};
 
 use crate::backend::{Backend, BackendKind, Ranked};
 use crate::image::load_preprocessed;
@@ -53,10 +53,11 @@ pub struct ModelArgs {
     #[arg(long, value_enum, default_value_t = BackendKind::host_default())]
     pub backend: BackendKind,
     /// The Deep Compression model file (compressed_SqueezeNet.net). Default: $SQZ_MODEL, then
-    /// the copy in the shared data folder beside the repository.
+    /// the model built into sqz-host (the same public file).
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
-    /// Class names file (synset_words.txt). Default: the one next to the model file.
+    /// Class names file (synset_words.txt). Default: the one next to the model file, else the
+    /// built-in names.
     #[arg(long, value_name = "PATH")]
     pub labels: Option<PathBuf>,
     /// Activation scales for the int8 arithmetic (from `sqz-host calibrate`). Default: the
@@ -148,7 +149,7 @@ pub struct CalibrateArgs {
     pub model: Option<PathBuf>,
     /// How to choose each layer's clipping point: `mse` (least squared error of the int8
     /// model against the float model, layer by layer), `max`, or a percentile `pNN.N`.
-    #[arg(long, default_value = sim::reference::calib::DEFAULT_METHOD, value_name = "METHOD")]
+    #[arg(long, default_value = reference::calib::DEFAULT_METHOD, value_name = "METHOD")]
     pub method: String,
     /// Where to write the calibration (JSON).
     #[arg(long, value_name = "FILE")]
@@ -218,9 +219,12 @@ pub fn default_bench_images() -> Result<Vec<PathBuf>> {
     Ok(images)
 }
 
-/// Model path, decoded weights and class names, as chosen by [`ModelArgs`].
+/// Model source, decoded weights and class names, as chosen by [`ModelArgs`].
 pub struct Loaded {
-    pub model_path: PathBuf,
+    /// The model file, or the built-in model.
+    pub model_source: ModelSource,
+    /// The model's SHA-256 (hex).
+    pub model_sha256: String,
     pub backend: Backend,
     pub labels: Labels,
     /// Time to read, decode and (for int8) quantize the model.
@@ -244,18 +248,17 @@ impl Labels {
 
 impl ModelArgs {
     pub fn load(&self) -> Result<Loaded> {
-        let model_path = weights::default_model_path(self.model.as_deref())?;
-        // Shown in reports: `/repo/../shared/x` reads better resolved.
-        let model_path = std::fs::canonicalize(&model_path).unwrap_or(model_path);
+        let model_source = resolve_source(self.model.as_deref())?;
         let t = Instant::now();
-        let model = weights::Model::load(&model_path)?;
+        let model = weights::Model::load_source(&model_source)?;
+        let model_sha256 = model.sha256.clone();
         let calib = load_calibration(self.calibration.as_deref())?;
         let backend = Backend::with_card(self.backend, model, &calib, &self.card)?;
         let load_time = t.elapsed();
         let labels = match &self.labels {
             // Asked for explicitly: failing to read it is an error.
             Some(p) => Labels(Some(ClassNames::load(p)?)),
-            None => match ClassNames::for_model(None, &model_path) {
+            None => match ClassNames::for_source(None, &model_source) {
                 Ok(n) => Labels(Some(n)),
                 Err(e) => {
                     eprintln!("warning: printing class indices only: {e}");
@@ -264,7 +267,8 @@ impl ModelArgs {
             },
         };
         Ok(Loaded {
-            model_path,
+            model_source,
+            model_sha256,
             backend,
             labels,
             load_time,
@@ -296,7 +300,9 @@ pub struct JsonImage<'a> {
 #[derive(Debug, Serialize)]
 pub struct JsonInfer<'a> {
     pub backend: BackendKind,
+    /// The model file, or "built-in".
     pub model: String,
+    pub model_sha256: String,
     pub results: Vec<JsonImage<'a>>,
 }
 
@@ -348,7 +354,12 @@ pub fn infer(args: &InferArgs, out: &mut dyn Write) -> Result<bool> {
         }
         Err(e) => return Err(e),
     };
-    eprintln!("backend: {}", loaded.backend.kind());
+    eprintln!(
+        "backend: {}; model: {} (sha256 {})",
+        loaded.backend.kind(),
+        loaded.model_source,
+        &loaded.model_sha256[..16]
+    );
     let n = usize::from(args.top);
     let mut all_ok = true;
     let mut json = Vec::new();
@@ -389,7 +400,8 @@ pub fn infer(args: &InferArgs, out: &mut dyn Write) -> Result<bool> {
     if args.json {
         let doc = JsonInfer {
             backend: loaded.backend.kind(),
-            model: loaded.model_path.display().to_string(),
+            model: loaded.model_source.to_string(),
+            model_sha256: loaded.model_sha256.clone(),
             results: json,
         };
         serde_json::to_writer_pretty(&mut *out, &doc)?;
@@ -444,7 +456,9 @@ pub struct BenchImage {
 #[derive(Debug, Serialize)]
 pub struct BenchReport {
     pub backend: BackendKind,
+    /// The model file, or "built-in".
     pub model: String,
+    pub model_sha256: String,
     pub runs: u32,
     pub model_load_ms: f64,
     pub images: Vec<BenchImage>,
@@ -530,7 +544,8 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<bool> {
     };
     let report = BenchReport {
         backend: backend.kind(),
-        model: loaded.model_path.display().to_string(),
+        model: loaded.model_source.to_string(),
+        model_sha256: loaded.model_sha256.clone(),
         runs: args.runs,
         model_load_ms: loaded.load_time.as_secs_f64() * 1e3,
         images: rows,
@@ -633,10 +648,19 @@ pub fn load_calibration(path: Option<&Path>) -> Result<weights::Calibration> {
     })
 }
 
-fn load_model(path: Option<&Path>) -> Result<(PathBuf, weights::Model)> {
-    let p = weights::default_model_path(path)?;
-    let m = weights::Model::load(&p)?;
-    Ok((p, m))
+/// The model `--model` names (or $SQZ_MODEL, or the built-in one); a file path is shown
+/// resolved (`/repo/../shared/x` reads better as `/shared/x`).
+fn resolve_source(path: Option<&Path>) -> Result<ModelSource> {
+    Ok(match weights::resolve_model(path)? {
+        ModelSource::File(p) => ModelSource::File(std::fs::canonicalize(&p).unwrap_or(p)),
+        s => s,
+    })
+}
+
+fn load_model(path: Option<&Path>) -> Result<(ModelSource, weights::Model)> {
+    let s = resolve_source(path)?;
+    let m = weights::Model::load_source(&s)?;
+    Ok((s, m))
 }
 
 /// `sqz-host fidelity`.
@@ -694,7 +718,7 @@ pub fn fidelity(args: &FidelityArgs, out: &mut dyn Write) -> Result<bool> {
         serde_json::to_writer_pretty(
             &mut *out,
             &Doc {
-                model: model_path.display().to_string(),
+                model: model_path.to_string(),
                 calibration: args
                     .calibration
                     .as_ref()
@@ -782,7 +806,7 @@ pub fn calibrate(args: &CalibrateArgs, out: &mut dyn Write) -> Result<bool> {
     let samples = args.samples.load()?;
     let names: Vec<String> = samples.iter().map(|s| s.name.clone()).collect();
     let inputs: Vec<Vec<f32>> = samples.into_iter().map(|s| s.input).collect();
-    let calib = sim::reference::calib::calibrate(&model, &inputs, &names, &args.method)?;
+    let calib = reference::calib::calibrate(&model, &inputs, &names, &args.method)?;
     std::fs::write(&args.out, calib.to_json())
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     writeln!(

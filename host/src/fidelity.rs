@@ -9,8 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use reference::{float, int8, overlap, par_map, softmax, top_k};
 use serde::Serialize;
-use sim::reference::{float, int8, overlap, par_map, softmax, top_k};
 use weights::quant::QuantModel;
 use weights::topology::{LAYERS, NUM_LAYERS};
 use weights::Model;

@@ -17,7 +17,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use sim::reference::int8::{logits_from_final, QTensor};
+use reference::int8::{logits_from_final, QTensor};
 use spec::descriptor::Descriptor;
 use spec::job::{self, ActLayout, ConvLayer, JobError, LayerWeights, Plan, Tensor};
 use spec::packet::{Packet, PacketType};
@@ -1029,7 +1029,7 @@ impl Sequencer {
             .ok_or_else(|| SeqError::Input("no final output".into()))?;
         debug_assert_eq!(LAYERS[NUM_LAYERS - 1].role, Role::Final);
         let logits = logits_from_final(last, self.output_scale);
-        let probabilities = sim::reference::softmax(&logits);
+        let probabilities = reference::softmax(&logits);
         Ok(NetOutput {
             input: image,
             layers: outs,

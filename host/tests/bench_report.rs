@@ -2,6 +2,7 @@
 //! the per-layer table has one row per layer, each row's cycle breakdown adds up to its measured
 //! cycles, the efficiencies are sane, the totals name the clock they assume, and the SVG plot is
 //! written with one bar per layer.
+#![cfg(feature = "rtl")]
 
 use std::path::Path;
 use std::process::Command;

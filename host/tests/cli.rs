@@ -115,7 +115,9 @@ fn json_output_parses_and_is_consistent() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
     assert_eq!(doc["backend"], "float");
-    assert!(doc["model"].as_str().is_some_and(|m| m.ends_with(".net")));
+    // No --model and SQZ_MODEL unset (`sqz` removes it): the built-in model, named with its hash.
+    assert_eq!(doc["model"], "built-in");
+    assert_eq!(doc["model_sha256"], weights::Model::builtin().sha256);
     let results = doc["results"].as_array().expect("results");
     assert_eq!(results.len(), 4);
     // Top-1 classes of the float model (../shared/golden/README.md).
@@ -208,6 +210,29 @@ fn missing_model_says_where_to_get_it() {
         .expect("spawn sqz-host");
     check(out);
     check(sqz(&["bench", "--runs", "1", "--model", a]));
+}
+
+/// `--model FILE` runs that file and says so (path and SHA-256); without it the built-in model
+/// runs, which is the same public file.
+#[test]
+fn the_model_that_ran_is_named() {
+    let shared = weights::shared_model_path();
+    let chelsea = image("chelsea");
+    let out = sqz(&[
+        "infer",
+        "--json",
+        "--backend",
+        "float",
+        "--model",
+        shared.to_str().unwrap(),
+        &chelsea,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["model"].as_str().unwrap().ends_with("compressed_SqueezeNet.net"));
+    assert_eq!(doc["model_sha256"], weights::Model::builtin().sha256);
+    let out = sqz(&["infer", "--backend", "float", &chelsea]);
+    assert!(text(&out.stderr).contains("model: built-in"), "{}", text(&out.stderr));
 }
 
 #[test]

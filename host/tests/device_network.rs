@@ -8,7 +8,7 @@ use host::device::model::ModelDevice;
 use host::device::Timeouts;
 use host::emulate::soft::SoftCard;
 use host::sequencer::{self, NetOutput};
-use sim::reference::int8;
+use reference::int8;
 use spec::AccelConfig;
 use weights::quant::QuantModel;
 
@@ -58,7 +58,7 @@ fn soft_engine_card_matches_int8_reference_on_chelsea() {
     let out = sequencer::run_network(&mut dev, &cfg, &q, &input, &mut |_| steps += 1).unwrap();
     assert_eq!(steps, 10);
     assert_matches_reference(&out, &reference);
-    assert_eq!(sim::reference::top_k(&out.probabilities, 1), [285]);
+    assert_eq!(reference::top_k(&out.probabilities, 1), [285]);
     // Counters: one job per layer, and the estimate of busy cycles is positive everywhere.
     let jobs: Vec<_> = out.steps.iter().flat_map(|s| &s.layers).collect();
     assert_eq!(jobs.len(), 26);

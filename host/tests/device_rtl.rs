@@ -1,6 +1,7 @@
 //! The `sim` backend: the network sequencer over the Verilated RTL in process
 //! (`ModelDevice<RtlCard>`, preset `tiny`). Real layers of the real network, fed their reference
 //! inputs, come back from the RTL bit-exact to the int8 reference, with the card's own counters.
+#![cfg(feature = "rtl")]
 
 use std::time::{Duration, Instant};
 
@@ -8,7 +9,7 @@ use host::device::model::ModelDevice;
 use host::device::{self, Timeouts};
 use host::emulate::rtl::RtlCard;
 use host::sequencer::{self, Sequencer, Step};
-use sim::reference::int8;
+use reference::int8;
 use spec::AccelConfig;
 use weights::quant::QuantModel;
 
@@ -169,7 +170,7 @@ fn sim_backend_whole_network_matches_int8_reference_on_all_images() {
             .all(|l| l.perf.jobs == 1 && l.perf.busy > 0));
         eprintln!(
             "{name}: top-1 {}, {} cycles, efficiency {:.3}, {:.1} images/s at {} MHz, {:.1} s wall, host {:.1} ms",
-            sim::reference::top_k(&out.probabilities, 1)[0],
+            reference::top_k(&out.probabilities, 1)[0],
             report.cycles,
             report.efficiency,
             report.images_per_s_at_target,

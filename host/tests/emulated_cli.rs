@@ -186,6 +186,7 @@ fn classes(o: &Output) -> serde_json::Value {
     v["results"].clone()
 }
 
+#[cfg(feature = "rtl")]
 #[test]
 fn sim_and_emulated_rtl_print_the_reference_classes() {
     let chelsea = image("chelsea");
@@ -238,7 +239,7 @@ fn sigterm_stops_the_emulator_and_removes_its_files() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(exit.success(), "{exit:?}");
-    for f in ["xdma0_user", "xdma0_h2c_0", "xdma0_c2h_0"] {
+    for f in ["xdma0_user", "xdma0_h2c_0", "xdma0_c2h_0", "xdma0_alive"] {
         assert!(!card.dir.join(f).exists(), "{f} left behind");
     }
     let prefix = card.prefix();
@@ -251,9 +252,35 @@ fn sigterm_stops_the_emulator_and_removes_its_files() {
     );
 }
 
-/// Recovery: an `infer` killed mid-run leaves its output in the C2H stream, and stray bytes
-/// written into the H2C file leave a partial beat; the next `infer` resets the card, drains the
-/// stale output and resynchronises the stream, and prints the right class.
+/// SIGKILL leaves the emulator no chance to remove its files, yet `info` and `infer` on them say
+/// at once that nobody serves the card (the kernel dropped the emulator's liveness lock) instead
+/// of reporting a live engine or waiting.
+#[test]
+fn a_killed_emulator_is_reported_as_not_served() {
+    let mut card = Card::start("sigkill", "tiny", "soft");
+    let prefix = card.prefix();
+    assert!(sqz(&["info", "--device", &prefix]).status.success());
+    card.child.kill().unwrap();
+    card.child.wait().unwrap();
+    assert!(card.dir.join("xdma0_user").exists());
+    let img = image("chelsea");
+    for args in [
+        vec!["info", "--device", &prefix],
+        vec!["infer", "--backend", "xdma", "--device", &prefix, &img],
+    ] {
+        let t0 = Instant::now();
+        let out = sqz(&args);
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{args:?}: {}", text(&out.stdout));
+        assert!(err.contains("not served"), "{args:?}: {err}");
+        assert!(t0.elapsed() < Duration::from_secs(10), "{args:?}");
+    }
+}
+
+/// Recovery: an `infer` killed mid-run or timed out leaves its output in the C2H stream, stray
+/// bytes written into the H2C file leave a partial beat, bytes written into the C2H file sit
+/// ahead of the next job's; the next `infer` resets the card, drains the stale output and
+/// resynchronises the stream, and prints the right class.
 #[test]
 fn a_killed_run_and_stray_bytes_do_not_spoil_the_next_run() {
     use std::io::Write;
@@ -300,4 +327,18 @@ fn a_killed_run_and_stray_bytes_do_not_spoil_the_next_run() {
     drop(h2c);
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(top1(&sqz(&args)), "285", "after stray H2C bytes");
+    // A run whose deadline is far too short fails (non-zero exit), and the next is right.
+    let mut hurried = args.to_vec();
+    hurried.extend(["--timeout", "0.01"]);
+    let out = sqz(&hurried);
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    assert_eq!(top1(&sqz(&args)), "285", "after a timed-out run");
+    // Bytes someone else wrote into the C2H stream are drained before the next run.
+    let mut c2h = std::fs::OpenOptions::new()
+        .write(true)
+        .open(card.dir.join("xdma0_c2h_0"))
+        .unwrap();
+    c2h.write_all(&[0x5A; 40]).unwrap();
+    drop(c2h);
+    assert_eq!(top1(&sqz(&args)), "285", "after stray C2H bytes");
 }

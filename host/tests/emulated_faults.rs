@@ -164,6 +164,20 @@ fn unserved_stream_times_out_on_open() {
             .success();
         assert!(ok);
     }
+    // Nothing holds the liveness lock: the driver says so at once, before touching a register.
+    let e = bounded(Duration::from_secs(1), || {
+        XdmaDevice::open(&prefix, SHORT).err().unwrap()
+    });
+    assert!(matches!(e, DeviceError::NotServed { .. }), "{e}");
+    assert!(e.to_string().contains("sqz-host emulate"), "{e}");
+    // A liveness lock held but nobody on the streams: the stream's open times out.
+    let alive = std::fs::File::create(&paths.alive).unwrap();
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a descriptor this test owns and keeps open until the end.
+        let r = unsafe { libc::flock(alive.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        assert_eq!(r, 0);
+    }
     let mut dev = XdmaDevice::open(&prefix, SHORT).unwrap();
     let e = bounded(Duration::from_secs(2), || {
         loopback_job(&mut dev, 64).unwrap_err()

@@ -11,7 +11,7 @@ use host::device::Timeouts;
 use host::emulate::soft::SoftCard;
 use host::emulate::{CardModel, Emulator, EmulatorOptions, Faults};
 use host::sequencer::{self, SeqError};
-use sim::reference::int8;
+use reference::int8;
 use spec::AccelConfig;
 use weights::quant::QuantModel;
 

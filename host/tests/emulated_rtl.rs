@@ -2,6 +2,7 @@
 //! an emulated card with the Verilated RTL behind its files (`Emulator` + `RtlCard`, preset
 //! `tiny`). Every layer the card sends back equals the int8 reference bit for bit on all four
 //! shared images, and the card's counters give the cycles per image.
+#![cfg(feature = "rtl")]
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -12,7 +13,7 @@ use host::device::Timeouts;
 use host::emulate::rtl::RtlCard;
 use host::emulate::{CardModel, Emulator, EmulatorOptions};
 use host::sequencer::Sequencer;
-use sim::reference::int8;
+use reference::int8;
 use spec::AccelConfig;
 use weights::quant::QuantModel;
 
@@ -68,7 +69,7 @@ fn xdma_backend_on_emulated_rtl_matches_int8_reference_on_all_images() {
         assert!(odd.is_empty(), "{name}: {odd:?}");
         eprintln!(
             "{name}: top-1 {}, {} cycles, efficiency {:.3}, {:.1} s wall, host {:.1} ms",
-            sim::reference::top_k(&out.probabilities, 1)[0],
+            reference::top_k(&out.probabilities, 1)[0],
             r.cycles,
             r.efficiency,
             t0.elapsed().as_secs_f64(),

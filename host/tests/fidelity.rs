@@ -32,7 +32,7 @@ fn built_in_calibration_is_made_from_its_documented_photos() {
     let samples = load_views(&photos, 0..CALIBRATION_VIEWS).unwrap();
     let names: Vec<String> = samples.iter().map(|s| s.name.clone()).collect();
     let inputs: Vec<Vec<f32>> = samples.into_iter().map(|s| s.input).collect();
-    let fresh = sim::reference::calib::calibrate(&model, &inputs, &names, "mse").unwrap();
+    let fresh = reference::calib::calibrate(&model, &inputs, &names, "mse").unwrap();
     let on_disk = std::fs::read_to_string(Calibration::committed_path()).unwrap();
     assert_eq!(
         fresh.to_json(),

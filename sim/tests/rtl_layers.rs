@@ -1,7 +1,7 @@
 //! The layer suite, run on two backends: the int8 reference (decoding the layer from its
 //! codebook + codes, so the suite's own stimulus is checked) and the Verilated RTL (through the
 //! planner `spec::job` and `sim::rtl::Rtl::run_plan`, with random back-pressure on both AXI
-//! streams). Every output must equal `sim::reference::int8::conv_layer` on the dense weights, bit
+//! streams). Every output must equal `reference::int8::conv_layer` on the dense weights, bit
 //! for bit.
 //!
 //! Cases: random single layers (K in {1,3,7}, stride 1/2, padding, pool on/off, channel counts and
@@ -18,7 +18,7 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sim::reference::int8::{self, QConvLayer, QTensor};
+use reference::int8::{self, QConvLayer, QTensor};
 use sim::rtl::{Backpressure, Rtl};
 use spec::job::{self, ConvLayer, LayerWeights, Tensor};
 use spec::AccelConfig;
@@ -674,7 +674,7 @@ fn rtl_real_network_layers() {
     use weights::topology::{Input, FINAL, FIRES, LAYERS};
     let model = weights::Model::load(MODEL).expect("the shared SqueezeNet model");
     let q = weights::quant::QuantModel::from_model_committed(&model).unwrap();
-    let image = sim::reference::golden::load_inputs().expect("golden inputs")[0].clone();
+    let image = reference::golden::load_inputs().expect("golden inputs")[0].clone();
     let t = Instant::now();
     let refout = int8::forward(&q, &image);
     println!("int8 reference forward: {:.2} s", t.elapsed().as_secs_f64());
@@ -839,7 +839,7 @@ fn rtl_real_network_fire_layers_standalone() {
     use weights::topology::FIRES;
     let model = weights::Model::load(MODEL).expect("the shared SqueezeNet model");
     let q = weights::quant::QuantModel::from_model_committed(&model).unwrap();
-    let image = sim::reference::golden::load_inputs().expect("golden inputs")[0].clone();
+    let image = reference::golden::load_inputs().expect("golden inputs")[0].clone();
     let refout = int8::forward(&q, &image);
     for cfg in presets_under_test() {
         let mut b = RtlBackend::new(&cfg, false);

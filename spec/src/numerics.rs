@@ -1,6 +1,6 @@
 //! The engine's arithmetic contract: how wide the decoded weights are and what the input image is.
 //! `weights::quant` derives every integer the engine is given from these, the int8 reference
-//! model (`sim::reference::int8`) computes with them, and the RTL sizes its codebook memory,
+//! model (`reference::int8`) computes with them, and the RTL sizes its codebook memory,
 //! weight bus and multipliers from them.
 //!
 //! - Weights are stored as 8-bit Deep Compression codes; each layer's 256-entry codebook is

@@ -463,6 +463,17 @@ pub fn to_markdown(cfg: &crate::AccelConfig) -> String {
             "the raw uint8 pixels"
         }
     ));
+    use crate::trailer as t;
+    s.push_str(&format!(
+        "\n## C2H trailer (`spec::trailer`)\n\nEvery job's C2H output ends with {} beats; `tlast` marks the second.\n\n\
+         | beat | bits 31:0 | bits 63:32 |\n|---|---|---|\n\
+         | 0 | magic 0x{:08X} (`SQZT`) | job sequence number (PERF_JOBS once the job is counted) |\n\
+         | 1 | payload bytes | CRC-32 of the payload (polynomial 0x{:08X} reflected, init and final XOR 0x{:08X}) |\n",
+        t::TRAILER_BEATS,
+        t::TRAILER_MAGIC,
+        t::CRC32_POLY,
+        t::CRC32_INIT
+    ));
     s
 }
 
@@ -492,6 +503,12 @@ pub fn to_json(cfg: &crate::AccelConfig) -> String {
         "lut_bits": crate::numerics::LUT_BITS,
         "codebook_beats": crate::packet::CODEBOOK_BEATS,
         "input_signed": crate::numerics::INPUT_SIGNED,
+        "c2h_trailer": {
+            "beats": crate::trailer::TRAILER_BEATS,
+            "magic": crate::trailer::TRAILER_MAGIC,
+            "crc32_poly_reflected": crate::trailer::CRC32_POLY,
+            "crc32_init": crate::trailer::CRC32_INIT,
+        },
         "registers": regs,
     }))
     .expect("register map serializes")
@@ -511,6 +528,13 @@ pub fn to_c_header(cfg: &crate::AccelConfig) -> String {
         "#define SQZ_LUT_BITS {}u /* codebook LUT entry width */\n#define SQZ_CODEBOOK_BEATS {}u\n",
         crate::numerics::LUT_BITS,
         crate::packet::CODEBOOK_BEATS
+    ));
+    s.push_str(&format!(
+        "#define SQZ_TRAILER_BEATS {}u /* C2H trailer after each job's output */
+         #define SQZ_TRAILER_MAGIC 0x{:08X}u
+",
+        crate::trailer::TRAILER_BEATS,
+        crate::trailer::TRAILER_MAGIC
     ));
     for r in REGISTERS {
         s.push_str(&format!(

@@ -197,6 +197,52 @@ pub fn shared_model_path() -> PathBuf {
         .join(MODEL_FILE_NAME)
 }
 
+/// The model compiled into the binary (`weights/model/`, see its README): SqueezeNet v1.0 Deep
+/// Compression, the same file as songhan/SqueezeNet-Deep-Compression's.
+pub const BUILTIN_NET: &[u8] = include_bytes!("../model/compressed_SqueezeNet.net");
+/// The 1000 class names compiled into the binary (`synset_words.txt`).
+pub const BUILTIN_CLASS_NAMES: &str = include_str!("../model/synset_words.txt");
+
+/// Where a model comes from: a file, or the copy compiled into the binary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModelSource {
+    File(PathBuf),
+    BuiltIn,
+}
+
+impl std::fmt::Display for ModelSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ModelSource::File(p) => write!(f, "{}", p.display()),
+            ModelSource::BuiltIn => write!(f, "built-in"),
+        }
+    }
+}
+
+/// Choose the model: the explicit path if given, else `$SQZ_MODEL`, else the built-in model. A
+/// given path (or `$SQZ_MODEL`) that does not exist is an error, never a silent fallback.
+pub fn resolve_model(explicit: Option<&Path>) -> Result<ModelSource, ModelError> {
+    if explicit.is_some() || std::env::var_os(MODEL_ENV).is_some() {
+        return default_model_path(explicit).map(ModelSource::File);
+    }
+    Ok(ModelSource::BuiltIn)
+}
+
+impl Model {
+    /// The model compiled into the binary.
+    pub fn builtin() -> Model {
+        Model::from_bytes(BUILTIN_NET).expect("the built-in model decodes (checked by its test)")
+    }
+
+    /// Load the model `source` names.
+    pub fn load_source(source: &ModelSource) -> Result<Model, ModelError> {
+        match source {
+            ModelSource::File(p) => Model::load(p),
+            ModelSource::BuiltIn => Ok(Model::builtin()),
+        }
+    }
+}
+
 /// Resolve the model file: the explicit path if given, else `$SQZ_MODEL`, else
 /// `<repo>/../shared/models/squeezenet-v1.0-dc/compressed_SqueezeNet.net` if it exists, else an
 /// error telling the user where to get the file. A given path that does not exist is an error too.
@@ -280,6 +326,33 @@ impl ClassNames {
         ClassNames::parse(&text, path)
     }
 
+    /// The class names compiled into the binary.
+    pub fn builtin() -> ClassNames {
+        ClassNames::parse(BUILTIN_CLASS_NAMES, Path::new("built-in synset_words.txt"))
+            .expect("the built-in class names parse (checked by their test)")
+    }
+
+    /// The given file; else `synset_words.txt` next to a model file if there is one; else the
+    /// built-in names (the network's 1000 classes are fixed by its topology).
+    pub fn for_source(
+        explicit: Option<&Path>,
+        model: &ModelSource,
+    ) -> Result<ClassNames, ModelError> {
+        if let Some(p) = explicit {
+            return ClassNames::load(p);
+        }
+        if let ModelSource::File(path) = model {
+            let beside = path
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(CLASS_NAMES_FILE);
+            if beside.is_file() {
+                return ClassNames::load(beside);
+            }
+        }
+        Ok(ClassNames::builtin())
+    }
+
     /// Load the given file, or `synset_words.txt` next to the model file.
     pub fn for_model(explicit: Option<&Path>, model_path: &Path) -> Result<ClassNames, ModelError> {
         match explicit {
@@ -299,5 +372,34 @@ impl ClassNames {
     /// Short name: the first synonym (`Egyptian cat`).
     pub fn short_name(&self, i: usize) -> &str {
         self.name(i).split(',').next().unwrap_or("?").trim()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The built-in model is the public file (its SHA-256 from the model's README) and decodes;
+    /// the built-in class names are the 1000 ImageNet classes.
+    #[test]
+    fn builtin_model_and_class_names() {
+        let m = Model::builtin();
+        assert_eq!(m.file_bytes, 675_763);
+        assert_eq!(
+            m.sha256,
+            "e4ab6960ae8cd81505e1c2136921201507e930966c53deaf15862a395b3a3261"
+        );
+        assert_eq!(m.layers.len(), crate::topology::NUM_LAYERS);
+        assert!(m.path.is_none());
+        let names = ClassNames::builtin();
+        assert_eq!(names.short_name(285), "Egyptian cat");
+        assert_eq!(names.wnids.len(), NUM_CLASSES);
+    }
+
+    #[test]
+    fn a_named_model_that_does_not_exist_is_an_error_not_the_builtin() {
+        let e = resolve_model(Some(Path::new("/nonexistent/model.net"))).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/model.net"), "{e}");
+        assert_eq!(ModelSource::BuiltIn.to_string(), "built-in");
     }
 }

@@ -11,7 +11,7 @@
 //! - requantization: `y = clamp((acc * m + 2^(shift-1)) >> shift, 0, 255)` with `m * 2^-shift` the
 //!   closest value to `s_w * s_in / s_out`, `m` normalised into [16384, 32767] when possible;
 //! - activation scales (`s_out` per layer, post-ReLU, uint8) come from a [`Calibration`]: made by
-//!   `sim::reference::calib` (a per-layer search for the scale that minimises the int8 model's
+//!   `reference::calib` (a per-layer search for the scale that minimises the int8 model's
 //!   error against the float model on a set of real photos) and committed as
 //!   `weights/data/*.calib.json`.
 //!

@@ -385,6 +385,19 @@ struct InfoJson {
     err: u32,
     err_bits: Vec<&'static str>,
     perf: super::Perf,
+    /// The model `infer` would run here ($SQZ_MODEL or "built-in"), and its SHA-256.
+    model: String,
+    model_sha256: String,
+}
+
+/// The model `infer` uses without `--model`: its source and SHA-256 (or why it cannot load).
+fn default_model() -> (String, String) {
+    match weights::resolve_model(None)
+        .and_then(|s| Ok((s.clone(), weights::Model::load_source(&s)?)))
+    {
+        Ok((s, m)) => (s.to_string(), m.sha256),
+        Err(e) => (format!("unusable: {e}"), String::new()),
+    }
 }
 
 /// Run `info`; `Ok(false)` when the card is not a usable sqz engine (wrong ID or unknown hash).
@@ -407,6 +420,14 @@ pub fn info(args: &InfoArgs, out: &mut dyn Write) -> Result<bool> {
         err,
         err_bits: super::err_bits(err).iter().map(|b| b.name).collect(),
         perf,
+        model: String::new(),
+        model_sha256: String::new(),
+    };
+    let (model, model_sha256) = default_model();
+    let doc = InfoJson {
+        model,
+        model_sha256,
+        ..doc
     };
     if args.json {
         serde_json::to_writer_pretty(&mut *out, &doc)?;
@@ -454,6 +475,11 @@ pub fn info(args: &InfoArgs, out: &mut dyn Write) -> Result<bool> {
             "counters    {} jobs, {} busy cycles, {} MACs, {} stall cycles",
             perf.jobs, perf.busy, perf.macs, perf.stall
         )?;
+        writeln!(
+            out,
+            "model       {} (sha256 {})",
+            doc.model, doc.model_sha256
+        )?;
     }
     if let Some(want) = args.card.preset()? {
         super::check_identity(&mut dev, &want)?;
@@ -474,7 +500,7 @@ mod tests {
     use crate::device::Perf;
     use crate::perf_report::{H2cBytes, JobModel};
     use crate::sequencer::LayerReport;
-    use sim::reference::int8::QTensor;
+    use reference::int8::QTensor;
     use std::time::Duration;
 
     /// Two steps of synthetic counters: one conv and one two-layer step.

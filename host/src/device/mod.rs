@@ -139,6 +139,10 @@ pub enum DeviceError {
         holder.map(|p| format!("pid {p}")).unwrap_or_else(|| "another process".into())
     )]
     Busy { path: PathBuf, holder: Option<u32> },
+    #[error(
+        "the emulated card at {prefix} is not served: {reason}; start it again with `sqz-host emulate`"
+    )]
+    NotServed { prefix: String, reason: String },
     #[error("cannot map the register file {}: {reason}", path.display())]
     Map { path: PathBuf, reason: String },
     #[error(

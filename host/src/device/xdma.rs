@@ -51,16 +51,39 @@ pub struct XdmaPaths {
     pub user: PathBuf,
     pub h2c: PathBuf,
     pub c2h: PathBuf,
+    /// An emulated card's liveness file: its emulator holds an exclusive `flock` on it while it
+    /// serves the card (the kernel drops the lock when the emulator dies, however it dies).
+    pub alive: PathBuf,
 }
 
 impl XdmaPaths {
-    /// `<prefix>_user`, `<prefix>_h2c_0`, `<prefix>_c2h_0`.
+    /// `<prefix>_user`, `<prefix>_h2c_0`, `<prefix>_c2h_0` (and `<prefix>_alive`).
     pub fn new(prefix: &str) -> XdmaPaths {
         XdmaPaths {
             user: PathBuf::from(format!("{prefix}_user")),
             h2c: PathBuf::from(format!("{prefix}_h2c_0")),
             c2h: PathBuf::from(format!("{prefix}_c2h_0")),
+            alive: PathBuf::from(format!("{prefix}_alive")),
         }
+    }
+
+    /// For an emulated card: whether its emulator still serves it (holds the liveness lock).
+    /// `Err` says why not.
+    pub fn check_served(&self) -> std::result::Result<(), String> {
+        use std::os::fd::AsRawFd;
+        let f = File::open(&self.alive).map_err(|e| {
+            format!(
+                "{} cannot be opened ({e}): the files are left from an emulator that is gone",
+                self.alive.display()
+            )
+        })?;
+        // SAFETY: flock on a descriptor `f` owns for the duration of the call; no memory is
+        // passed to the kernel. A shared lock succeeds only if no emulator holds its exclusive one.
+        let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+        if r == 0 {
+            return Err("its emulator is gone (nothing holds the card's liveness lock)".into());
+        }
+        Ok(())
     }
 
     /// Whether these are an emulated card's files: its C2H stream is a named pipe, where the
@@ -430,6 +453,15 @@ impl XdmaDevice {
             if let Err(e) = std::fs::metadata(p) {
                 return Err(open_error(p, e));
             }
+        }
+        if paths.is_emulated() {
+            // Registers of a dead emulator's file would read as a live, busy card.
+            paths
+                .check_served()
+                .map_err(|reason| DeviceError::NotServed {
+                    prefix: prefix.to_string(),
+                    reason,
+                })?;
         }
         let file = OpenOptions::new()
             .read(true)

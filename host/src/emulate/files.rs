@@ -109,6 +109,8 @@ pub struct Emulator {
     paths: XdmaPaths,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<Result<EmulatorStats, String>>>,
+    /// The liveness file, locked while the card is served.
+    alive: Option<File>,
 }
 
 /// Registers fixed at build time: published once (and after a host write to them).
@@ -159,6 +161,22 @@ fn open_pipe(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// Create the liveness file and hold an exclusive `flock` on it for as long as the returned file
+/// is open (see [`XdmaPaths::alive`]).
+fn hold_alive(path: &Path) -> io::Result<File> {
+    use std::os::fd::AsRawFd;
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    // SAFETY: flock on a descriptor `f` owns and keeps open; no memory is passed to the kernel.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(f)
+}
+
 impl Emulator {
     /// Create the files in `dir` and start serving them with the model `make_model` builds (on the
     /// emulator's thread, so the model need not be `Send`). Stale files from an earlier run are
@@ -170,12 +188,13 @@ impl Emulator {
         std::fs::create_dir_all(dir)?;
         let prefix = dir.join(&opts.name).to_string_lossy().into_owned();
         let paths = XdmaPaths::new(&prefix);
-        for p in [&paths.user, &paths.h2c, &paths.c2h] {
+        for p in [&paths.user, &paths.h2c, &paths.c2h, &paths.alive] {
             match std::fs::remove_file(p) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                 _ => {}
             }
         }
+        let alive = hold_alive(&paths.alive)?;
         let omit = |suffix: &str| opts.faults.omit.iter().any(|o| o == suffix);
         let user = if omit("_user") {
             None
@@ -224,6 +243,7 @@ impl Emulator {
             paths,
             stop,
             thread: Some(thread),
+            alive: Some(alive),
         };
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(emu),
@@ -270,6 +290,9 @@ impl Emulator {
         for p in [&self.paths.user, &self.paths.h2c, &self.paths.c2h] {
             let _ = std::fs::remove_file(p);
         }
+        // Last: the files are gone before the card says it is no longer served.
+        let _ = std::fs::remove_file(&self.paths.alive);
+        self.alive = None;
         r
     }
 

@@ -5,7 +5,8 @@
 //! AXI4-Stream directions, advanced in cycles. Two implement it: [`soft::SoftCard`], a software
 //! card (register file, packet loader and a job executor written from `spec`: [`engine::Engine`]
 //! computes the jobs functionally, instant and deterministic, for fast tests), and
-//! [`rtl::RtlCard`], the Verilated RTL of `sim::rtl`.
+//! [`rtl::RtlCard`], the Verilated RTL of `sim::rtl` (with the `rtl` feature; without it
+//! `RtlCard::new` is an error saying how to build it).
 //!
 //! A model is used either in process (`host::device::model::ModelDevice`, the `sim` backend) or
 //! behind XDMA-like files by [`files::Emulator`] (`sqz-host emulate`), so that the `xdma`
@@ -15,6 +16,10 @@
 pub mod cli;
 pub mod engine;
 pub mod files;
+#[cfg(feature = "rtl")]
+pub mod rtl;
+#[cfg(not(feature = "rtl"))]
+#[path = "rtl_absent.rs"]
 pub mod rtl;
 pub mod soft;
 

@@ -484,8 +484,9 @@ mod tests {
         }
         c.write(regs::CTRL.offset, regs::CTRL_START.val(1));
         assert_eq!(regs::STATUS_BUSY.get(c.read(regs::STATUS.offset)), 1);
-        let out = run_all(&mut c, vec![]);
-        assert_eq!(spec::packet::beats_to_bytes(&out), data);
+        let out = spec::packet::beats_to_bytes(&run_all(&mut c, vec![]));
+        // The payload, then the trailer of job 1.
+        assert_eq!(spec::trailer::check_job_output(&out, 1).unwrap(), data);
         assert_eq!(regs::STATUS_DONE.get(c.read(regs::STATUS.offset)), 1);
         assert_eq!(c.read(regs::PERF_JOBS.offset), 1);
         // An unknown packet type sets BAD_PACKET, and its payload is skipped.

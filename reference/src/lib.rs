@@ -1,4 +1,4 @@
-//! `sim::reference`: the software models of the network. [`float`] is the f32 reference (checked
+//! `reference`: the software models of the network. [`float`] is the f32 reference (checked
 //! against the onnxruntime golden logits), [`int8`] is the bit-exact model of the engine's int8
 //! numerics (the specification the RTL is compared with), [`calib`] derives the activation scales
 //! from the float model, and [`golden`] reads the shared golden data. Small metrics (softmax, top-k,

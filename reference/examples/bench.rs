@@ -2,8 +2,8 @@
 //! prints the int8-vs-float agreement. Run in release:
 //! `cargo run -p sim --release --example reference_bench [-- RUNS]`.
 
-use sim::reference::calib::agreement;
-use sim::reference::{float, golden, int8};
+use reference::calib::agreement;
+use reference::{float, golden, int8};
 use std::time::Instant;
 use weights::quant::QuantModel;
 use weights::Model;

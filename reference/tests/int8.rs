@@ -5,9 +5,9 @@
 //! Also checks the structure of `Int8Output` (per-layer shapes, border of conv_final = requant(bias))
 //! and that conv1 on the raw pixels, with the mean folded into its bias, computes the float conv1.
 
-use sim::reference::calib::agreement;
-use sim::reference::int8::{self, QConvLayer, QTensor};
-use sim::reference::{float, golden, top_k};
+use reference::calib::agreement;
+use reference::int8::{self, QConvLayer, QTensor};
+use reference::{float, golden, top_k};
 use weights::quant::{requantize, QuantModel};
 use weights::topology::LAYERS;
 use weights::Model;

@@ -7,7 +7,7 @@
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use rand::{Rng, SeedableRng};
-use sim::reference::int8::{conv_layer, try_conv_layer, QConvLayer, QTensor};
+use reference::int8::{conv_layer, try_conv_layer, QConvLayer, QTensor};
 
 /// Naive reference: loops over every output and every weight, bounds-checking the padding.
 fn naive(x: &QTensor, l: &QConvLayer) -> QTensor {
@@ -357,8 +357,8 @@ fn real_layers_match_naive() {
     ))
     .unwrap();
     let q = QuantModel::from_model_committed(&model).unwrap();
-    let inputs = sim::reference::golden::load_inputs().unwrap();
-    let out = sim::reference::int8::forward(&q, &inputs[1]);
+    let inputs = reference::golden::load_inputs().unwrap();
+    let out = reference::int8::forward(&q, &inputs[1]);
     for i in [0usize, 3, 20] {
         let x = out.layer_input(i);
         let l = QConvLayer::from_quant(&q.layers[i]);

@@ -2,8 +2,8 @@
 //! the shared model and quantizes it within the contract's ranges. (That the committed file is
 //! reproduced from its photos is checked in `host/tests/fidelity.rs`, which makes the views.)
 
-use sim::reference::calib::{calibrate, Method, Statistic, DEFAULT_METHOD};
-use sim::reference::{float, golden, int8};
+use reference::calib::{calibrate, Method, Statistic, DEFAULT_METHOD};
+use reference::{float, golden, int8};
 use weights::quant::{Calibration, QuantModel, M_MAX, M_NORM_MIN, WEIGHT_QMAX};
 use weights::Model;
 

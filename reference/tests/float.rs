@@ -1,7 +1,7 @@
 //! Float reference vs the onnxruntime golden logits on the four shared images: max |diff| per image
 //! must be <= 1e-3 x max |logit|, and top-1 must be the golden top-1. Prints every figure.
 
-use sim::reference::{float, golden, top_k};
+use reference::{float, golden, top_k};
 use weights::Model;
 
 const MODEL: &str = concat!(
