@@ -347,7 +347,7 @@ fn build_preset(
     Ok((objs, entry, externs))
 }
 
-/// Rust signatures of the shim's functions (must match csrc/sqz_shim.cpp and src/rtl/ffi.rs).
+/// Rust signatures of the shim's functions (must match csrc/sqz_shim.cpp and src/rtl_ffi.rs).
 fn signature(f: &str) -> &'static str {
     match f {
         "new" => "() -> *mut c_void",

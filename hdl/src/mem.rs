@@ -1,5 +1,4 @@
-//! Memory and delay leaf blocks, emitted as generated Verilog (RUST_HDL_NOTES item 6: a leaf
-//! whose body is plain Verilog infers block RAM quickly; rust-hdl's RAM widgets emit one
+//! Memory and delay leaf blocks, emitted as generated Verilog (a leaf whose body is plain Verilog infers block RAM quickly; rust-hdl's RAM widgets emit one
 //! assignment per word). Each has a trivial rust-hdl `update` because the RTL is judged under
 //! Verilator only.
 //!

@@ -7,8 +7,9 @@
 //! never a hang. Random back-pressure on both streams and the register bus is seeded from Rust
 //! ([`Backpressure`]) and replays exactly.
 //!
-//! [`Rtl::run_plan`] runs a `spec::job::Plan` with the protocol of HDL_INTERFACE.md (stream the
-//! load, per job: descriptor, START, read C2H, wait DONE) and returns the CHW output and the
+//! [`Rtl::run_plan`] runs a `spec::job::Plan` with the driver's job protocol (stream the
+//! load; per job: descriptor, START, read the C2H payload and its checked trailer, wait DONE,
+//! check PERF_JOBS) and returns the CHW output and the
 //! engine's own performance counters.
 
 #[path = "rtl_ffi.rs"]
@@ -578,7 +579,7 @@ impl Rtl {
         })
     }
 
-    /// Run a planned layer or Fire module (HDL_INTERFACE.md job protocol) and parse its output.
+    /// Run a planned layer or Fire module (the driver's job protocol) and parse its output.
     /// `job_timeout` bounds each job's wait for DONE, in cycles.
     pub fn run_plan(&mut self, plan: &Plan, job_timeout: u64) -> Result<PlanRun> {
         let t0 = self.cycles();
