@@ -1,7 +1,8 @@
 //! The acceptance test of the `xdma` backend: the driver's real open/mmap/read/write path against
 //! an emulated card with the Verilated RTL behind its files (`Emulator` + `RtlCard`, preset
 //! `tiny`). Every layer the card sends back equals the int8 reference bit for bit on all four
-//! shared images, and the card's counters give the cycles per image.
+//! shared images, and the card's counters give the cycles per image. A corrupted transfer from
+//! the RTL card is refused by its trailer's CRC, and the next run is right.
 #![cfg(feature = "rtl")]
 
 use std::path::PathBuf;
@@ -11,7 +12,7 @@ use host::device::card::CycleReport;
 use host::device::xdma::XdmaDevice;
 use host::device::Timeouts;
 use host::emulate::rtl::RtlCard;
-use host::emulate::{CardModel, Emulator, EmulatorOptions};
+use host::emulate::{CardModel, Emulator, EmulatorOptions, Faults};
 use host::sequencer::Sequencer;
 use reference::int8;
 use spec::AccelConfig;
@@ -34,7 +35,16 @@ fn xdma_backend_on_emulated_rtl_matches_int8_reference_on_all_images() {
     let cfg = AccelConfig::tiny();
     let dir = TempDir(std::env::temp_dir().join(format!("sqz-emurtl-{}", std::process::id())));
     let model_cfg = cfg.clone();
-    let emu = Emulator::start(&dir.0, EmulatorOptions::default(), move || {
+    // The first job's output arrives with a flipped bit: the run must fail on the RTL's own
+    // trailer, and the next run (after the driver's reset) be right.
+    let opts = EmulatorOptions {
+        faults: Faults {
+            corrupt_c2h_byte: Some(1000),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let emu = Emulator::start(&dir.0, opts, move || {
         RtlCard::new(&model_cfg)
             .map(|c| Box::new(c) as Box<dyn CardModel>)
             .map_err(|e| e.to_string())
@@ -43,6 +53,9 @@ fn xdma_backend_on_emulated_rtl_matches_int8_reference_on_all_images() {
     let mut dev =
         XdmaDevice::open(emu.prefix(), Timeouts::uniform(Duration::from_secs(300))).unwrap();
     let mut seq = Sequencer::new(&cfg, &q).unwrap();
+    let input = host::image::load_preprocessed(format!("{IMAGES}/chelsea.png")).unwrap();
+    let e = seq.run(&mut dev, &input, &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("CRC-32 mismatch"), "{e}");
     for name in ["chelsea", "astronaut", "coffee", "motorcycle_left"] {
         let t0 = Instant::now();
         let input = host::image::load_preprocessed(format!("{IMAGES}/{name}.png")).unwrap();

@@ -139,18 +139,7 @@ impl Default for Backpressure {
     }
 }
 
-/// Performance counters of the engine (spec::regs PERF_*), read over AXI4-Lite.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Perf {
-    pub busy: u64,
-    pub macs: u64,
-    pub stall: u64,
-    pub stall_in: u64,
-    pub stall_out: u64,
-    pub jobs: u32,
-    /// H2C payload beats written while a job ran.
-    pub h2c_hidden: u64,
-}
+pub use spec::perf::Perf;
 
 /// What [`Rtl::run_plan`] measured.
 #[derive(Clone, Debug, Default)]
@@ -568,15 +557,7 @@ impl Rtl {
 
     /// All performance counters.
     pub fn perf(&mut self) -> Result<Perf> {
-        Ok(Perf {
-            busy: self.read_counter(&regs::PERF_BUSY)?,
-            macs: self.read_counter(&regs::PERF_MACS)?,
-            stall: self.read_counter(&regs::PERF_STALL)?,
-            stall_in: self.read_counter(&regs::PERF_STALL_IN)?,
-            stall_out: self.read_counter(&regs::PERF_STALL_OUT)?,
-            jobs: self.read_reg(regs::PERF_JOBS.offset)?,
-            h2c_hidden: self.read_counter(&regs::PERF_H2C_HIDDEN)?,
-        })
+        Perf::read(|off| self.read_reg(off))
     }
 
     /// Run a planned layer or Fire module (the driver's job protocol) and parse its output.

@@ -8,6 +8,7 @@ pub mod descriptor;
 pub mod job;
 pub mod numerics;
 pub mod packet;
+pub mod perf;
 pub mod regmap_export;
 pub mod regs;
 pub mod trailer;

@@ -454,64 +454,11 @@ pub fn soft_reset<D: Device + ?Sized>(dev: &mut D) -> Result<()> {
     pulse(dev, &[regs::CTRL_SOFT_RESET])
 }
 
-/// The performance counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Perf {
-    pub busy: u64,
-    pub macs: u64,
-    pub stall: u64,
-    pub stall_in: u64,
-    pub stall_out: u64,
-    pub jobs: u32,
-    /// H2C payload beats written while a job ran (loaded under compute).
-    pub h2c_hidden: u64,
-}
-
-impl std::ops::Sub for Perf {
-    type Output = Perf;
-    fn sub(self, o: Perf) -> Perf {
-        Perf {
-            busy: self.busy.wrapping_sub(o.busy),
-            macs: self.macs.wrapping_sub(o.macs),
-            stall: self.stall.wrapping_sub(o.stall),
-            stall_in: self.stall_in.wrapping_sub(o.stall_in),
-            stall_out: self.stall_out.wrapping_sub(o.stall_out),
-            jobs: self.jobs.wrapping_sub(o.jobs),
-            h2c_hidden: self.h2c_hidden.wrapping_sub(o.h2c_hidden),
-        }
-    }
-}
-
-impl std::ops::AddAssign for Perf {
-    fn add_assign(&mut self, o: Perf) {
-        self.busy += o.busy;
-        self.macs += o.macs;
-        self.stall += o.stall;
-        self.stall_in += o.stall_in;
-        self.stall_out += o.stall_out;
-        self.jobs += o.jobs;
-        self.h2c_hidden += o.h2c_hidden;
-    }
-}
-
-/// A 64-bit counter: LO first (reading LO latches HI).
-fn read64<D: Device + ?Sized>(dev: &mut D, r: &regs::Register) -> Result<u64> {
-    let lo = dev.read_reg(r.at(0))?;
-    let hi = dev.read_reg(r.at(1))?;
-    Ok((hi as u64) << 32 | lo as u64)
-}
+pub use spec::perf::Perf;
 
 /// Read all performance counters.
 pub fn read_perf<D: Device + ?Sized>(dev: &mut D) -> Result<Perf> {
-    Ok(Perf {
-        busy: read64(dev, &regs::PERF_BUSY)?,
-        macs: read64(dev, &regs::PERF_MACS)?,
-        stall: read64(dev, &regs::PERF_STALL)?,
-        stall_in: read64(dev, &regs::PERF_STALL_IN)?,
-        stall_out: read64(dev, &regs::PERF_STALL_OUT)?,
-        jobs: dev.read_reg(regs::PERF_JOBS.offset)?,
-        h2c_hidden: read64(dev, &regs::PERF_H2C_HIDDEN)?,
-    })
+    Perf::read(|off| dev.read_reg(off))
 }
 
 #[cfg(test)]
