@@ -172,12 +172,7 @@ fn unserved_stream_times_out_on_open() {
     assert!(e.to_string().contains("sqz-host emulate"), "{e}");
     // A liveness lock held but nobody on the streams: the stream's open times out.
     let alive = std::fs::File::create(&paths.alive).unwrap();
-    {
-        use std::os::fd::AsRawFd;
-        // SAFETY: flock on a descriptor this test owns and keeps open until the end.
-        let r = unsafe { libc::flock(alive.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        assert_eq!(r, 0);
-    }
+    alive.try_lock().unwrap();
     let mut dev = XdmaDevice::open(&prefix, SHORT).unwrap();
     let e = bounded(Duration::from_secs(2), || {
         loopback_job(&mut dev, 64).unwrap_err()

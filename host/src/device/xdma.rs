@@ -70,20 +70,20 @@ impl XdmaPaths {
     /// For an emulated card: whether its emulator still serves it (holds the liveness lock).
     /// `Err` says why not.
     pub fn check_served(&self) -> std::result::Result<(), String> {
-        use std::os::fd::AsRawFd;
         let f = File::open(&self.alive).map_err(|e| {
             format!(
                 "{} cannot be opened ({e}): the files are left from an emulator that is gone",
                 self.alive.display()
             )
         })?;
-        // SAFETY: flock on a descriptor `f` owns for the duration of the call; no memory is
-        // passed to the kernel. A shared lock succeeds only if no emulator holds its exclusive one.
-        let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
-        if r == 0 {
-            return Err("its emulator is gone (nothing holds the card's liveness lock)".into());
+        // A shared lock is granted only if no emulator holds its exclusive one.
+        match f.try_lock_shared() {
+            Ok(()) => Err("its emulator is gone (nothing holds the card's liveness lock)".into()),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(()),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(format!("cannot check {}: {e}", self.alive.display()))
+            }
         }
-        Ok(())
     }
 
     /// Whether these are an emulated card's files: its C2H stream is a named pipe, where the

@@ -21,6 +21,7 @@ pub mod rtl;
 #[cfg(not(feature = "rtl"))]
 #[path = "rtl_absent.rs"]
 pub mod rtl;
+mod serve;
 pub mod soft;
 
 use std::collections::VecDeque;
