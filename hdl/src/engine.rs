@@ -44,7 +44,7 @@ use crate::loader::Loader;
 use crate::mem::{
     BankedMem, DescDecode, MaskMem, Pipe, Ram, Replicate, DEEP_RAM_LATENCY, PIPELINED_READ_LATENCY,
 };
-use crate::outctl::OutCtl;
+use crate::outctl::{OutCtl, OUT_FIFO_DEPTH};
 use crate::skid::AxisSkid;
 use crate::tapwrap::TapWrap;
 use rust_hdl::prelude::*;
@@ -61,8 +61,6 @@ const _: () = assert!(spec::numerics::LUT_BITS == 16 && spec::STREAM_BITS == 64)
 pub const CODEBOOK_WORDS: usize = spec::packet::CODEBOOK_BEATS as usize;
 const _: () = assert!(CODEBOOK_WORDS == 64);
 
-/// Entries of the output FIFO (= credits).
-pub const OUT_FIFO_DEPTH: usize = 8;
 /// Cycle (after issue at T0) at which an entry's controls reach the lane array: the weight
 /// memory, the recurrence, the tap/plane offsets, the address sum, the activation buffer's
 /// read, then the lanes' activation registers (the activation word and the weight arrive

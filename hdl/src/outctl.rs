@@ -39,6 +39,9 @@ const POOL_READ_LATENCY: usize = PIPELINED_READ_LATENCY + 1;
 // The pool FSM's counter `pc` is 4 bits and counts to pc_out (below).
 const _: () = assert!(3 + POOL_READ_LATENCY + POOL_MAX_LATENCY < 16);
 
+/// Entries of the output FIFO (= the engine's credits).
+pub const OUT_FIFO_DEPTH: usize = 8;
+
 #[derive(LogicBlock)]
 pub struct OutCtl<const S: usize, const S8: usize> {
     pub clk: Signal<In, Clock>,
@@ -183,9 +186,9 @@ impl<const S: usize, const S8: usize> OutCtl<S, S8> {
             tvalid: Default::default(),
             tready: Default::default(),
             stall_out: Default::default(),
-            fifo_data: Fifo::new(crate::engine::OUT_FIFO_DEPTH),
-            fifo_meta: Fifo::new(crate::engine::OUT_FIFO_DEPTH),
-            fifo_lanes: Fifo::new(crate::engine::OUT_FIFO_DEPTH),
+            fifo_data: Fifo::new(OUT_FIFO_DEPTH),
+            fifo_meta: Fifo::new(OUT_FIFO_DEPTH),
+            fifo_lanes: Fifo::new(OUT_FIFO_DEPTH),
             pooling_kc: Default::default(),
             hi_half: Constant::new(Bits::<S8>::mask() << Bits::<16>::from((S8 / 2) as u64)),
             mid_sel_kc: Default::default(),

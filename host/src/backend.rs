@@ -1,10 +1,11 @@
 //! Backend selection and the per-image classification result.
 //!
 //! A backend turns one preprocessed 3 x 227 x 227 input into 1000 logits and probabilities:
-//! the two software models of `reference` (`reference`, the bit-exact int8 model of the
-//! engine, the default; `float`, the float network) and the card backends (`sim`, the Verilated
-//! RTL; `xdma`, the board or an emulated card), which run the network sequencer over a device
-//! trait (`host::device::card`). Every int8 backend quantizes with one [`Calibration`].
+//! the two software models of the `reference` crate (`reference`, the bit-exact int8 model of
+//! the engine; `float`, the float network) and the card backends (`sim`, the Verilated RTL, in a
+//! build with the `rtl` feature; `xdma`, the board or an emulated card), which run the network
+//! sequencer over the device trait (`host::device::card`). Without `--backend`, `xdma` when
+//! `/dev/xdma0_user` exists, else `reference`. Every int8 backend quantizes with one [`Calibration`].
 
 use std::fmt;
 use std::time::{Duration, Instant};
