@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use reference::int8::{logits_from_final, QTensor};
 use spec::descriptor::Descriptor;
-use spec::job::{self, ActLayout, ConvLayer, JobError, LayerWeights, Plan, Tensor};
+use spec::job::{self, ActLayout, ConvLayer, JobError, LayerWeights, Plan, Shape};
 use spec::packet::{Packet, PacketType};
 use spec::regs;
 use spec::trailer::TRAILER_BYTES;
@@ -31,7 +31,7 @@ use weights::topology::{
 };
 
 use crate::device::{self, Device, DeviceError, Result};
-use crate::perf_report::{self, H2cBytes, JobModel};
+use crate::perf_report::{H2cBytes, JobModel};
 
 /// Send packets on H2C as one transfer.
 pub fn send_packets(dev: &mut dyn Device, packets: &[Packet]) -> Result<()> {
@@ -258,13 +258,12 @@ impl NetOutput {
     }
 }
 
-fn to_tensor(q: &QTensor) -> Tensor {
-    Tensor {
+fn shape_of(q: &QTensor) -> Shape {
+    Shape {
         c: q.c as u32,
         h: q.h as u32,
         w: q.w as u32,
         signed: q.signed,
-        data: q.data.clone(),
     }
 }
 
@@ -297,61 +296,9 @@ struct Place {
     act: u32,
 }
 
-/// How much of each memory a plan uses (its packets start at 0).
-fn footprint(plan: &Plan) -> Result<Place, SeqError> {
-    let packets = Packet::parse_stream(&plan.load)
-        .map_err(|e| SeqError::Input(format!("plan packets: {e}")))?;
-    let mut p = Place::default();
-    for k in &packets {
-        let n = k.payload.len() as u32;
-        match k.ty {
-            PacketType::Weights => {
-                p.weight = p
-                    .weight
-                    .max(k.addr + n * spec::packet::WEIGHTS_PER_BEAT as u32)
-            }
-            PacketType::Bias => p.bias = p.bias.max(k.addr + n),
-            PacketType::Codebook => p.slot = p.slot.max(k.addr + 1),
-            _ => {}
-        }
-    }
-    Ok(p)
-}
-
-/// A plan moved to `at`: (weight packets, per-image packets, descriptor words per job).
-type Relocated = (
-    Vec<Packet>,
-    Vec<Packet>,
-    Vec<[u32; spec::descriptor::DESC_WORDS]>,
-);
-
-fn relocate(plan: &Plan, at: Place) -> Result<Relocated, SeqError> {
-    let packets = Packet::parse_stream(&plan.load)
-        .map_err(|e| SeqError::Input(format!("plan packets: {e}")))?;
-    let (mut weights, mut rest) = (Vec::new(), Vec::new());
-    for mut k in packets {
-        match k.ty {
-            PacketType::Weights => {
-                k.addr += at.weight;
-                weights.push(k);
-            }
-            PacketType::Bias => {
-                k.addr += at.bias;
-                weights.push(k);
-            }
-            PacketType::Codebook => {
-                k.addr += at.slot;
-                weights.push(k);
-            }
-            PacketType::ActIn => {
-                k.addr += at.act;
-                rest.push(k);
-            }
-            _ => rest.push(k),
-        }
-    }
-    let descs = plan
-        .jobs
+/// `plan`'s descriptors with its weights, biases, codebooks and input moved to `at`.
+fn relocate(plan: &Plan, at: Place) -> Vec<Descriptor> {
+    plan.jobs
         .iter()
         .map(|j| {
             let mut d = j.descriptor.clone();
@@ -361,11 +308,9 @@ fn relocate(plan: &Plan, at: Place) -> Result<Relocated, SeqError> {
                 d.src_base += at.act;
             }
             d.lut_slot += at.slot;
-            d.pack()
-                .map_err(|e| SeqError::Input(format!("relocated descriptor: {e}")))
+            d
         })
-        .collect::<Result<_, _>>()?;
-    Ok((weights, rest, descs))
+        .collect()
 }
 
 /// The next step's input, built from this step's output as it arrives and sent to the card
@@ -545,7 +490,7 @@ fn run_jobs(
     dev: &mut dyn Device,
     packets: &[Packet],
     plan: &Plan,
-    descs: &[[u32; spec::descriptor::DESC_WORDS]],
+    jobs: &[Descriptor],
     layers: &[usize],
     models: &[JobModel],
     mut fwd: Option<&mut Forward>,
@@ -560,11 +505,8 @@ fn run_jobs(
     let mut before = device::read_perf(dev)?;
     let mut queue: VecDeque<Packet> = VecDeque::new();
     let mut early_sent = H2cBytes::default();
-    let jobs: Vec<Descriptor> = descs.iter().map(Descriptor::unpack).collect();
-    for (((j, desc), &li), model) in plan.jobs.iter().zip(descs).zip(layers).zip(models) {
-        for (i, w) in desc.iter().enumerate() {
-            dev.write_reg(regs::DESC.at(i as u32), *w)?;
-        }
+    for (((j, d), &li), model) in plan.jobs.iter().zip(jobs).zip(layers).zip(models) {
+        write_descriptor(dev, d)?;
         // The job's number: PERF_JOBS counts it when it is done, and its trailer carries it.
         let seq = before.jobs.wrapping_add(1);
         device::start_job(dev, seq)?;
@@ -696,7 +638,11 @@ pub struct Sequencer {
     output_scale: f32,
     /// Per step: where its weights live (all zero when they are reloaded per step).
     places: Vec<Place>,
-    /// Per step: the planner's view of each job (the same for every input).
+    /// Per step: its plan (the input-independent part, planned once).
+    plans: Vec<Plan>,
+    /// Per step: its jobs' descriptors at its place.
+    descs: Vec<Vec<Descriptor>>,
+    /// Per step: the cycle model of each job.
     models: Vec<Vec<JobModel>>,
     /// Per step: where and how its input is stored (stride-1 inputs), after relocation.
     inputs: Vec<Option<ActLayout>>,
@@ -708,8 +654,9 @@ pub struct Sequencer {
 }
 
 impl Sequencer {
-    /// Prepare for `cfg`: decide whether the weights stay resident (planning each step once on
-    /// an all-zero input to measure its footprint).
+    /// Prepare for `cfg`: plan every step once for its input's shape (weights, codebooks,
+    /// biases, masks, descriptors, cycle models) and place the steps' weights in the card's
+    /// memories, all resident if they fit.
     pub fn new(cfg: &AccelConfig, model: &QuantModel) -> Result<Sequencer, SeqError> {
         if model.layers.len() != NUM_LAYERS {
             return Err(SeqError::Input(format!(
@@ -727,6 +674,8 @@ impl Sequencer {
             layers,
             output_scale: model.output_scale,
             places: vec![Place::default(); steps().len()],
+            plans: Vec::new(),
+            descs: Vec::new(),
             models: Vec::new(),
             inputs: Vec::new(),
             early_weights: Vec::new(),
@@ -738,25 +687,18 @@ impl Sequencer {
         let mut at = Place::default();
         let mut acts = Vec::new();
         let mut sizes = Vec::new();
-        let mut plan_weights = Vec::new();
         for (i, step) in steps().into_iter().enumerate() {
             let l = &LAYERS[step.first()];
-            let x = Tensor {
+            let x = Shape {
                 c: l.in_c as u32,
                 h: l.in_hw as u32,
                 w: l.in_hw as u32,
                 signed: l.input == Input::Image && spec::numerics::INPUT_SIGNED,
-                data: vec![0; l.in_c * l.in_hw * l.in_hw],
             };
-            let plan = seq.plan(step, &x)?;
-            let f = footprint(&plan)?;
+            let plan = seq.plan(step, x)?;
+            let f = plan.footprint();
             sizes.push(f);
-            // The weight packets do not depend on the input: kept for sending them early.
-            plan_weights.push(relocate(&plan, Place::default())?.0);
-            seq.models.push(
-                perf_report::job_models(&plan, cfg.pixel_lanes)
-                    .map_err(|e| SeqError::Input(format!("{}: {e}", step.name())))?,
-            );
+            seq.models.push(plan.models.clone());
             seq.places[i] = at;
             at.weight += f.weight.div_ceil(wpb) * wpb;
             at.bias += f.bias;
@@ -774,6 +716,7 @@ impl Sequencer {
                 base: lay.base + act,
                 ..lay
             }));
+            seq.plans.push(plan);
         }
         seq.resident = at.weight <= cfg.weight_entries
             && at.bias <= cfg.bias_words
@@ -798,11 +741,12 @@ impl Sequencer {
         for (p, act) in seq.places.iter_mut().zip(acts) {
             p.act = act;
         }
-        for (i, w) in plan_weights.into_iter().enumerate() {
-            let at = seq.places[i];
+        for (plan, &at) in seq.plans.iter().zip(&seq.places) {
             seq.early_weights.push(
-                w.into_iter()
-                    .map(|mut k| {
+                plan.weights
+                    .iter()
+                    .map(|k| {
+                        let mut k = k.clone();
                         k.addr += match k.ty {
                             PacketType::Weights => at.weight,
                             PacketType::Bias => at.bias,
@@ -812,6 +756,7 @@ impl Sequencer {
                     })
                     .collect(),
             );
+            seq.descs.push(relocate(plan, at));
         }
         Ok(seq)
     }
@@ -846,19 +791,19 @@ impl Sequencer {
         self.loaded = false;
     }
 
-    fn plan(&self, step: Step, x: &Tensor) -> Result<Plan, SeqError> {
+    fn plan(&self, step: Step, x: Shape) -> Result<Plan, SeqError> {
         let plan_err = |source| SeqError::Plan {
             step: step.name(),
             preset: self.cfg.name.clone(),
             source,
         };
         match step {
-            Step::Conv(i) => job::plan_conv(&self.cfg, &self.layers[i], x),
+            Step::Conv(i) => job::plan_conv_for(&self.cfg, &self.layers[i], x),
             Step::Fire {
                 squeeze,
                 expand1x1,
                 expand3x3,
-            } => job::plan_fire(
+            } => job::plan_fire_for(
                 &self.cfg,
                 &self.layers[squeeze],
                 &self.layers[expand1x1],
@@ -917,8 +862,25 @@ impl Sequencer {
         fwd: StepForward,
     ) -> Result<StepRun, SeqError> {
         let t0 = Instant::now();
-        let plan = self.plan(step, &to_tensor(x))?;
-        let (weights, mut rest, descs) = relocate(&plan, self.places[si])?;
+        let at = self.places[si];
+        // The plan made at start-up, unless `x` is not the shape it was made for.
+        let other;
+        let (plan, jobs) = if self.plans[si].input_shape() == shape_of(x) {
+            (&self.plans[si], &self.descs[si])
+        } else {
+            let plan = self.plan(step, shape_of(x))?;
+            let jobs = relocate(&plan, at);
+            other = (plan, jobs);
+            (&other.0, &other.1)
+        };
+        let plan_err = |source| SeqError::Plan {
+            step: step.name(),
+            preset: self.cfg.name.clone(),
+            source,
+        };
+        let mut act = plan.act_packet(&x.data).map_err(plan_err)?;
+        act.addr += at.act;
+        let mut rest = vec![plan.mask.clone(), act];
         if let Some(f) = fwd.input {
             skip_forwarded(&mut rest, f)
                 .map_err(|e| SeqError::Input(format!("{}: {e}", step.name())))?;
@@ -926,26 +888,16 @@ impl Sequencer {
         // This step's weights: all of them, none (resident and loaded), or what the step
         // before could not send.
         let weights = match fwd.own_weights_left {
-            Some(left) => {
-                // What went early came from the plan made at start-up; it must be this plan's.
-                if self.early_weights.get(si) != Some(&weights) {
-                    return Err(SeqError::Input(format!(
-                        "{}: the weights sent early differ from the planned weights",
-                        step.name()
-                    )));
-                }
-                left
-            }
-            None if send_weights => weights,
+            Some(left) => left,
+            None if send_weights => self.early_weights[si].clone(),
             None => Vec::new(),
         };
         let packets: Vec<Packet> = weights.into_iter().chain(rest).collect();
         let mut h2c = H2cBytes::of(&packets);
         let mut next = fwd.output.map(Forward::new);
         // The next step's weights, sent during this step's jobs where they miss what is used.
-        let jobs: Vec<Descriptor> = descs.iter().map(Descriptor::unpack).collect();
         let (early, late) = match fwd.next_weights {
-            Some(w) => schedule_early(w, &jobs),
+            Some(w) => schedule_early(w, jobs),
             None => (Vec::new(), Vec::new()),
         };
         let mut host = t0.elapsed();
@@ -958,8 +910,8 @@ impl Sequencer {
         } = run_jobs(
             dev,
             &packets,
-            &plan,
-            &descs,
+            plan,
+            jobs,
             &step.layers(),
             &self.models[si],
             next.as_mut(),
@@ -974,11 +926,7 @@ impl Sequencer {
             h2c.activations += f.h2c_bytes;
         }
         let t1 = Instant::now();
-        let y = plan.parse_output(&c2h).map_err(|source| SeqError::Plan {
-            step: step.name(),
-            preset: self.cfg.name.clone(),
-            source,
-        })?;
+        let y = plan.parse_output(&c2h).map_err(plan_err)?;
         let y = QTensor::from_u8(
             plan.out_c as usize,
             plan.out_h as usize,

@@ -12,10 +12,15 @@
 //! with a one-pixel zero border), expand1x1 and expand3x3 (mid window -> C2H); the squeeze output
 //! never leaves the chip.
 
+use crate::cycles::JobModel;
 use crate::descriptor::{Descriptor, MAX_K};
 use crate::numerics::{CODEBOOK_ENTRIES, LUT_BITS, WEIGHT_QMAX};
-use crate::packet::{Packet, PacketError};
-use crate::AccelConfig;
+use crate::packet::{Packet, PacketError, PacketType};
+
+mod build;
+
+pub use build::{plan_conv, plan_conv_for, plan_fire, plan_fire_for};
+use build::grid_bytes;
 
 /// Engine timing the cycle models rely on. A tile's last entry issues at least this many cycles
 /// after the previous tile's last: each shared requantizer serves four lanes, one per cycle.
@@ -50,6 +55,25 @@ pub struct ConvLayer {
     pub shift: u8,
 }
 
+/// The shape of an activation tensor: all the input-independent part of a plan depends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    pub c: u32,
+    pub h: u32,
+    pub w: u32,
+    pub signed: bool,
+}
+
+impl Shape {
+    /// Bytes of a CHW tensor of this shape.
+    pub fn len(&self) -> usize {
+        (self.c * self.h * self.w) as usize
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// A CHW activation tensor (bytes are i8 when `signed`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tensor {
@@ -58,6 +82,17 @@ pub struct Tensor {
     pub w: u32,
     pub signed: bool,
     pub data: Vec<u8>,
+}
+
+impl Tensor {
+    pub fn shape(&self) -> Shape {
+        Shape {
+            c: self.c,
+            h: self.h,
+            w: self.w,
+            signed: self.signed,
+        }
+    }
 }
 
 /// Why a layer cannot be planned.
@@ -79,8 +114,9 @@ pub enum JobError {
 #[derive(Clone, Debug)]
 pub struct JobStep {
     pub descriptor: Descriptor,
-    pub desc: [u32; crate::descriptor::DESC_WORDS],
     pub out_bytes: u64,
+    /// Weight entries of each output channel (fillers included), as its bias packet counts them.
+    pub chan_entries: Vec<u16>,
     /// Where this job's output lands in the final tensor (C2H jobs only).
     out: Option<OutMap>,
 }
@@ -97,7 +133,16 @@ impl JobStep {
     /// One output channel's C2H bytes (`chan_bytes` of them) as an `oh x ow` map.
     pub fn parse_channel(&self, ch: &[u8]) -> Option<Vec<u8>> {
         let m = self.out.as_ref()?;
-        (ch.len() as u64 == m.chan_bytes).then(|| m.channel(ch))
+        (ch.len() as u64 == m.chan_bytes).then(|| {
+            let mut v = vec![0u8; (m.oh * m.ow) as usize];
+            m.channel_into(ch, &mut v);
+            v
+        })
+    }
+
+    /// The descriptor words (the planner checked that the descriptor encodes).
+    pub fn words(&self) -> Result<[u32; crate::descriptor::DESC_WORDS], JobError> {
+        Ok(self.descriptor.pack()?)
     }
 }
 
@@ -118,21 +163,22 @@ struct OutMap {
 }
 
 impl OutMap {
-    /// One channel's C2H bytes as an `oh x ow` map.
-    fn channel(&self, ch: &[u8]) -> Vec<u8> {
+    /// One channel's C2H bytes as an `oh x ow` map, written into `dst`.
+    fn channel_into(&self, ch: &[u8], dst: &mut [u8]) {
         let (oh, ow) = (self.oh as usize, self.ow as usize);
-        let mut dst = vec![0u8; oh * ow];
-        for y in 0..oh {
-            for x in 0..ow {
-                dst[y * ow + x] = if self.pool {
-                    let per = self.half as usize - 1;
-                    ch[(y * self.chunks as usize + x / per) * self.half as usize + x % per]
-                } else {
-                    ch[y * self.grid_w as usize + x + self.col0 as usize]
-                };
+        for (y, row) in dst[..oh * ow].chunks_exact_mut(ow).enumerate() {
+            if self.pool {
+                // A pooled row is `chunks` chunks of `half` bytes, `half - 1` of them outputs.
+                let (per, half) = (self.half as usize - 1, self.half as usize);
+                for (c, part) in row.chunks_mut(per).enumerate() {
+                    let at = (y * self.chunks as usize + c) * half;
+                    part.copy_from_slice(&ch[at..at + part.len()]);
+                }
+            } else {
+                let at = y * self.grid_w as usize + self.col0 as usize;
+                row.copy_from_slice(&ch[at..at + ow]);
             }
         }
-        dst
     }
 }
 
@@ -172,12 +218,35 @@ impl ActLayout {
     }
 }
 
-/// Everything to run one layer (or Fire module) on the engine.
+/// Where the memories a plan fills end (its packets start at 0): weight entries, bias words,
+/// codebook slots.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Footprint {
+    pub weight: u32,
+    pub bias: u32,
+    pub slot: u32,
+}
+
+/// How a plan puts its input tensor on the engine's grid.
+#[derive(Clone, Copy, Debug)]
+struct InputGrid {
+    shape: Shape,
+    pad: u32,
+    stride: u32,
+}
+
+/// The input-independent part of running one layer (or Fire module) on the engine, planned from
+/// the input's shape: the packets that do not depend on the input, the jobs and their cycle
+/// models. [`Plan::act_packet`] adds an input.
 #[derive(Clone, Debug)]
 pub struct Plan {
-    /// H2C beats to stream before the first job (weights, codebooks, bias, masks, input).
-    pub load: Vec<u64>,
+    /// Each layer's weight, codebook and bias packets, in job order (addresses from 0).
+    pub weights: Vec<Packet>,
+    /// The output masks of all jobs (one MASK packet, sent after the weights).
+    pub mask: Packet,
     pub jobs: Vec<JobStep>,
+    /// The cycle model of each job.
+    pub models: Vec<JobModel>,
     /// Shape of the final output.
     pub out_c: u32,
     pub out_h: u32,
@@ -191,6 +260,33 @@ pub struct Plan {
     /// Bytes from the input's base that the jobs reading the input may touch (junk positions
     /// included): the input can move anywhere that leaves this much room.
     pub input_span: u32,
+    grid: InputGrid,
+}
+
+/// A plan with its input: the ACT_IN packet of one tensor, at address 0.
+#[derive(Clone, Debug)]
+pub struct Planned {
+    pub plan: Plan,
+    pub act: Packet,
+}
+
+impl std::ops::Deref for Planned {
+    type Target = Plan;
+    fn deref(&self) -> &Plan {
+        &self.plan
+    }
+}
+
+impl Planned {
+    /// The H2C beats to stream before the first job: weights, codebooks, biases, masks, input.
+    pub fn load(&self) -> Vec<u64> {
+        self.plan
+            .weights
+            .iter()
+            .chain([&self.plan.mask, &self.act])
+            .flat_map(|p| p.to_beats())
+            .collect()
+    }
 }
 
 /// One past the highest activation-buffer address job `d` reads (junk grid positions
@@ -204,6 +300,50 @@ fn read_end(d: &Descriptor, in_c: u32, lanes: u32) -> u64 {
 }
 
 impl Plan {
+    /// The shape of input the plan was made for.
+    pub fn input_shape(&self) -> Shape {
+        self.grid.shape
+    }
+
+    /// The input's ACT_IN packet (at address 0): `data` (CHW bytes of the planned shape) on
+    /// the grid, split into its four polyphase images for a stride-2 layer.
+    pub fn act_packet(&self, data: &[u8]) -> Result<Packet, JobError> {
+        let g = self.grid;
+        if data.len() != g.shape.len() {
+            return Err(JobError::Shape(format!(
+                "input of {} bytes for a {}x{}x{} plan",
+                data.len(),
+                g.shape.c,
+                g.shape.h,
+                g.shape.w
+            )));
+        }
+        Ok(Packet::act(
+            false,
+            0,
+            &grid_bytes(data, g.shape, g.pad, g.stride),
+        )?)
+    }
+
+    /// Where the memories the plan's packets fill end.
+    pub fn footprint(&self) -> Footprint {
+        let mut f = Footprint::default();
+        for k in &self.weights {
+            let n = k.payload.len() as u32;
+            match k.ty {
+                PacketType::Weights => {
+                    f.weight = f
+                        .weight
+                        .max(k.addr + n * crate::packet::WEIGHTS_PER_BEAT as u32)
+                }
+                PacketType::Bias => f.bias = f.bias.max(k.addr + n),
+                PacketType::Codebook => f.slot = f.slot.max(k.addr + 1),
+                _ => {}
+            }
+        }
+        f
+    }
+
     /// Total C2H bytes over all jobs.
     pub fn out_bytes(&self) -> u64 {
         self.jobs.iter().map(|j| j.out_bytes).sum()
@@ -227,8 +367,7 @@ impl Plan {
             let Some(m) = &j.out else { continue };
             for o in 0..m.out_c as usize {
                 let ch = &bytes[o * m.chan_bytes as usize..][..m.chan_bytes as usize];
-                out[(m.ch_offset as usize + o) * oh * ow..][..oh * ow]
-                    .copy_from_slice(&m.channel(ch));
+                m.channel_into(ch, &mut out[(m.ch_offset as usize + o) * oh * ow..][..oh * ow]);
             }
         }
         Ok(out)
@@ -415,494 +554,10 @@ fn engine_layer(l: &ConvLayer) -> Result<EngineLayer, JobError> {
     })
 }
 
-/// Builder of the packets and descriptors of one plan.
-struct Builder<'a> {
-    cfg: &'a AccelConfig,
-    packets: Vec<Packet>,
-    weight_next: u32,
-    bias_next: u32,
-    slot_next: u32,
-    mask: Vec<bool>,
-    entries: u64,
-}
-
-impl<'a> Builder<'a> {
-    fn new(cfg: &'a AccelConfig) -> Self {
-        Builder {
-            cfg,
-            packets: Vec::new(),
-            weight_next: 0,
-            bias_next: 0,
-            slot_next: 0,
-            mask: Vec::new(),
-            entries: 0,
-        }
-    }
-
-    /// Load a layer's weights/codebook/bias; returns (weight_base, bias_base, slot).
-    fn load_layer(&mut self, l: &EngineLayer) -> Result<(u32, u32, u32), JobError> {
-        let flat: Vec<(u8, u8)> = l.chans.iter().flatten().copied().collect();
-        let wb = self.weight_next;
-        if wb as u64 + flat.len() as u64 > self.cfg.weight_entries as u64 {
-            return Err(JobError::Capacity(format!(
-                "{} weight entries from entry {wb} exceed weight_entries = {}",
-                flat.len(),
-                self.cfg.weight_entries
-            )));
-        }
-        // Keep each layer's block 4-aligned so packets never overwrite a neighbour's entries.
-        self.weight_next = wb + (flat.len() as u32).div_ceil(4) * 4;
-        self.entries += flat.len() as u64;
-        let bb = self.bias_next;
-        if bb + l.bias.len() as u32 > self.cfg.bias_words {
-            return Err(JobError::Capacity(format!(
-                "bias words exceed bias_words = {}",
-                self.cfg.bias_words
-            )));
-        }
-        self.bias_next += l.bias.len() as u32;
-        let slot = self.slot_next;
-        if slot >= self.cfg.codebook_slots {
-            return Err(JobError::Capacity(
-                "more codebooks than codebook_slots".into(),
-            ));
-        }
-        self.slot_next += 1;
-        let counts: Vec<(i32, u16)> = l
-            .chans
-            .iter()
-            .zip(&l.bias)
-            .map(|(c, &b)| {
-                u16::try_from(c.len()).map(|n| (b, n)).map_err(|_| {
-                    JobError::Capacity(format!("{} entries in one channel (max 65535)", c.len()))
-                })
-            })
-            .collect::<Result<_, _>>()?;
-        self.packets.push(Packet::weights(wb, &flat)?);
-        self.packets.push(Packet::codebook(slot, &l.lut)?);
-        self.packets.push(Packet::bias(bb, &counts)?);
-        Ok((wb, bb, slot))
-    }
-
-    /// Append the mask of one job (bit per position from `q_start`); returns mask_base in tiles.
-    fn add_mask(&mut self, ntiles: u32, valid: impl Fn(u32) -> bool) -> Result<u32, JobError> {
-        let s = self.cfg.pixel_lanes;
-        let base = self.mask.len() as u32 / s;
-        for r in 0..ntiles * s {
-            self.mask.push(valid(r));
-        }
-        if self.mask.len() as u64 > self.cfg.mask_bits as u64 {
-            return Err(JobError::Capacity(format!(
-                "{} mask bits exceed mask_bits = {}",
-                self.mask.len(),
-                self.cfg.mask_bits
-            )));
-        }
-        Ok(base)
-    }
-
-    fn finish(mut self, act: Packet) -> Result<(Vec<u64>, u64), JobError> {
-        self.packets.push(Packet::mask(0, &self.mask)?);
-        self.packets.push(act);
-        Ok((
-            self.packets.iter().flat_map(|p| p.to_beats()).collect(),
-            self.entries,
-        ))
-    }
-}
-
-/// Put `t` on a grid of width `gw`, `gh` rows, with the map at (border_y, border_x); `phase`
-/// = Some(()) splits each channel into its 4 polyphase images first (stride 2).
-fn grid_bytes(t: &Tensor, pad: u32, stride: u32) -> (Vec<u8>, u32, u32, u32) {
-    let (h, w) = (t.h as usize, t.w as usize);
-    let (hp, wp) = (h + 2 * pad as usize, w + 2 * pad as usize);
-    let padded = |c: usize, y: usize, x: usize| -> u8 {
-        if y < pad as usize || x < pad as usize || y >= h + pad as usize || x >= w + pad as usize {
-            0
-        } else {
-            t.data[(c * h + y - pad as usize) * w + x - pad as usize]
-        }
-    };
-    if stride == 1 {
-        let plane = hp * wp;
-        let mut v = vec![0u8; t.c as usize * plane];
-        for c in 0..t.c as usize {
-            for y in 0..hp {
-                for x in 0..wp {
-                    v[c * plane + y * wp + x] = padded(c, y, x);
-                }
-            }
-        }
-        (v, wp as u32, hp as u32, t.c)
-    } else {
-        let (hh, wh) = (hp.div_ceil(2), wp.div_ceil(2));
-        let plane = hh * wh;
-        let mut v = vec![0u8; 4 * t.c as usize * plane];
-        for c in 0..t.c as usize {
-            for ph in 0..4 {
-                let (py, px) = (ph / 2, ph % 2);
-                for y in 0..hh {
-                    for x in 0..wh {
-                        let (sy, sx) = (2 * y + py, 2 * x + px);
-                        if sy < hp && sx < wp {
-                            v[(c * 4 + ph) * plane + y * wh + x] = padded(c, sy, sx);
-                        }
-                    }
-                }
-            }
-        }
-        (v, wh as u32, hh as u32, 4 * t.c)
-    }
-}
-
-fn pooled(n: u32) -> u32 {
-    (n - 3) / 2 + 1
-}
-
-/// Common descriptor fields of a C2H job, and its output map.
-#[allow(clippy::too_many_arguments)]
-fn c2h_job(
-    b: &mut Builder,
-    l: &EngineLayer,
-    wb: u32,
-    bb: u32,
-    slot: u32,
-    src_mid: bool,
-    src_base: u32,
-    in_signed: bool,
-    gw: u32,
-    plane_in: u32,
-    oh: u32,
-    ow: u32,
-    row0: u32,
-    col0: u32,
-    ch_offset: u32,
-) -> Result<JobStep, JobError> {
-    let s = b.cfg.pixel_lanes;
-    let q_start = row0 * gw;
-    let ntiles = (oh * gw).div_ceil(s);
-    let mask_base = b.add_mask(ntiles, |r| {
-        r / gw < oh && r % gw >= col0 && r % gw < col0 + ow
-    })?;
-    let mut d = Descriptor {
-        k: l.k,
-        src_mid,
-        dst_mid: false,
-        in_signed,
-        pool: l.pool,
-        lut_slot: slot,
-        out_c: l.chans.len() as u32,
-        grid_w: gw,
-        plane_in,
-        q_start,
-        ntiles,
-        src_base,
-        weight_base: wb,
-        weight_beats: l.weight_beats(),
-        bias_base: bb,
-        m: l.m as u32,
-        shift: l.shift as u32,
-        out_ch_offset: ch_offset,
-        mask_base,
-        ..Default::default()
-    };
-    let out = if l.pool {
-        if oh < 3 || ow < 3 {
-            return Err(JobError::Shape(format!("cannot pool a {oh}x{ow} map")));
-        }
-        if (ntiles * s) as u64 > b.cfg.pool_bytes as u64 {
-            return Err(JobError::Capacity(format!(
-                "a {} byte output plane exceeds pool_bytes = {}",
-                ntiles * s,
-                b.cfg.pool_bytes
-            )));
-        }
-        let (poh, pow) = (pooled(oh), pooled(ow));
-        let per = s / 2 - 1;
-        d.pool_oh = poh;
-        d.pool_chunks = pow.div_ceil(per);
-        d.pool_col0 = col0;
-        OutMap {
-            ch_offset,
-            out_c: d.out_c,
-            oh: poh,
-            ow: pow,
-            pool: true,
-            grid_w: gw,
-            col0,
-            chan_bytes: (poh * d.pool_chunks * s / 2) as u64,
-            chunks: d.pool_chunks,
-            half: s / 2,
-        }
-    } else {
-        OutMap {
-            ch_offset,
-            out_c: d.out_c,
-            oh,
-            ow,
-            pool: false,
-            grid_w: gw,
-            col0,
-            chan_bytes: (ntiles * s) as u64,
-            chunks: 0,
-            half: 0,
-        }
-    };
-    let desc = d.pack()?;
-    let out_bytes = d.output_bytes(s);
-    Ok(JobStep {
-        descriptor: d,
-        desc,
-        out_bytes,
-        out: Some(out),
-    })
-}
-
-fn check_input(cfg: &AccelConfig, x: &Tensor, in_c: u32) -> Result<(), JobError> {
-    cfg.validate().map_err(|e| JobError::Shape(e.to_string()))?;
-    if x.c != in_c || x.data.len() != (x.c * x.h * x.w) as usize {
-        return Err(JobError::Shape(format!(
-            "input {}x{}x{} ({} bytes) for a layer with {in_c} inputs",
-            x.c,
-            x.h,
-            x.w,
-            x.data.len()
-        )));
-    }
-    Ok(())
-}
-
-fn act_packet(cfg: &AccelConfig, mid: bool, bytes: &[u8]) -> Result<Packet, JobError> {
-    // ACT_MID addresses the same buffer as ACT_IN (the mid window shares it).
-    let cap = cfg.act_in_bytes;
-    if bytes.len() as u64 > cap as u64 {
-        return Err(JobError::Capacity(format!(
-            "{} activation bytes exceed the {} byte buffer",
-            bytes.len(),
-            cap
-        )));
-    }
-    if bytes.len() > 1 << 24 {
-        return Err(JobError::Capacity("activation image over 16 MiB".into()));
-    }
-    Ok(Packet::act(mid, 0, bytes)?)
-}
-
-/// Plan one convolution layer (any stride 1 or 2 layer, output on C2H).
-pub fn plan_conv(cfg: &AccelConfig, l: &ConvLayer, x: &Tensor) -> Result<Plan, JobError> {
-    check_input(cfg, x, l.in_c)?;
-    let el = engine_layer(l)?;
-    let (hp, wp) = (x.h + 2 * l.pad, x.w + 2 * l.pad);
-    if hp < l.k || wp < l.k {
-        return Err(JobError::Shape(
-            "kernel larger than the padded input".into(),
-        ));
-    }
-    let (oh, ow) = ((hp - l.k) / l.stride + 1, (wp - l.k) / l.stride + 1);
-    let (bytes, gw, gh, gc) = grid_bytes(x, l.pad, l.stride);
-    if gw * gh > 0xFFFF {
-        return Err(JobError::Capacity(format!(
-            "input plane of {} bytes exceeds 65535",
-            gw * gh
-        )));
-    }
-    let mut b = Builder::new(cfg);
-    let (wb, bb, slot) = b.load_layer(&el)?;
-    let job = c2h_job(
-        &mut b,
-        &el,
-        wb,
-        bb,
-        slot,
-        false,
-        0,
-        x.signed,
-        gw,
-        gw * gh,
-        oh,
-        ow,
-        0,
-        0,
-        0,
-    )?;
-    let act = act_packet(cfg, false, &bytes)?;
-    let (load, entries) = b.finish(act)?;
-    let (out_h, out_w) = if l.pool {
-        (pooled(oh), pooled(ow))
-    } else {
-        (oh, ow)
-    };
-    let input_span = read_end(&job.descriptor, gc, cfg.pixel_lanes).max(bytes.len() as u64);
-    if input_span > cfg.act_in_bytes as u64 {
-        return Err(JobError::Capacity(format!(
-            "the input and the junk positions read past it span {input_span} bytes, over act_in_bytes = {}",
-            cfg.act_in_bytes
-        )));
-    }
-    Ok(Plan {
-        load,
-        jobs: vec![job],
-        out_c: l.out_c,
-        out_h,
-        out_w,
-        weight_entries: entries,
-        dense_macs: (l.out_c * l.in_c * l.k * l.k) as u64 * (oh * ow) as u64,
-        input: (l.stride == 1).then_some(ActLayout {
-            base: 0,
-            c: x.c,
-            h: x.h,
-            w: x.w,
-            pad: l.pad,
-        }),
-        input_span: input_span as u32,
-    })
-}
-
-/// Plan a Fire module: squeeze (1x1) -> mid buffer -> expand1x1 and expand3x3 (pad 1), whose
-/// outputs are concatenated (expand1x1 first). `pool` on the expands fuses a following max-pool.
-pub fn plan_fire(
-    cfg: &AccelConfig,
-    sq: &ConvLayer,
-    e1: &ConvLayer,
-    e3: &ConvLayer,
-    x: &Tensor,
-) -> Result<Plan, JobError> {
-    check_input(cfg, x, sq.in_c)?;
-    let shapes_ok = sq.k == 1
-        && sq.stride == 1
-        && sq.pad == 0
-        && !sq.pool
-        && e1.k == 1
-        && e1.stride == 1
-        && e1.pad == 0
-        && e3.k == 3
-        && e3.stride == 1
-        && e3.pad == 1
-        && e1.in_c == sq.out_c
-        && e3.in_c == sq.out_c
-        && e1.pool == e3.pool;
-    if !shapes_ok {
-        return Err(JobError::Shape(
-            "not a Fire module (1x1 squeeze, 1x1 + 3x3/pad 1 expands)".into(),
-        ));
-    }
-    let (esq, ee1, ee3) = (engine_layer(sq)?, engine_layer(e1)?, engine_layer(e3)?);
-    let s = cfg.pixel_lanes;
-    let (h, w) = (x.h, x.w);
-    // Input and mid grids: one-pixel zero border, width w + 2.
-    let (bytes, gw, gh, _) = grid_bytes(x, 1, 1);
-    let plane = gw * gh;
-    if plane > 0xFFFF {
-        return Err(JobError::Capacity(format!(
-            "plane of {plane} bytes exceeds 65535"
-        )));
-    }
-    // The mid window shares the activation buffer: at its top end (so the next layer's input
-    // can stream into the bottom while the expands read the window), with its base and channel
-    // pitch on lane boundaries (the engine writes whole tiles without a rotator). It leaves room
-    // above for the expands' junk reads: expand3x3 reads up to ntiles*S + 2*(gw+1) bytes past
-    // its last plane's base, expand1x1 (from q_start = gw) less.
-    let mid_plane = plane.div_ceil(s) * s;
-    let mid_span = (sq.out_c as u64 - 1) * mid_plane as u64
-        + (h * gw).div_ceil(s) as u64 * s as u64
-        + 2 * (gw as u64 + 1);
-    let input_end = (bytes.len() as u64).div_ceil(s as u64) * s as u64;
-    let mid_base =
-        ((cfg.act_in_bytes as u64).saturating_sub(mid_span) / s as u64 * s as u64) as u32;
-    if sq.out_c as u64 * mid_plane as u64 > cfg.act_mid_bytes as u64 {
-        return Err(JobError::Capacity(format!(
-            "squeeze output {}x{mid_plane} exceeds act_mid_bytes = {}",
-            sq.out_c, cfg.act_mid_bytes
-        )));
-    }
-    if mid_span > cfg.act_in_bytes as u64 || input_end > mid_base as u64 {
-        return Err(JobError::Capacity(format!(
-            "Fire input ({} bytes) and squeeze output ({}x{mid_plane} bytes) exceed act_in_bytes = {}",
-            bytes.len(),
-            sq.out_c,
-            cfg.act_in_bytes
-        )));
-    }
-    let mut b = Builder::new(cfg);
-    let (wbs, bbs, ss) = b.load_layer(&esq)?;
-    let (wb1, bb1, s1) = b.load_layer(&ee1)?;
-    let (wb3, bb3, s3) = b.load_layer(&ee3)?;
-    // Squeeze: every grid position of the plane, border positions written as 0.
-    let ntiles = plane.div_ceil(s);
-    let mask_base = b.add_mask(ntiles, |r| {
-        let (y, xx) = (r / gw, r % gw);
-        r < plane && y >= 1 && y <= h && xx >= 1 && xx <= w
-    })?;
-    let dsq = Descriptor {
-        k: 1,
-        src_mid: false,
-        dst_mid: true,
-        in_signed: x.signed,
-        pool: false,
-        lut_slot: ss,
-        out_c: sq.out_c,
-        grid_w: gw,
-        plane_in: plane,
-        q_start: 0,
-        ntiles,
-        src_base: 0,
-        weight_base: wbs,
-        weight_beats: esq.weight_beats(),
-        bias_base: bbs,
-        m: sq.m as u32,
-        shift: sq.shift as u32,
-        dst_base: mid_base,
-        plane_out: mid_plane,
-        out_ch_offset: 0,
-        mask_base,
-        wr_count: plane,
-        ..Default::default()
-    };
-    let jsq = JobStep {
-        desc: dsq.pack()?,
-        out_bytes: 0,
-        descriptor: dsq,
-        out: None,
-    };
-    let sq_span = read_end(&jsq.descriptor, x.c, s);
-    // expand1x1: output (y, x) sits at grid (y + 1, x + 1) of the mid grid.
-    let j1 = c2h_job(
-        &mut b, &ee1, wb1, bb1, s1, true, mid_base, false, gw, mid_plane, h, w, 1, 1, 0,
-    )?;
-    // expand3x3 (pad 1): output (y, x) sits at grid (y, x).
-    let j3 = c2h_job(
-        &mut b, &ee3, wb3, bb3, s3, true, mid_base, false, gw, mid_plane, h, w, 0, 0, e1.out_c,
-    )?;
-    let act = act_packet(cfg, false, &bytes)?;
-    let (load, entries) = b.finish(act)?;
-    let (out_h, out_w) = if e1.pool {
-        (pooled(h), pooled(w))
-    } else {
-        (h, w)
-    };
-    Ok(Plan {
-        load,
-        jobs: vec![jsq, j1, j3],
-        out_c: e1.out_c + e3.out_c,
-        out_h,
-        out_w,
-        weight_entries: entries,
-        dense_macs: (h * w) as u64
-            * (sq.out_c * sq.in_c + e1.out_c * e1.in_c + e3.out_c * e3.in_c * 9) as u64,
-        input: Some(ActLayout {
-            base: 0,
-            c: x.c,
-            h,
-            w,
-            pad: 1,
-        }),
-        input_span: sq_span as u32,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::AccelConfig;
     use crate::packet::PacketType;
 
     fn layer(
@@ -1022,7 +677,7 @@ mod tests {
         let l = layer(5, 3, 3, 1, 1, false, 2);
         let x = tensor(5, 9, 7);
         let p = plan_conv(&cfg, &l, &x).unwrap();
-        let pk = Packet::parse_stream(&p.load).unwrap();
+        let pk = Packet::parse_stream(&p.load()).unwrap();
         let types: Vec<PacketType> = pk.iter().map(|p| p.ty).collect();
         assert_eq!(
             types,
@@ -1036,7 +691,7 @@ mod tests {
         );
         let d = &p.jobs[0].descriptor;
         assert_eq!((d.grid_w, d.k, d.out_c), (9, 3, 3));
-        assert_eq!(Descriptor::unpack(&p.jobs[0].desc), *d);
+        assert_eq!(Descriptor::unpack(&p.jobs[0].words().unwrap()), *d);
         // Input grid: border of zeros, data inside.
         let act = crate::packet::beats_to_bytes(&pk[4].payload);
         assert_eq!(act[0], 0);
@@ -1075,7 +730,7 @@ mod tests {
             5usize.div_ceil(per)
         );
         // Mask of the squeeze marks exactly the interior of the 13x13 grid.
-        let pk = Packet::parse_stream(&p.load).unwrap();
+        let pk = Packet::parse_stream(&p.load()).unwrap();
         let mask = pk.iter().find(|p| p.ty == PacketType::Mask).unwrap();
         let ones: u32 = mask.payload.iter().map(|b| b.count_ones()).sum();
         assert_eq!(ones, 121 + 2 * 121);
