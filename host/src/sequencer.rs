@@ -391,9 +391,9 @@ impl Forward {
 struct StepForward<'a> {
     input: Option<&'a Forward>,
     output: Option<ActLayout>,
-    /// The next step's weight, codebook and bias packets, to send while this step runs
-    /// wherever they miss what its remaining jobs use.
-    next_weights: Option<&'a [Packet]>,
+    /// Send the next step's weight, codebook and bias packets while this step runs, wherever
+    /// they miss what its remaining jobs use.
+    next_weights: bool,
     /// This step's weight packets not sent during the step before (`None`: not sent at all).
     own_weights_left: Option<Vec<Packet>>,
 }
@@ -411,11 +411,15 @@ struct StepRun {
     next_weights_left: Option<Vec<Packet>>,
 }
 
+/// The next step's packets to send after each job's START (per job), and those that wait for
+/// the next step.
+type Schedule = (Vec<Vec<Packet>>, Vec<Packet>);
+
 /// Which of the next step's weight, codebook and bias packets go in right after each job's START
 /// (per job), and which must wait for the next step (the rest). A packet, or the part of a
 /// weight packet, goes at the first job from which on no remaining job of this step uses its
 /// destination (`Descriptor::loads_while_running` against every job still to run).
-fn schedule_early(next: &[Packet], jobs: &[Descriptor]) -> (Vec<Vec<Packet>>, Vec<Packet>) {
+fn schedule_early(next: &[Packet], jobs: &[Descriptor]) -> Schedule {
     let mut at: Vec<Vec<Packet>> = vec![Vec::new(); jobs.len()];
     let mut late = Vec::new();
     let wpb = spec::packet::WEIGHTS_PER_BEAT as u32;
@@ -459,28 +463,20 @@ fn schedule_early(next: &[Packet], jobs: &[Descriptor]) -> (Vec<Vec<Packet>>, Ve
     (at, late)
 }
 
-/// Drop from the step's packets the part of its ACT_IN input that is already on the card,
-/// after checking that it is the same bytes (it was built from the previous step's output).
-fn skip_forwarded(rest: &mut Vec<Packet>, f: &Forward) -> std::result::Result<(), String> {
+/// How many bytes from the start of the step's input `grid` (its ACT_IN payload) are already
+/// on the card, after checking that they are the same bytes (they were built from the
+/// previous step's output) and that they went where the input goes (`base`).
+fn forwarded_bytes(grid: &[u8], base: u32, f: &Forward) -> std::result::Result<usize, String> {
     if f.sent == 0 {
-        return Ok(());
+        return Ok(0);
     }
-    let beat = spec::STREAM_BYTES as usize;
-    let i = rest
-        .iter()
-        .position(|p| p.ty == PacketType::ActIn && p.addr == f.layout.base)
-        .ok_or("no input packet where the streamed input went")?;
-    let p = &mut rest[i];
-    let n = f.sent / beat;
-    if p.payload.len() < n || spec::packet::beats_to_bytes(&p.payload[..n]) != f.bytes[..f.sent] {
+    if f.layout.base != base {
+        return Err("no input packet where the streamed input went".into());
+    }
+    if grid.len() < f.sent || grid[..f.sent] != f.bytes[..f.sent] {
         return Err("the streamed input differs from the planned input".into());
     }
-    p.payload.drain(..n);
-    p.addr += f.sent as u32;
-    if p.payload.is_empty() {
-        rest.remove(i);
-    }
-    Ok(())
+    Ok(f.sent)
 }
 
 /// Run one planned step: packets, then each job (descriptor, START, C2H, DONE) with its counters.
@@ -648,6 +644,9 @@ pub struct Sequencer {
     inputs: Vec<Option<ActLayout>>,
     /// Per step: its weight, codebook and bias packets at its place.
     early_weights: Vec<Vec<Packet>>,
+    /// Per step but the last: when the next step's weights go in during this step's jobs
+    /// ([`schedule_early`]).
+    schedules: Vec<Option<Schedule>>,
     resident: bool,
     /// The card holds every step's weights (resident mode, after a successful image).
     loaded: bool,
@@ -679,6 +678,7 @@ impl Sequencer {
             models: Vec::new(),
             inputs: Vec::new(),
             early_weights: Vec::new(),
+            schedules: Vec::new(),
             resident: false,
             loaded: false,
         };
@@ -758,6 +758,12 @@ impl Sequencer {
             );
             seq.descs.push(relocate(plan, at));
         }
+        seq.schedules = (0..seq.plans.len())
+            .map(|si| {
+                let next = seq.early_weights.get(si + 1)?;
+                Some(schedule_early(next, &seq.descs[si]))
+            })
+            .collect();
         Ok(seq)
     }
 
@@ -878,12 +884,18 @@ impl Sequencer {
             preset: self.cfg.name.clone(),
             source,
         };
-        let mut act = plan.act_packet(&x.data).map_err(plan_err)?;
-        act.addr += at.act;
-        let mut rest = vec![plan.mask.clone(), act];
-        if let Some(f) = fwd.input {
-            skip_forwarded(&mut rest, f)
-                .map_err(|e| SeqError::Input(format!("{}: {e}", step.name())))?;
+        // The input's ACT_IN packet, less what the step before streamed to the card already.
+        let grid = plan.input_grid(&x.data).map_err(plan_err)?;
+        let sent = match fwd.input {
+            Some(f) => forwarded_bytes(&grid, at.act, f)
+                .map_err(|e| SeqError::Input(format!("{}: {e}", step.name())))?,
+            None => 0,
+        };
+        let mut rest = vec![plan.mask.clone()];
+        if sent < grid.len() || grid.is_empty() {
+            let act = Packet::act(false, at.act + sent as u32, &grid[sent..])
+                .map_err(|e| plan_err(e.into()))?;
+            rest.push(act);
         }
         // This step's weights: all of them, none (resident and loaded), or what the step
         // before could not send.
@@ -896,9 +908,9 @@ impl Sequencer {
         let mut h2c = H2cBytes::of(&packets);
         let mut next = fwd.output.map(Forward::new);
         // The next step's weights, sent during this step's jobs where they miss what is used.
-        let (early, late) = match fwd.next_weights {
-            Some(w) => schedule_early(w, jobs),
-            None => (Vec::new(), Vec::new()),
+        let (early, late): (&[Vec<Packet>], &[Packet]) = match &self.schedules[si] {
+            Some((early, late)) if fwd.next_weights => (early, late),
+            _ => (&[], &[]),
         };
         let mut host = t0.elapsed();
         let JobsRun {
@@ -915,13 +927,13 @@ impl Sequencer {
             &step.layers(),
             &self.models[si],
             next.as_mut(),
-            &early,
+            early,
         )?;
         debug_assert_eq!(h2c.total(), h2c_bytes);
         h2c += early_sent;
         let next_weights_left = fwd
             .next_weights
-            .map(|_| early_left.into_iter().chain(late).collect());
+            .then(|| early_left.into_iter().chain(late.iter().cloned()).collect());
         if let Some(f) = &next {
             h2c.activations += f.h2c_bytes;
         }
@@ -1031,15 +1043,10 @@ impl Sequencer {
             } else {
                 layer_input(step.first(), x, outs)?
             };
-            let next_weights = if send_weights {
-                self.early_weights.get(si + 1).cloned()
-            } else {
-                None
-            };
             let fwd = StepForward {
                 input: carried.as_ref(),
                 output: self.forward_target(si),
-                next_weights: next_weights.as_deref(),
+                next_weights: send_weights,
                 own_weights_left: weights_left.take(),
             };
             let StepRun {

@@ -305,9 +305,14 @@ impl Plan {
         self.grid.shape
     }
 
-    /// The input's ACT_IN packet (at address 0): `data` (CHW bytes of the planned shape) on
-    /// the grid, split into its four polyphase images for a stride-2 layer.
+    /// The input's ACT_IN packet (at address 0): the payload of [`Plan::input_grid`].
     pub fn act_packet(&self, data: &[u8]) -> Result<Packet, JobError> {
+        Ok(Packet::act(false, 0, &self.input_grid(data)?)?)
+    }
+
+    /// `data` (CHW bytes of the planned shape) on the grid, split into its four polyphase
+    /// images for a stride-2 layer, zero-padded to whole stream beats: the ACT_IN payload.
+    pub fn input_grid(&self, data: &[u8]) -> Result<Vec<u8>, JobError> {
         let g = self.grid;
         if data.len() != g.shape.len() {
             return Err(JobError::Shape(format!(
@@ -318,11 +323,10 @@ impl Plan {
                 g.shape.w
             )));
         }
-        Ok(Packet::act(
-            false,
-            0,
-            &grid_bytes(data, g.shape, g.pad, g.stride),
-        )?)
+        let mut v = grid_bytes(data, g.shape, g.pad, g.stride);
+        let beat = crate::STREAM_BYTES as usize;
+        v.resize(v.len().div_ceil(beat) * beat, 0);
+        Ok(v)
     }
 
     /// Where the memories the plan's packets fill end.
