@@ -463,22 +463,6 @@ fn schedule_early(next: &[Packet], jobs: &[Descriptor]) -> Schedule {
     (at, late)
 }
 
-/// How many bytes from the start of the step's input `grid` (its ACT_IN payload) are already
-/// on the card, after checking that they are the same bytes (they were built from the
-/// previous step's output) and that they went where the input goes (`base`).
-fn forwarded_bytes(grid: &[u8], base: u32, f: &Forward) -> std::result::Result<usize, String> {
-    if f.sent == 0 {
-        return Ok(0);
-    }
-    if f.layout.base != base {
-        return Err("no input packet where the streamed input went".into());
-    }
-    if grid.len() < f.sent || grid[..f.sent] != f.bytes[..f.sent] {
-        return Err("the streamed input differs from the planned input".into());
-    }
-    Ok(f.sent)
-}
-
 /// Run one planned step: packets, then each job (descriptor, START, C2H, DONE) with its counters.
 /// With `fwd`, the output is read channel by channel and streamed back as the next step's input.
 #[allow(clippy::too_many_arguments)]
@@ -884,16 +868,32 @@ impl Sequencer {
             preset: self.cfg.name.clone(),
             source,
         };
-        // The input's ACT_IN packet, less what the step before streamed to the card already.
-        let grid = plan.input_grid(&x.data).map_err(plan_err)?;
+        // The input's ACT_IN packet, less what the step before streamed to the card already
+        // (checked to be the same bytes: it was built from the previous step's output).
         let sent = match fwd.input {
-            Some(f) => forwarded_bytes(&grid, at.act, f)
-                .map_err(|e| SeqError::Input(format!("{}: {e}", step.name())))?,
-            None => 0,
+            Some(f) if f.sent > 0 => {
+                if f.layout.base != at.act {
+                    return Err(SeqError::Input(format!(
+                        "{}: no input packet where the streamed input went",
+                        step.name()
+                    )));
+                }
+                &f.bytes[..f.sent]
+            }
+            _ => &[],
         };
+        let tail = plan
+            .input_grid_after(&x.data, sent)
+            .map_err(plan_err)?
+            .ok_or_else(|| {
+                SeqError::Input(format!(
+                    "{}: the streamed input differs from the planned input",
+                    step.name()
+                ))
+            })?;
         let mut rest = vec![plan.mask.clone()];
-        if sent < grid.len() || grid.is_empty() {
-            let act = Packet::act(false, at.act + sent as u32, &grid[sent..])
+        if !tail.is_empty() || sent.is_empty() {
+            let act = Packet::act(false, at.act + sent.len() as u32, &tail)
                 .map_err(|e| plan_err(e.into()))?;
             rest.push(act);
         }

@@ -135,7 +135,7 @@ fn chan_entries(l: &EngineLayer) -> Vec<u16> {
 
 /// Grid of an input of `shape` with `pad` (split into four phases for stride 2): (width, rows,
 /// channels on the grid).
-fn grid_dims(shape: Shape, pad: u32, stride: u32) -> (u32, u32, u32) {
+pub(super) fn grid_dims(shape: Shape, pad: u32, stride: u32) -> (u32, u32, u32) {
     let (hp, wp) = (shape.h + 2 * pad, shape.w + 2 * pad);
     if stride == 1 {
         (wp, hp, shape.c)
@@ -161,11 +161,14 @@ pub(super) fn grid_bytes(data: &[u8], shape: Shape, pad: u32, stride: u32) -> Ve
                 v[c * plane + py * gw + p..][..w].copy_from_slice(src);
                 continue;
             }
-            // Padded column x goes to phase x % 2, column x / 2 of its row.
-            for (x, &b) in src.iter().enumerate() {
-                let px = x + p;
-                let ph = (py % 2) * 2 + px % 2;
-                v[(c * 4 + ph) * plane + (py / 2) * gw + px / 2] = b;
+            // Padded column px goes to phase (py % 2, px % 2), column px / 2 of row py / 2.
+            for par in 0..2 {
+                let x0 = (par + 2 - p % 2) % 2;
+                let ph = (py % 2) * 2 + par;
+                let at = (c * 4 + ph) * plane + (py / 2) * gw + (x0 + p) / 2;
+                for (d, &b) in v[at..].iter_mut().zip(src.iter().skip(x0).step_by(2)) {
+                    *d = b;
+                }
             }
         }
     }

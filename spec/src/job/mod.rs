@@ -329,6 +329,58 @@ impl Plan {
         Ok(v)
     }
 
+    /// Bytes of [`Plan::input_grid`].
+    pub fn input_grid_len(&self) -> usize {
+        let g = self.grid;
+        let (gw, gh, gc) = build::grid_dims(g.shape, g.pad, g.stride);
+        let beat = crate::STREAM_BYTES as usize;
+        (gc as usize * (gw * gh) as usize).div_ceil(beat) * beat
+    }
+
+    /// Bytes `sent.len()..` of [`Plan::input_grid`], if its bytes `..sent.len()` are `sent`
+    /// (else `None`), built a plane at a time: the part already on the card is compared in
+    /// place.
+    pub fn input_grid_after(&self, data: &[u8], sent: &[u8]) -> Result<Option<Vec<u8>>, JobError> {
+        let g = self.grid;
+        let from = sent.len();
+        if g.stride != 1 {
+            let full = self.input_grid(data)?;
+            return Ok((full.get(..from) == Some(sent)).then(|| full[from..].to_vec()));
+        }
+        if data.len() != g.shape.len() {
+            return self.input_grid(data).map(|_| None);
+        }
+        let total = self.input_grid_len();
+        if from > total {
+            return Ok(None);
+        }
+        let (h, w, p) = (g.shape.h as usize, g.shape.w as usize, g.pad as usize);
+        let (gw, gh, _) = build::grid_dims(g.shape, g.pad, g.stride);
+        let (gw, plane) = (gw as usize, (gw * gh) as usize);
+        let mut out = Vec::with_capacity(total - from);
+        // One plane, its border zero (only the interior is written, channel after channel).
+        let mut buf = vec![0u8; plane];
+        for c in 0..g.shape.c as usize {
+            let start = c * plane;
+            for y in 0..h {
+                buf[(y + p) * gw + p..][..w].copy_from_slice(&data[(c * h + y) * w..][..w]);
+            }
+            let split = from.clamp(start, start + plane) - start;
+            if split > 0 && buf[..split] != sent[start..start + split] {
+                return Ok(None);
+            }
+            out.extend_from_slice(&buf[split..]);
+        }
+        // The padding to whole beats.
+        let end = g.shape.c as usize * plane;
+        let split = from.max(end);
+        if sent[end.min(from)..].iter().any(|&b| b != 0) {
+            return Ok(None);
+        }
+        out.resize(out.len() + (total - split), 0);
+        Ok(Some(out))
+    }
+
     /// Where the memories the plan's packets fill end.
     pub fn footprint(&self) -> Footprint {
         let mut f = Footprint::default();
