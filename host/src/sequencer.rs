@@ -226,7 +226,8 @@ pub struct StepReport {
     pub h2c: H2cBytes,
     /// Host time of the step: planning, transfers, waiting.
     pub wall: Duration,
-    /// Of which planning and output parsing on the host.
+    /// CPU time of the host thread, within the step, for the per-image part of planning
+    /// (the input's ACT_IN packet, the step's packet list) and for parsing its output into CHW.
     pub host: Duration,
 }
 
@@ -252,10 +253,23 @@ impl NetOutput {
             .map(|l| l.perf.busy)
             .sum()
     }
-    /// Host time spent planning and parsing.
+    /// Host CPU time spent planning and parsing (see [`StepReport::host`]).
     pub fn host_time(&self) -> Duration {
         self.steps.iter().map(|s| s.host).sum()
     }
+}
+
+/// CPU time of the calling thread (what the host spends, whatever else the machine runs).
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec for clock_gettime to fill.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 fn shape_of(q: &QTensor) -> Shape {
@@ -851,7 +865,7 @@ impl Sequencer {
         send_weights: bool,
         fwd: StepForward,
     ) -> Result<StepRun, SeqError> {
-        let t0 = Instant::now();
+        let t0 = thread_cpu_time();
         let at = self.places[si];
         // The plan made at start-up, unless `x` is not the shape it was made for.
         let other;
@@ -912,7 +926,7 @@ impl Sequencer {
             Some((early, late)) if fwd.next_weights => (early, late),
             _ => (&[], &[]),
         };
-        let mut host = t0.elapsed();
+        let mut host = thread_cpu_time().saturating_sub(t0);
         let JobsRun {
             c2h,
             reports: layers,
@@ -937,7 +951,7 @@ impl Sequencer {
         if let Some(f) = &next {
             h2c.activations += f.h2c_bytes;
         }
-        let t1 = Instant::now();
+        let t1 = thread_cpu_time();
         let y = plan.parse_output(&c2h).map_err(plan_err)?;
         let y = QTensor::from_u8(
             plan.out_c as usize,
@@ -946,7 +960,7 @@ impl Sequencer {
             y,
         )
         .map_err(|e| SeqError::Input(e.to_string()))?;
-        host += t1.elapsed();
+        host += thread_cpu_time().saturating_sub(t1);
         Ok(StepRun {
             y,
             layers,
