@@ -229,10 +229,17 @@ fn the_model_that_ran_is_named() {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(doc["model"].as_str().unwrap().ends_with("compressed_SqueezeNet.net"));
+    assert!(doc["model"]
+        .as_str()
+        .unwrap()
+        .ends_with("compressed_SqueezeNet.net"));
     assert_eq!(doc["model_sha256"], weights::Model::builtin().sha256);
     let out = sqz(&["infer", "--backend", "float", &chelsea]);
-    assert!(text(&out.stderr).contains("model: built-in"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("model: built-in"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

@@ -89,7 +89,10 @@ fn model() -> Option<QuantModel> {
 fn image(seed: u32) -> Vec<f32> {
     (0..INPUT_LEN as u32)
         .map(|i| {
-            let h = i.wrapping_mul(2654435761).wrapping_add(seed.wrapping_mul(40503)) >> 9;
+            let h = i
+                .wrapping_mul(2654435761)
+                .wrapping_add(seed.wrapping_mul(40503))
+                >> 9;
             (h % 4001) as f32 / 1000.0 - 2.0
         })
         .collect()

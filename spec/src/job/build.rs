@@ -121,7 +121,10 @@ fn job_model(l: &EngineLayer, lanes: u32, ntiles: u32, positions: u64) -> JobMod
         .chans
         .iter()
         .map(|c| {
-            let zero = c.iter().filter(|(code, _)| l.lut[*code as usize] == 0).count();
+            let zero = c
+                .iter()
+                .filter(|(code, _)| l.lut[*code as usize] == 0)
+                .count();
             (c.len() as u64, zero as u64)
         })
         .collect();

@@ -19,8 +19,8 @@ use crate::packet::{Packet, PacketError, PacketType};
 
 mod build;
 
-pub use build::{plan_conv, plan_conv_for, plan_fire, plan_fire_for};
 use build::grid_bytes;
+pub use build::{plan_conv, plan_conv_for, plan_fire, plan_fire_for};
 
 /// Engine timing the cycle models rely on. A tile's last entry issues at least this many cycles
 /// after the previous tile's last: each shared requantizer serves four lanes, one per cycle.
@@ -625,8 +625,8 @@ fn engine_layer(l: &ConvLayer) -> Result<EngineLayer, JobError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::AccelConfig;
     use crate::packet::PacketType;
+    use crate::AccelConfig;
 
     fn layer(
         in_c: u32,
