@@ -14,62 +14,26 @@
 //! top, and the image for conv1 is placed at the top too). Only what cannot go early (masks,
 //! weights that are not resident, the tail of the last channel) is sent between steps.
 
-use std::collections::VecDeque;
+mod jobs;
+mod steps;
+
 use std::time::{Duration, Instant};
 
 use reference::int8::{logits_from_final, QTensor};
 use spec::descriptor::Descriptor;
-use spec::job::{self, ActLayout, ConvLayer, JobError, LayerWeights, Plan, Shape};
+use spec::job::{self, ActLayout, ConvLayer, JobError, Plan, Shape};
 use spec::packet::{Packet, PacketType};
-use spec::regs;
-use spec::trailer::TRAILER_BYTES;
 use spec::AccelConfig;
 
-use weights::quant::{QuantLayer, QuantModel};
-use weights::topology::{
-    Input, Role, FIRES, INPUT_C, INPUT_H, INPUT_LEN, INPUT_W, LAYERS, NUM_LAYERS,
-};
+use weights::quant::QuantModel;
+use weights::topology::{Input, Role, INPUT_C, INPUT_H, INPUT_LEN, INPUT_W, LAYERS, NUM_LAYERS};
 
-use crate::device::{self, Device, DeviceError, Result};
+use crate::device::{self, Device, DeviceError};
 use crate::perf_report::{H2cBytes, JobModel};
-
-/// Send packets on H2C as one transfer.
-pub fn send_packets(dev: &mut dyn Device, packets: &[Packet]) -> Result<()> {
-    let beats: Vec<u64> = packets.iter().flat_map(|p| p.to_beats()).collect();
-    if beats.is_empty() {
-        return Ok(());
-    }
-    dev.write_h2c(&spec::packet::beats_to_bytes(&beats))
-}
-
-/// Write the descriptor words into `DESC`.
-pub fn write_descriptor(dev: &mut dyn Device, d: &Descriptor) -> Result<()> {
-    let words = d
-        .pack()
-        .map_err(|e| DeviceError::Model(format!("descriptor does not encode: {e}")))?;
-    for (i, w) in words.iter().enumerate() {
-        dev.write_reg(regs::DESC.at(i as u32), *w)?;
-    }
-    Ok(())
-}
-
-/// Run one job whose inputs are already loaded: descriptor, `START`, read its output and
-/// trailer, `DONE`, each checked ([`device::check_job`]). Returns the C2H payload
-/// (`Descriptor::output_bytes` of it; none for a job that writes the squeeze buffer).
-pub fn run_job(dev: &mut dyn Device, cfg: &AccelConfig, d: &Descriptor) -> Result<Vec<u8>> {
-    write_descriptor(dev, d)?;
-    let seq = dev.read_reg(regs::PERF_JOBS.offset)?.wrapping_add(1);
-    device::start_job(dev, seq)?;
-    let payload = d.output_bytes(cfg.pixel_lanes) as usize;
-    let mut out = vec![0u8; payload + TRAILER_BYTES];
-    dev.read_c2h(&mut out)?;
-    let t = dev.timeouts().done;
-    dev.wait_done(t)?;
-    let jobs = dev.read_reg(regs::PERF_JOBS.offset)?;
-    device::check_job(&out, seq, jobs)?;
-    out.truncate(payload);
-    Ok(out)
-}
+pub use jobs::{run_job, send_packets, write_descriptor};
+use jobs::{run_jobs, schedule_early, Forward, JobsRun, Schedule};
+use steps::layer_input;
+pub use steps::{conv_layer, steps, Step};
 
 // ---- the network ---------------------------------------------------------------------------
 
@@ -87,118 +51,6 @@ pub enum SeqError {
     },
     #[error("{0}")]
     Input(String),
-}
-
-/// One unit the sequencer runs: a plain convolution or a Fire module (three jobs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Step {
-    Conv(usize),
-    Fire {
-        squeeze: usize,
-        expand1x1: usize,
-        expand3x3: usize,
-    },
-}
-
-impl Step {
-    /// Layer indices whose output this step sends back to the host.
-    pub fn outputs(&self) -> Vec<usize> {
-        match *self {
-            Step::Conv(i) => vec![i],
-            Step::Fire {
-                expand1x1,
-                expand3x3,
-                ..
-            } => vec![expand1x1, expand3x3],
-        }
-    }
-    pub fn name(&self) -> &'static str {
-        match *self {
-            Step::Conv(i) => LAYERS[i].name,
-            Step::Fire { squeeze, .. } => LAYERS[squeeze].name.split('/').next().unwrap_or("fire"),
-        }
-    }
-    fn first(&self) -> usize {
-        match *self {
-            Step::Conv(i) => i,
-            Step::Fire { squeeze, .. } => squeeze,
-        }
-    }
-    /// The layers of the step, in job order.
-    pub fn layers(&self) -> Vec<usize> {
-        match *self {
-            Step::Conv(i) => vec![i],
-            Step::Fire {
-                squeeze,
-                expand1x1,
-                expand3x3,
-            } => vec![squeeze, expand1x1, expand3x3],
-        }
-    }
-}
-
-/// conv1, fire2..fire9, conv_final.
-pub fn steps() -> Vec<Step> {
-    let mut v = Vec::new();
-    let mut i = 0;
-    while i < NUM_LAYERS {
-        if let Some(f) = FIRES.iter().find(|f| f.squeeze == i) {
-            v.push(Step::Fire {
-                squeeze: f.squeeze,
-                expand1x1: f.expand1x1,
-                expand3x3: f.expand3x3,
-            });
-            i += 3;
-        } else {
-            v.push(Step::Conv(i));
-            i += 1;
-        }
-    }
-    v
-}
-
-/// A quantized layer as the planner's input: the stored codes put back at their dense positions,
-/// decoded on the card through the layer's int8 LUT.
-pub fn conv_layer(q: &QuantLayer) -> Result<ConvLayer, SeqError> {
-    let s = q.spec;
-    let mut codes = vec![0u8; s.weight_count()];
-    let mut pos: i64 = -1;
-    for (&c, &r) in q.codes.iter().zip(&q.rel_idx) {
-        pos += r as i64 + 1;
-        let slot = codes.get_mut(pos as usize).ok_or_else(|| {
-            SeqError::Input(format!(
-                "{}: weight entry at position {pos} is past the layer",
-                s.name
-            ))
-        })?;
-        *slot = c;
-    }
-    // The dense int8 weights the reference uses must be exactly what the card will decode.
-    if codes
-        .iter()
-        .zip(&q.weights)
-        .any(|(&c, &w)| q.lut[c as usize] != w)
-    {
-        return Err(SeqError::Input(format!(
-            "{}: codes and dense weights disagree",
-            s.name
-        )));
-    }
-    Ok(ConvLayer {
-        in_c: s.in_c as u32,
-        out_c: s.out_c as u32,
-        k: s.k as u32,
-        stride: s.stride as u32,
-        pad: s.pad as u32,
-        pool: s.pool,
-        weights: LayerWeights::Coded {
-            codes,
-            lut: q.lut.to_vec(),
-        },
-        bias: q.bias.clone(),
-        m: q.m,
-        shift: q.shift,
-    })
 }
 
 /// Counters of one job (one layer), from the card's PERF registers.
@@ -281,25 +133,6 @@ fn shape_of(q: &QTensor) -> Shape {
     }
 }
 
-/// The input of layer `i`, from the image and the outputs read back so far.
-fn layer_input(i: usize, image: &QTensor, outs: &[Option<QTensor>]) -> Result<QTensor, SeqError> {
-    let get = |j: usize| {
-        outs[j].as_ref().ok_or_else(|| {
-            SeqError::Input(format!(
-                "{} needs the output of {}, not read back",
-                LAYERS[i].name, LAYERS[j].name
-            ))
-        })
-    };
-    Ok(match LAYERS[i].input {
-        Input::Image => image.clone(),
-        Input::Layer(j) => get(j)?.clone(),
-        Input::Concat(a, b) => {
-            QTensor::concat(&[get(a)?, get(b)?]).map_err(|e| SeqError::Input(e.to_string()))?
-        }
-    })
-}
-
 /// Where a step's weights, biases and codebooks live on the card, and how far its input is
 /// moved up in the activation buffer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -327,78 +160,6 @@ fn relocate(plan: &Plan, at: Place) -> Vec<Descriptor> {
         .collect()
 }
 
-/// The next step's input, built from this step's output as it arrives and sent to the card
-/// while this step's jobs still run.
-struct Forward {
-    layout: ActLayout,
-    /// The next step's ACT_IN payload (zero-padded to whole beats), filled channel by channel.
-    bytes: Vec<u8>,
-    /// Channels filled (they arrive in order).
-    channels: u32,
-    /// Bytes already on the card (a whole number of beats from the start).
-    sent: usize,
-    /// H2C bytes this step sent for it (headers included).
-    h2c_bytes: u64,
-}
-
-/// Read the output and send the next input in pieces of about this much while a job runs (a
-/// DMA and a packet header per piece; what arrives after a step's last piece is sent with the
-/// next step's packets).
-const FORWARD_MIN_BYTES: usize = 16 * 1024;
-
-impl Forward {
-    fn new(layout: ActLayout) -> Forward {
-        let beat = spec::STREAM_BYTES as usize;
-        Forward {
-            layout,
-            bytes: vec![0; layout.len().div_ceil(beat) * beat],
-            channels: 0,
-            sent: 0,
-            h2c_bytes: 0,
-        }
-    }
-
-    /// Channel `k` of the next input arrived (an `h x w` map). Out of order: ignored, and
-    /// nothing past it is sent early (the step's packets send it later).
-    fn channel(&mut self, k: u32, map: &[u8]) {
-        if k != self.channels || k >= self.layout.c {
-            return;
-        }
-        let plane = self.layout.plane();
-        self.bytes[k as usize * plane..][..plane].copy_from_slice(&self.layout.plane_of(map));
-        self.channels += 1;
-    }
-
-    /// The H2C bytes of an ACT_IN packet with what is ready (whole beats), if that is at least
-    /// `min` bytes and none of the step's jobs still to run (`remaining`, the running one
-    /// first) reads where it goes; otherwise nothing (kept for later). The caller sends them
-    /// while the first of `remaining` runs.
-    fn take(&mut self, remaining: &[Descriptor], min: usize) -> Result<Vec<u8>> {
-        let beat = spec::STREAM_BYTES as usize;
-        let ready = if self.channels == self.layout.c {
-            self.bytes.len()
-        } else {
-            self.channels as usize * self.layout.plane() / beat * beat
-        };
-        if ready <= self.sent || ready - self.sent < min {
-            return Ok(Vec::new());
-        }
-        let addr = self.layout.base + self.sent as u32;
-        let beats = ((ready - self.sent) / beat) as u32;
-        if !remaining
-            .iter()
-            .all(|d| d.loads_while_running(PacketType::ActIn, addr, beats))
-        {
-            return Ok(Vec::new());
-        }
-        let p = Packet::act(false, addr, &self.bytes[self.sent..ready])
-            .map_err(|e| DeviceError::Model(format!("forwarded input packet: {e}")))?;
-        self.h2c_bytes += (beats as u64 + 1) * beat as u64;
-        self.sent = ready;
-        Ok(spec::packet::beats_to_bytes(&p.to_beats()))
-    }
-}
-
 /// What a step streams: its own input's beginning, already on the card (from the step before),
 /// and where the next step's input goes (if this step's output is that input).
 #[derive(Default)]
@@ -423,202 +184,6 @@ struct StepRun {
     /// The next step's weight packets that could not go in during this step (`None`: none
     /// were offered).
     next_weights_left: Option<Vec<Packet>>,
-}
-
-/// The next step's packets to send after each job's START (per job), and those that wait for
-/// the next step.
-type Schedule = (Vec<Vec<Packet>>, Vec<Packet>);
-
-/// Which of the next step's weight, codebook and bias packets go in right after each job's START
-/// (per job), and which must wait for the next step (the rest). A packet, or the part of a
-/// weight packet, goes at the first job from which on no remaining job of this step uses its
-/// destination (`Descriptor::loads_while_running` against every job still to run).
-fn schedule_early(next: &[Packet], jobs: &[Descriptor]) -> Schedule {
-    let mut at: Vec<Vec<Packet>> = vec![Vec::new(); jobs.len()];
-    let mut late = Vec::new();
-    let wpb = spec::packet::WEIGHTS_PER_BEAT as u32;
-    let free = |ty: PacketType, addr: u32, beats: u32, from: usize| {
-        jobs[from..]
-            .iter()
-            .all(|d| d.loads_while_running(ty, addr, beats))
-    };
-    for p in next {
-        if p.ty != PacketType::Weights {
-            match (0..jobs.len()).find(|&j| free(p.ty, p.addr, p.payload.len() as u32, j)) {
-                Some(j) => at[j].push(p.clone()),
-                None => late.push(p.clone()),
-            }
-            continue;
-        }
-        // Weight beats one by one: beat b goes at the first job from which it is free; runs of
-        // beats with the same job become one packet.
-        let first_free = |b: usize| {
-            (0..jobs.len()).find(|&j| free(PacketType::Weights, p.addr + b as u32 * wpb, 1, j))
-        };
-        let mut b = 0;
-        while b < p.payload.len() {
-            let j = first_free(b);
-            let mut e = b + 1;
-            while e < p.payload.len() && first_free(e) == j {
-                e += 1;
-            }
-            let part = Packet {
-                ty: PacketType::Weights,
-                addr: p.addr + b as u32 * wpb,
-                payload: p.payload[b..e].to_vec(),
-            };
-            match j {
-                Some(j) => at[j].push(part),
-                None => late.push(part),
-            }
-            b = e;
-        }
-    }
-    (at, late)
-}
-
-/// Run one planned step: packets, then each job (descriptor, START, C2H, DONE) with its counters.
-/// With `fwd`, the output is read channel by channel and streamed back as the next step's input.
-#[allow(clippy::too_many_arguments)]
-fn run_jobs(
-    dev: &mut dyn Device,
-    packets: &[Packet],
-    plan: &Plan,
-    jobs: &[Descriptor],
-    layers: &[usize],
-    models: &[JobModel],
-    mut fwd: Option<&mut Forward>,
-    early: &[Vec<Packet>],
-) -> Result<JobsRun, DeviceError> {
-    let beats: Vec<u64> = packets.iter().flat_map(|p| p.to_beats()).collect();
-    if !beats.is_empty() {
-        dev.write_h2c(&spec::packet::beats_to_bytes(&beats))?;
-    }
-    let mut c2h = Vec::with_capacity(plan.out_bytes() as usize);
-    let mut reports = Vec::new();
-    let mut before = device::read_perf(dev)?;
-    let mut queue: VecDeque<Packet> = VecDeque::new();
-    let mut early_sent = H2cBytes::default();
-    for (((j, d), &li), model) in plan.jobs.iter().zip(jobs).zip(layers).zip(models) {
-        write_descriptor(dev, d)?;
-        // The job's number: PERF_JOBS counts it when it is done, and its trailer carries it.
-        let seq = before.jobs.wrapping_add(1);
-        device::start_job(dev, seq)?;
-        let at = c2h.len();
-        let payload = j.out_bytes as usize;
-        c2h.resize(at + payload + TRAILER_BYTES, 0);
-        // The next step's weights that miss what this and the later jobs use, as much as the
-        // loader takes in the job's own time (the planner's issue and fetch cycles: a lower
-        // bound); the rest waits for the next job.
-        queue.extend(early.get(reports.len()).cloned().unwrap_or_default());
-        let budget = (model.issue_cycles() + model.fetch_cycles()) * 3 / 4;
-        let now = take_cycles(&mut queue, budget);
-        early_sent += H2cBytes::of(&now);
-        let mut send = spec::packet::beats_to_bytes(
-            &now.iter().flat_map(|p| p.to_beats()).collect::<Vec<_>>(),
-        );
-        match (fwd.as_deref_mut(), j.out_channels()) {
-            (Some(f), Some((ch0, n, cb))) if cb > 0 => {
-                // Each piece of output read goes with the next input piece built from the one
-                // before (both directions at once); the previous job's last piece goes first.
-                let remaining = &jobs[reports.len()..];
-                send.extend(f.take(remaining, 1)?);
-                let cb = cb as usize;
-                let per_read = (FORWARD_MIN_BYTES / cb).max(1);
-                let mut o = 0usize;
-                while o < n as usize {
-                    // Pieces shrink towards the end of the job (a quarter of what is left, the
-                    // last channel alone): the input streamed back trails the output by a
-                    // piece, and what trails the job's end loads after it.
-                    let left = n as usize - o;
-                    let mut k = per_read.min(left.div_ceil(4)).max(1);
-                    if k == left && k > 1 {
-                        k -= 1;
-                    }
-                    // The last piece takes the trailer with it.
-                    let end = if o + k == n as usize {
-                        c2h.len()
-                    } else {
-                        at + (o + k) * cb
-                    };
-                    dev.exchange(&send, &mut c2h[at + o * cb..end])?;
-                    for c in o..o + k {
-                        if let Some(map) = j.parse_channel(&c2h[at + c * cb..at + (c + 1) * cb]) {
-                            f.channel(ch0 + c as u32, &map);
-                        }
-                    }
-                    o += k;
-                    // Built now, sent with the next read (the job is still running then).
-                    send = if o < n as usize {
-                        f.take(remaining, FORWARD_MIN_BYTES)?
-                    } else {
-                        Vec::new()
-                    };
-                }
-            }
-            // A job with no payload still sends its trailer.
-            _ => dev.exchange(&send, &mut c2h[at..])?,
-        }
-        let t = dev.timeouts().done;
-        dev.wait_done(t)?;
-        let after = device::read_perf(dev)?;
-        device::check_job(&c2h[at..], seq, after.jobs)?;
-        c2h.truncate(at + payload);
-        reports.push(LayerReport {
-            layer: LAYERS[li].name,
-            perf: after - before,
-            dense_macs: LAYERS[li].dense_macs(),
-            out_bytes: j.out_bytes,
-            model: model.clone(),
-        });
-        before = after;
-    }
-    Ok(JobsRun {
-        c2h,
-        reports,
-        h2c_bytes: beats.len() as u64 * spec::STREAM_BYTES as u64,
-        early_sent,
-        early_left: queue.into(),
-    })
-}
-
-/// What [`run_jobs`] did.
-struct JobsRun {
-    c2h: Vec<u8>,
-    reports: Vec<LayerReport>,
-    /// H2C bytes of the step's own packets.
-    h2c_bytes: u64,
-    /// The next step's packets sent during the jobs, and those that did not fit in their time.
-    early_sent: H2cBytes,
-    early_left: Vec<Packet>,
-}
-
-/// Take packets from the front of `queue` worth at most `cycles` loader cycles (splitting a
-/// weight packet at a beat if it does not fit whole).
-fn take_cycles(queue: &mut VecDeque<Packet>, cycles: u64) -> Vec<Packet> {
-    let mut out = Vec::new();
-    let mut left = cycles;
-    while let Some(p) = queue.front_mut() {
-        let cost = spec::packet::loader_cycles(p.ty, p.payload.len());
-        if cost <= left {
-            left -= cost;
-            out.extend(queue.pop_front());
-            continue;
-        }
-        let header = spec::packet::HEADER_CYCLES;
-        if p.ty == PacketType::Weights && left > header + spec::packet::WEIGHT_BEAT_CYCLES {
-            let k = ((left - header) / spec::packet::WEIGHT_BEAT_CYCLES) as usize;
-            let head = Packet {
-                ty: p.ty,
-                addr: p.addr,
-                payload: p.payload.drain(..k).collect(),
-            };
-            p.addr += (k * spec::packet::WEIGHTS_PER_BEAT) as u32;
-            out.push(head);
-        }
-        break;
-    }
-    out
 }
 
 /// The network sequencer for one card configuration and model. When every layer's weights fit
