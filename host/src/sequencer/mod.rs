@@ -434,13 +434,17 @@ impl Sequencer {
         let at = self.places[si];
         // The plan made at start-up, unless `x` is not the shape it was made for.
         let other;
-        let (plan, jobs) = if self.plans[si].input_shape() == shape_of(x) {
-            (&self.plans[si], &self.descs[si])
+        let (plan, jobs, schedule) = if self.plans[si].input_shape() == shape_of(x) {
+            (&self.plans[si], &self.descs[si], &self.schedules[si])
         } else {
             let plan = self.plan(step, shape_of(x))?;
             let jobs = relocate(&plan, at);
-            other = (plan, jobs);
-            (&other.0, &other.1)
+            let schedule = self
+                .early_weights
+                .get(si + 1)
+                .map(|next| schedule_early(next, &jobs));
+            other = (plan, jobs, schedule);
+            (&other.0, &other.1, &other.2)
         };
         let plan_err = |source| SeqError::Plan {
             step: step.name(),
@@ -487,7 +491,7 @@ impl Sequencer {
         let mut h2c = H2cBytes::of(&packets);
         let mut next = fwd.output.map(Forward::new);
         // The next step's weights, sent during this step's jobs where they miss what is used.
-        let (early, late): (&[Vec<Packet>], &[Packet]) = match &self.schedules[si] {
+        let (early, late): (&[Vec<Packet>], &[Packet]) = match schedule {
             Some((early, late)) if fwd.next_weights => (early, late),
             _ => (&[], &[]),
         };
