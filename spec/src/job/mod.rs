@@ -466,7 +466,7 @@ mod tests {
         let w = (0..n)
             .map(|i| {
                 let h = (i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 7;
-                if h % 3 == 0 {
+                if h.is_multiple_of(3) {
                     // Some 16-bit magnitudes, at most 255 distinct values.
                     (((h >> 8) % 255) as i32 - 127) as i16 * 181
                 } else {
