@@ -4,7 +4,7 @@
 //! independently of the engine's grid/polyphase/sparse machinery). The full cross-check suite
 //! against `reference::int8` lives in `sim`.
 
-use spec::job::{plan_conv, plan_fire, ConvLayer, LayerWeights, Plan, Tensor};
+use spec::job::{plan_conv, plan_fire, ConvLayer, LayerWeights, Planned, Tensor};
 use spec::regs;
 use spec::AccelConfig;
 use std::io::Write;
@@ -68,15 +68,16 @@ fn run_script(script: &str, backpressure: bool) -> String {
 }
 
 /// Script for a plan: reset, load, then per job descriptor + start + output + wait.
-fn plan_script(p: &Plan) -> String {
+fn plan_script(p: &Planned) -> String {
     let mut s = String::from("R 4\n");
-    s.push_str(&format!("S {}", p.load.len()));
-    for b in &p.load {
+    let load = p.load();
+    s.push_str(&format!("S {}", load.len()));
+    for b in &load {
         s.push_str(&format!(" {b:x}"));
     }
     s.push('\n');
     for j in &p.jobs {
-        for (i, w) in j.desc.iter().enumerate() {
+        for (i, w) in j.words().unwrap().iter().enumerate() {
             s.push_str(&format!("W {:x} {:x}\n", regs::DESC.at(i as u32), w));
         }
         s.push_str(&format!(
@@ -100,23 +101,14 @@ fn plan_script(p: &Plan) -> String {
 
 /// Issue cycles the walker needs by construction: per job, sum over channels of
 /// `ntiles * max(entries, 4)` (zero weights cost nothing; a tile lasts >= spec::job::MIN_TILE_CYCLES).
-fn model_cycles(p: &Plan) -> Vec<u64> {
-    use spec::packet::{Packet, PacketType};
-    let pk = Packet::parse_stream(&p.load).unwrap();
-    let mut counts = std::collections::HashMap::new();
-    for b in pk.iter().filter(|b| b.ty == PacketType::Bias) {
-        for (i, w) in b.payload.iter().enumerate() {
-            counts.insert(b.addr + i as u32, (w >> 32) as u64);
-        }
-    }
+fn model_cycles(p: &Planned) -> Vec<u64> {
     p.jobs
         .iter()
         .map(|j| {
-            let d = &j.descriptor;
-            (0..d.out_c)
-                .map(|o| {
-                    d.ntiles as u64
-                        * counts[&(d.bias_base + o)].max(spec::job::MIN_TILE_CYCLES as u64)
+            j.chan_entries
+                .iter()
+                .map(|&n| {
+                    j.descriptor.ntiles as u64 * (n as u64).max(spec::job::MIN_TILE_CYCLES as u64)
                 })
                 .sum()
         })
@@ -148,7 +140,7 @@ fn job_payloads(text: &str, first_seq: u32) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn run_plan(p: &Plan, backpressure: bool) -> RunResult {
+fn run_plan(p: &Planned, backpressure: bool) -> RunResult {
     let text = run_script(&plan_script(p), backpressure);
     let payloads = job_payloads(&text, 1);
     assert_eq!(payloads.len(), p.jobs.len(), "{text}");
@@ -724,7 +716,7 @@ fn nitefury_network_cycle_model() {
             issue
         );
         total += c;
-        load += p.load.len() as u64;
+        load += p.load().len() as u64;
         macs += p.dense_macs;
         entries += p.weight_entries;
         largest = largest.max(p.weight_entries);

@@ -1,5 +1,5 @@
 //! The performance report of `sqz-host bench` on a card backend, as pure functions: the
-//! planner's view of each job ([`JobModel`], read back from the plan's own H2C packets), the
+//! planner's cycle model of each job ([`JobModel`], made by `spec::job` with the plan), the
 //! per-layer rows (dense and nonzero MACs, cycles, ideal cycles, dense-equivalent efficiency,
 //! nonzero utilisation) with a [`Breakdown`] of the measured busy cycles into causes that adds up
 //! to the counter exactly, the totals at a clock, the bytes moved per image against the PCIe link,
@@ -14,170 +14,17 @@
 //! plan, the short-channel and fetch cycles from the model, the rest of `stall` as measured, and
 //! shows any disagreement between model and counters as `remainder` instead of hiding it.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
-use spec::job::Plan;
 use spec::packet::{Packet, PacketType};
 
 use crate::device::Perf;
 
-/// The engine timing of the contract (`spec::job`), widened for cycle arithmetic.
-pub const MIN_TILE_CYCLES: u64 = spec::job::MIN_TILE_CYCLES as u64;
-pub const CHANNEL_FETCH_CYCLES: u64 = spec::job::CHANNEL_FETCH_CYCLES as u64;
+pub use spec::cycles::{JobModel, CHANNEL_FETCH_CYCLES, MIN_TILE_CYCLES};
 /// The link rate assumed when `--link-gbps` is not given: XDMA on PCIe Gen2 x4 (5 GT/s x 4 lanes,
 /// 8b/10b = 2 GB/s raw per direction, about 1.6 GB/s of payload after TLP overhead).
 pub const DEFAULT_LINK_GBPS: f64 = 1.6;
-
-/// What the plan makes one job do, read back from the plan's packets and descriptor exactly as
-/// the card receives them.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct JobModel {
-    pub out_c: u32,
-    /// Tiles of `lanes` grid positions per channel.
-    pub ntiles: u32,
-    pub lanes: u32,
-    /// Weight entries over all channels, fillers included: each is issued once per tile.
-    pub entries: u64,
-    /// Of which decode to weight 0 (15-gap fillers, the one entry of an all-zero channel).
-    pub zero_entries: u64,
-    /// Output positions the job keeps (set mask bits): OH x OW of the conv output.
-    pub positions: u64,
-    /// No-issue cycles the minimum tile length adds (channels with few entries).
-    pub short_cycles: u64,
-}
-
-impl JobModel {
-    /// A job from its channels' `(entries, zero entries)`.
-    pub fn from_channels(
-        lanes: u32,
-        ntiles: u32,
-        positions: u64,
-        chans: &[(u64, u64)],
-    ) -> JobModel {
-        let nt = ntiles as u64;
-        let mut m = JobModel {
-            out_c: chans.len() as u32,
-            ntiles,
-            lanes,
-            positions,
-            ..Default::default()
-        };
-        for (o, &(e, z)) in chans.iter().enumerate() {
-            m.entries += e;
-            m.zero_entries += z;
-            // Tiles after the first of a channel follow its previous tile directly; the first
-            // follows the channel fetch, which already counts towards the minimum (the job's
-            // first channel follows an idle engine, so it never waits).
-            m.short_cycles += nt.saturating_sub(1) * MIN_TILE_CYCLES.saturating_sub(e);
-            if o > 0 && nt > 0 {
-                m.short_cycles += MIN_TILE_CYCLES
-                    .saturating_sub(CHANNEL_FETCH_CYCLES)
-                    .saturating_sub(e);
-            }
-        }
-        m
-    }
-    /// Entries issued by the job: every entry once per tile.
-    pub fn issue_cycles(&self) -> u64 {
-        self.ntiles as u64 * self.entries
-    }
-    /// Nonzero weights of the layer.
-    pub fn nonzero_weights(&self) -> u64 {
-        self.entries - self.zero_entries
-    }
-    /// Nonzero weights x output positions.
-    pub fn nonzero_macs(&self) -> u64 {
-        self.nonzero_weights() * self.positions
-    }
-    /// Issue cycles spent on entries that decode to 0.
-    pub fn zero_entry_cycles(&self) -> u64 {
-        self.ntiles as u64 * self.zero_entries
-    }
-    pub fn fetch_cycles(&self) -> u64 {
-        self.out_c as u64 * CHANNEL_FETCH_CYCLES
-    }
-}
-
-/// The memories a plan's packets fill (addresses as planned, before relocation).
-#[derive(Default)]
-struct Loaded {
-    weights: Vec<(u8, u8)>,
-    counts: Vec<u64>,
-    luts: HashMap<u32, Vec<i16>>,
-    mask: Vec<bool>,
-}
-
-fn put<T: Clone + Default>(v: &mut Vec<T>, at: usize, items: impl IntoIterator<Item = T>) {
-    for (i, x) in items.into_iter().enumerate() {
-        if v.len() <= at + i {
-            v.resize(at + i + 1, T::default());
-        }
-        v[at + i] = x;
-    }
-}
-
-/// The [`JobModel`] of each job of `plan` on an engine of `lanes` pixel lanes.
-pub fn job_models(plan: &Plan, lanes: u32) -> Result<Vec<JobModel>, String> {
-    let packets = Packet::parse_stream(&plan.load).map_err(|e| format!("plan packets: {e}"))?;
-    let mut mem = Loaded::default();
-    for p in &packets {
-        let at = p.addr as usize;
-        match p.ty {
-            PacketType::Weights => put(&mut mem.weights, at, p.weight_entries()),
-            PacketType::Bias => put(&mut mem.counts, at, p.payload.iter().map(|b| b >> 32)),
-            PacketType::Codebook => {
-                mem.luts
-                    .insert(p.addr, Packet::codebook_entries(&p.payload));
-            }
-            PacketType::Mask => put(
-                &mut mem.mask,
-                at * 64,
-                p.payload
-                    .iter()
-                    .flat_map(|b| (0..64).map(move |j| b >> j & 1 == 1)),
-            ),
-            PacketType::ActIn | PacketType::ActMid => {}
-        }
-    }
-    plan.jobs
-        .iter()
-        .enumerate()
-        .map(|(j, job)| {
-            let d = &job.descriptor;
-            let lut = mem
-                .luts
-                .get(&d.lut_slot)
-                .ok_or_else(|| format!("job {j}: no codebook in slot {}", d.lut_slot))?;
-            let mut e = d.weight_base as usize;
-            let mut chans = Vec::with_capacity(d.out_c as usize);
-            for o in 0..d.out_c as usize {
-                let n = *mem
-                    .counts
-                    .get(d.bias_base as usize + o)
-                    .ok_or_else(|| format!("job {j}: no entry count for channel {o}"))?;
-                let ents = mem
-                    .weights
-                    .get(e..e + n as usize)
-                    .ok_or_else(|| format!("job {j}: channel {o} runs past the weights sent"))?;
-                let zero = ents.iter().filter(|(c, _)| lut[*c as usize] == 0).count() as u64;
-                chans.push((n, zero));
-                e += n as usize;
-            }
-            let from = (d.mask_base * lanes) as usize;
-            let to = from + (d.ntiles * lanes) as usize;
-            let positions = mem
-                .mask
-                .get(from..to)
-                .ok_or_else(|| format!("job {j}: mask bits {from}..{to} were not sent"))?
-                .iter()
-                .filter(|&&b| b)
-                .count() as u64;
-            Ok(JobModel::from_channels(lanes, d.ntiles, positions, &chans))
-        })
-        .collect()
-}
 
 /// H2C bytes by kind (packet headers included in their packet's kind).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]

@@ -13,7 +13,7 @@ use host::emulate::soft::SoftCard;
 use host::emulate::CardModel;
 use host::sequencer;
 use rand::{Rng, SeedableRng};
-use spec::job::{self, ConvLayer, LayerWeights, Plan, Tensor};
+use spec::job::{self, ConvLayer, LayerWeights, Planned, Tensor};
 use spec::packet::{Packet, PacketType};
 use spec::regs;
 use spec::AccelConfig;
@@ -21,7 +21,7 @@ use spec::AccelConfig;
 /// Where the job's input is moved to: everything below it is free while the job runs.
 const INPUT_AT: u32 = 32 * 1024;
 
-fn problem(cfg: &AccelConfig) -> Plan {
+fn problem(cfg: &AccelConfig) -> Planned {
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
     let (in_c, out_c, hw) = (16u32, 16u32, 20u32);
     let n = (in_c * out_c * 9) as usize;
@@ -59,9 +59,14 @@ fn problem(cfg: &AccelConfig) -> Plan {
 /// Run the plan's job with its input moved to `INPUT_AT`; with `extra`, offer an ACT_IN packet
 /// below the input and one that overlaps it while the job runs. Returns the C2H bytes and the
 /// H2C beats the card counted as loaded under compute after each packet.
-fn run(dev: &mut dyn Device, plan: &Plan, extra: bool) -> (Vec<u8>, Vec<u64>) {
+fn run(dev: &mut dyn Device, plan: &Planned, extra: bool) -> (Vec<u8>, Vec<u64>) {
     device::pulse(dev, &[regs::CTRL_SOFT_RESET, regs::CTRL_CLEAR_PERF]).unwrap();
-    let mut packets = Packet::parse_stream(&plan.load).unwrap();
+    let mut packets: Vec<Packet> = plan
+        .weights
+        .iter()
+        .chain([&plan.mask, &plan.act])
+        .cloned()
+        .collect();
     for p in packets.iter_mut().filter(|p| p.ty == PacketType::ActIn) {
         p.addr += INPUT_AT;
     }

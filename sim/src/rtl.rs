@@ -19,7 +19,7 @@ use ffi::{
     BuiltModel, SqzPump, BUILT, SQZ_ENOTRACE, SQZ_OK, STOP_IN_DONE, STOP_IRQ, STOP_OUT_FULL,
     STOP_TLAST,
 };
-use spec::job::{JobError, Plan};
+use spec::job::{JobError, Planned};
 use spec::regs;
 use spec::AccelConfig;
 use std::ffi::{c_void, CString};
@@ -562,9 +562,9 @@ impl Rtl {
 
     /// Run a planned layer or Fire module (the driver's job protocol) and parse its output.
     /// `job_timeout` bounds each job's wait for DONE, in cycles.
-    pub fn run_plan(&mut self, plan: &Plan, job_timeout: u64) -> Result<PlanRun> {
+    pub fn run_plan(&mut self, plan: &Planned, job_timeout: u64) -> Result<PlanRun> {
         let t0 = self.cycles();
-        self.stream_in(&plan.load)?;
+        self.stream_in(&plan.load())?;
         let load_cycles = self.cycles() - t0;
         self.write_reg(regs::CTRL.offset, regs::CTRL_CLEAR_PERF.val(1))?;
         let mut c2h = Vec::with_capacity(plan.out_bytes() as usize);
@@ -616,7 +616,7 @@ impl Rtl {
         seq: u32,
         c2h: &mut Vec<u8>,
     ) -> Result<()> {
-        for (i, w) in job.desc.iter().enumerate() {
+        for (i, w) in job.words()?.iter().enumerate() {
             self.write_reg(regs::DESC.at(i as u32), *w)?;
         }
         self.write_reg(regs::CTRL.offset, regs::CTRL_START.val(1))?;

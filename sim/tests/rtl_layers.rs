@@ -282,7 +282,7 @@ impl RtlBackend {
         }
     }
 
-    fn run(&mut self, plan: &job::Plan, bp: Backpressure) -> anyhow::Result<Vec<u8>> {
+    fn run(&mut self, plan: &job::Planned, bp: Backpressure) -> anyhow::Result<Vec<u8>> {
         let mut dut = match self.keep.take() {
             Some(d) if self.reuse => d,
             _ => Rtl::new(&self.cfg)?,
@@ -290,7 +290,7 @@ impl RtlBackend {
         dut.set_backpressure(bp);
         // Generous: every dense MAC on one lane, plus streaming.
         let timeout = plan.dense_macs / self.cfg.mac_lanes() as u64 * 4
-            + plan.load.len() as u64 * 8
+            + plan.load().len() as u64 * 8
             + 200_000;
         let t = Instant::now();
         let r = dut.run_plan(plan, timeout)?;
@@ -822,7 +822,7 @@ fn rtl_backpressure_changes_timing_not_results() {
             cfg.name
         );
         assert!(
-            slow > fast + plan.load.len() as u64,
+            slow > fast + plan.load().len() as u64,
             "stalls must cost cycles: {slow} vs {fast}"
         );
         assert_eq!(slow, again, "the same seed replays the same cycle count");

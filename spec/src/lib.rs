@@ -4,6 +4,7 @@
 
 pub mod board;
 pub mod config;
+pub mod cycles;
 pub mod descriptor;
 pub mod job;
 pub mod numerics;

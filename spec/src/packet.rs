@@ -139,7 +139,11 @@ pub fn bytes_to_beats(bytes: &[u8]) -> Vec<u64> {
 
 /// Inverse of [`bytes_to_beats`].
 pub fn beats_to_bytes(beats: &[u64]) -> Vec<u8> {
-    beats.iter().flat_map(|b| b.to_le_bytes()).collect()
+    let mut v = Vec::with_capacity(beats.len() * 8);
+    for b in beats {
+        v.extend_from_slice(&b.to_le_bytes());
+    }
+    v
 }
 
 impl Packet {

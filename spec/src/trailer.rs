@@ -141,20 +141,46 @@ const fn crc_byte(mut state: u32, byte: u8) -> u32 {
     state
 }
 
-const CRC_TABLE: [u32; 256] = {
-    let mut t = [0u32; 256];
+/// `CRC_TABLES[k][b]`: the register after byte `b` followed by `k` zero bytes (from a zero
+/// register), so that eight bytes fold with eight lookups (slicing-by-8).
+const CRC_TABLES: [[u32; 256]; 8] = {
+    let mut t = [[0u32; 256]; 8];
     let mut i = 0;
     while i < 256 {
-        t[i] = crc_byte(0, i as u8);
+        t[0][i] = crc_byte(0, i as u8);
         i += 1;
+    }
+    let mut k = 1;
+    while k < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let prev = t[k - 1][i];
+            t[k][i] = (prev >> 8) ^ t[0][(prev & 0xFF) as usize];
+            i += 1;
+        }
+        k += 1;
     }
     t
 };
 
 /// Fold `bytes` into a running CRC-32 register (start from [`CRC32_INIT`]).
 pub fn crc32_update(mut state: u32, bytes: &[u8]) -> u32 {
-    for &b in bytes {
-        state = (state >> 8) ^ CRC_TABLE[((state ^ b as u32) & 0xFF) as usize];
+    let t = &CRC_TABLES;
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let lo = u32::from_le_bytes([w[0], w[1], w[2], w[3]]) ^ state;
+        let hi = u32::from_le_bytes([w[4], w[5], w[6], w[7]]);
+        state = t[7][(lo & 0xFF) as usize]
+            ^ t[6][(lo >> 8 & 0xFF) as usize]
+            ^ t[5][(lo >> 16 & 0xFF) as usize]
+            ^ t[4][(lo >> 24) as usize]
+            ^ t[3][(hi & 0xFF) as usize]
+            ^ t[2][(hi >> 8 & 0xFF) as usize]
+            ^ t[1][(hi >> 16 & 0xFF) as usize]
+            ^ t[0][(hi >> 24) as usize];
+    }
+    for &b in words.remainder() {
+        state = (state >> 8) ^ t[0][((state ^ b as u32) & 0xFF) as usize];
     }
     state
 }
@@ -207,6 +233,23 @@ mod tests {
         // The CRC-32 check value (zlib, PNG, Ethernet).
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
         assert_eq!(crc32(b""), 0);
+    }
+
+    #[test]
+    fn eight_bytes_at_a_time_is_the_bit_wise_crc() {
+        let bytes: Vec<u8> = (0..1000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        for n in [0, 1, 7, 8, 9, 15, 16, 63, 64, 65, 999, 1000] {
+            for s in [0, 0x1234_5678, CRC32_INIT] {
+                let bitwise = bytes[..n].iter().fold(s, |s, &b| crc_byte(s, b));
+                assert_eq!(
+                    crc32_update(s, &bytes[..n]),
+                    bitwise,
+                    "{n} bytes from {s:#x}"
+                );
+            }
+        }
     }
 
     #[test]

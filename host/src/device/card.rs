@@ -259,8 +259,10 @@ pub struct CycleReport {
     /// Images per second at the preset's target clock.
     pub images_per_s_at_target: f64,
     pub target_mhz: u32,
-    /// Host time of the image: all of it, and the part spent planning and parsing (the rest is
-    /// transfers and waiting for the card).
+    /// Host time of the image in the sequencer (wall clock: planning, transfers, waiting for
+    /// the card), and the host thread's CPU time in the per-image planning (the input's ACT_IN
+    /// packets, each step's packet list) and output parsing (C2H bytes to CHW tensors); image
+    /// decoding and preprocessing are not included.
     pub wall_ms: f64,
     pub host_ms: f64,
     pub layers: Vec<sequencer::LayerReport>,
@@ -347,7 +349,7 @@ impl CycleReport {
         )?;
         writeln!(
             out,
-            "host: {:.1} ms per image in the sequencer, of which {:.1} ms planning and parsing",
+            "host: {:.1} ms per image in the sequencer, of which {:.2} ms CPU planning and parsing",
             self.wall_ms, self.host_ms
         )
     }

@@ -1,0 +1,324 @@
+//! The job protocol and the streaming under compute: packets on H2C, the descriptor into
+//! `DESC`, `START`, the job's output and trailer read from C2H while the card works, `DONE`;
+//! the next step's input built from the output as it arrives ([`Forward`]) and the next step's
+//! weights sent where they miss what the running jobs use ([`schedule_early`]).
+
+use std::collections::VecDeque;
+
+use spec::descriptor::Descriptor;
+use spec::job::{ActLayout, Plan};
+use spec::packet::{Packet, PacketType};
+use spec::regs;
+use spec::trailer::TRAILER_BYTES;
+use spec::AccelConfig;
+use weights::topology::LAYERS;
+
+use super::LayerReport;
+use crate::device::{self, Device, DeviceError, Result};
+use crate::perf_report::{H2cBytes, JobModel};
+
+/// Send packets on H2C as one transfer.
+pub fn send_packets(dev: &mut dyn Device, packets: &[Packet]) -> Result<()> {
+    let beats: Vec<u64> = packets.iter().flat_map(|p| p.to_beats()).collect();
+    if beats.is_empty() {
+        return Ok(());
+    }
+    dev.write_h2c(&spec::packet::beats_to_bytes(&beats))
+}
+
+/// Write the descriptor words into `DESC`.
+pub fn write_descriptor(dev: &mut dyn Device, d: &Descriptor) -> Result<()> {
+    let words = d
+        .pack()
+        .map_err(|e| DeviceError::Model(format!("descriptor does not encode: {e}")))?;
+    for (i, w) in words.iter().enumerate() {
+        dev.write_reg(regs::DESC.at(i as u32), *w)?;
+    }
+    Ok(())
+}
+
+/// Run one job whose inputs are already loaded: descriptor, `START`, read its output and
+/// trailer, `DONE`, each checked ([`device::check_job`]). Returns the C2H payload
+/// (`Descriptor::output_bytes` of it; none for a job that writes the squeeze buffer).
+pub fn run_job(dev: &mut dyn Device, cfg: &AccelConfig, d: &Descriptor) -> Result<Vec<u8>> {
+    write_descriptor(dev, d)?;
+    let seq = dev.read_reg(regs::PERF_JOBS.offset)?.wrapping_add(1);
+    device::start_job(dev, seq)?;
+    let payload = d.output_bytes(cfg.pixel_lanes) as usize;
+    let mut out = vec![0u8; payload + TRAILER_BYTES];
+    dev.read_c2h(&mut out)?;
+    let t = dev.timeouts().done;
+    dev.wait_done(t)?;
+    let jobs = dev.read_reg(regs::PERF_JOBS.offset)?;
+    device::check_job(&out, seq, jobs)?;
+    out.truncate(payload);
+    Ok(out)
+}
+
+/// The next step's input, built from this step's output as it arrives and sent to the card
+/// while this step's jobs still run.
+pub(super) struct Forward {
+    pub(super) layout: ActLayout,
+    /// The next step's ACT_IN payload (zero-padded to whole beats), filled channel by channel.
+    pub(super) bytes: Vec<u8>,
+    /// Channels filled (they arrive in order).
+    pub(super) channels: u32,
+    /// Bytes already on the card (a whole number of beats from the start).
+    pub(super) sent: usize,
+    /// H2C bytes this step sent for it (headers included).
+    pub(super) h2c_bytes: u64,
+}
+
+/// Read the output and send the next input in pieces of about this much while a job runs (a
+/// DMA and a packet header per piece; what arrives after a step's last piece is sent with the
+/// next step's packets).
+const FORWARD_MIN_BYTES: usize = 16 * 1024;
+
+impl Forward {
+    pub(super) fn new(layout: ActLayout) -> Forward {
+        let beat = spec::STREAM_BYTES as usize;
+        Forward {
+            layout,
+            bytes: vec![0; layout.len().div_ceil(beat) * beat],
+            channels: 0,
+            sent: 0,
+            h2c_bytes: 0,
+        }
+    }
+
+    /// Channel `k` of the next input arrived (an `h x w` map). Out of order: ignored, and
+    /// nothing past it is sent early (the step's packets send it later).
+    fn channel(&mut self, k: u32, map: &[u8]) {
+        if k != self.channels || k >= self.layout.c {
+            return;
+        }
+        let plane = self.layout.plane();
+        self.bytes[k as usize * plane..][..plane].copy_from_slice(&self.layout.plane_of(map));
+        self.channels += 1;
+    }
+
+    /// The H2C bytes of an ACT_IN packet with what is ready (whole beats), if that is at least
+    /// `min` bytes and none of the step's jobs still to run (`remaining`, the running one
+    /// first) reads where it goes; otherwise nothing (kept for later). The caller sends them
+    /// while the first of `remaining` runs.
+    fn take(&mut self, remaining: &[Descriptor], min: usize) -> Result<Vec<u8>> {
+        let beat = spec::STREAM_BYTES as usize;
+        let ready = if self.channels == self.layout.c {
+            self.bytes.len()
+        } else {
+            self.channels as usize * self.layout.plane() / beat * beat
+        };
+        if ready <= self.sent || ready - self.sent < min {
+            return Ok(Vec::new());
+        }
+        let addr = self.layout.base + self.sent as u32;
+        let beats = ((ready - self.sent) / beat) as u32;
+        if !remaining
+            .iter()
+            .all(|d| d.loads_while_running(PacketType::ActIn, addr, beats))
+        {
+            return Ok(Vec::new());
+        }
+        let p = Packet::act(false, addr, &self.bytes[self.sent..ready])
+            .map_err(|e| DeviceError::Model(format!("forwarded input packet: {e}")))?;
+        self.h2c_bytes += (beats as u64 + 1) * beat as u64;
+        self.sent = ready;
+        Ok(spec::packet::beats_to_bytes(&p.to_beats()))
+    }
+}
+
+/// The next step's packets to send after each job's START (per job), and those that wait for
+/// the next step.
+pub(super) type Schedule = (Vec<Vec<Packet>>, Vec<Packet>);
+
+/// Which of the next step's weight, codebook and bias packets go in right after each job's START
+/// (per job), and which must wait for the next step (the rest). A packet, or the part of a
+/// weight packet, goes at the first job from which on no remaining job of this step uses its
+/// destination (`Descriptor::loads_while_running` against every job still to run).
+pub(super) fn schedule_early(next: &[Packet], jobs: &[Descriptor]) -> Schedule {
+    let mut at: Vec<Vec<Packet>> = vec![Vec::new(); jobs.len()];
+    let mut late = Vec::new();
+    let wpb = spec::packet::WEIGHTS_PER_BEAT as u32;
+    let free = |ty: PacketType, addr: u32, beats: u32, from: usize| {
+        jobs[from..]
+            .iter()
+            .all(|d| d.loads_while_running(ty, addr, beats))
+    };
+    for p in next {
+        if p.ty != PacketType::Weights {
+            match (0..jobs.len()).find(|&j| free(p.ty, p.addr, p.payload.len() as u32, j)) {
+                Some(j) => at[j].push(p.clone()),
+                None => late.push(p.clone()),
+            }
+            continue;
+        }
+        // Weight beats one by one: beat b goes at the first job from which it is free; runs of
+        // beats with the same job become one packet.
+        let first_free = |b: usize| {
+            (0..jobs.len()).find(|&j| free(PacketType::Weights, p.addr + b as u32 * wpb, 1, j))
+        };
+        let mut b = 0;
+        while b < p.payload.len() {
+            let j = first_free(b);
+            let mut e = b + 1;
+            while e < p.payload.len() && first_free(e) == j {
+                e += 1;
+            }
+            let part = Packet {
+                ty: PacketType::Weights,
+                addr: p.addr + b as u32 * wpb,
+                payload: p.payload[b..e].to_vec(),
+            };
+            match j {
+                Some(j) => at[j].push(part),
+                None => late.push(part),
+            }
+            b = e;
+        }
+    }
+    (at, late)
+}
+
+/// Run one planned step: packets, then each job (descriptor, START, C2H, DONE) with its counters.
+/// With `fwd`, the output is read channel by channel and streamed back as the next step's input.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run_jobs(
+    dev: &mut dyn Device,
+    packets: &[Packet],
+    plan: &Plan,
+    jobs: &[Descriptor],
+    layers: &[usize],
+    models: &[JobModel],
+    mut fwd: Option<&mut Forward>,
+    early: &[Vec<Packet>],
+) -> Result<JobsRun, DeviceError> {
+    let beats: Vec<u64> = packets.iter().flat_map(|p| p.to_beats()).collect();
+    if !beats.is_empty() {
+        dev.write_h2c(&spec::packet::beats_to_bytes(&beats))?;
+    }
+    let mut c2h = Vec::with_capacity(plan.out_bytes() as usize);
+    let mut reports = Vec::new();
+    let mut before = device::read_perf(dev)?;
+    let mut queue: VecDeque<Packet> = VecDeque::new();
+    let mut early_sent = H2cBytes::default();
+    for (((j, d), &li), model) in plan.jobs.iter().zip(jobs).zip(layers).zip(models) {
+        write_descriptor(dev, d)?;
+        // The job's number: PERF_JOBS counts it when it is done, and its trailer carries it.
+        let seq = before.jobs.wrapping_add(1);
+        device::start_job(dev, seq)?;
+        let at = c2h.len();
+        let payload = j.out_bytes as usize;
+        c2h.resize(at + payload + TRAILER_BYTES, 0);
+        // The next step's weights that miss what this and the later jobs use, as much as the
+        // loader takes in the job's own time (the planner's issue and fetch cycles: a lower
+        // bound); the rest waits for the next job.
+        queue.extend(early.get(reports.len()).cloned().unwrap_or_default());
+        let budget = (model.issue_cycles() + model.fetch_cycles()) * 3 / 4;
+        let now = take_cycles(&mut queue, budget);
+        early_sent += H2cBytes::of(&now);
+        let mut send = spec::packet::beats_to_bytes(
+            &now.iter().flat_map(|p| p.to_beats()).collect::<Vec<_>>(),
+        );
+        match (fwd.as_deref_mut(), j.out_channels()) {
+            (Some(f), Some((ch0, n, cb))) if cb > 0 => {
+                // Each piece of output read goes with the next input piece built from the one
+                // before (both directions at once); the previous job's last piece goes first.
+                let remaining = &jobs[reports.len()..];
+                send.extend(f.take(remaining, 1)?);
+                let cb = cb as usize;
+                let per_read = (FORWARD_MIN_BYTES / cb).max(1);
+                let mut o = 0usize;
+                while o < n as usize {
+                    // Pieces shrink towards the end of the job (a quarter of what is left, the
+                    // last channel alone): the input streamed back trails the output by a
+                    // piece, and what trails the job's end loads after it.
+                    let left = n as usize - o;
+                    let mut k = per_read.min(left.div_ceil(4)).max(1);
+                    if k == left && k > 1 {
+                        k -= 1;
+                    }
+                    // The last piece takes the trailer with it.
+                    let end = if o + k == n as usize {
+                        c2h.len()
+                    } else {
+                        at + (o + k) * cb
+                    };
+                    dev.exchange(&send, &mut c2h[at + o * cb..end])?;
+                    for c in o..o + k {
+                        if let Some(map) = j.parse_channel(&c2h[at + c * cb..at + (c + 1) * cb]) {
+                            f.channel(ch0 + c as u32, &map);
+                        }
+                    }
+                    o += k;
+                    // Built now, sent with the next read (the job is still running then).
+                    send = if o < n as usize {
+                        f.take(remaining, FORWARD_MIN_BYTES)?
+                    } else {
+                        Vec::new()
+                    };
+                }
+            }
+            // A job with no payload still sends its trailer.
+            _ => dev.exchange(&send, &mut c2h[at..])?,
+        }
+        let t = dev.timeouts().done;
+        dev.wait_done(t)?;
+        let after = device::read_perf(dev)?;
+        device::check_job(&c2h[at..], seq, after.jobs)?;
+        c2h.truncate(at + payload);
+        reports.push(LayerReport {
+            layer: LAYERS[li].name,
+            perf: after - before,
+            dense_macs: LAYERS[li].dense_macs(),
+            out_bytes: j.out_bytes,
+            model: model.clone(),
+        });
+        before = after;
+    }
+    Ok(JobsRun {
+        c2h,
+        reports,
+        h2c_bytes: beats.len() as u64 * spec::STREAM_BYTES as u64,
+        early_sent,
+        early_left: queue.into(),
+    })
+}
+
+/// What [`run_jobs`] did.
+pub(super) struct JobsRun {
+    pub(super) c2h: Vec<u8>,
+    pub(super) reports: Vec<LayerReport>,
+    /// H2C bytes of the step's own packets.
+    pub(super) h2c_bytes: u64,
+    /// The next step's packets sent during the jobs, and those that did not fit in their time.
+    pub(super) early_sent: H2cBytes,
+    pub(super) early_left: Vec<Packet>,
+}
+
+/// Take packets from the front of `queue` worth at most `cycles` loader cycles (splitting a
+/// weight packet at a beat if it does not fit whole).
+fn take_cycles(queue: &mut VecDeque<Packet>, cycles: u64) -> Vec<Packet> {
+    let mut out = Vec::new();
+    let mut left = cycles;
+    while let Some(p) = queue.front_mut() {
+        let cost = spec::packet::loader_cycles(p.ty, p.payload.len());
+        if cost <= left {
+            left -= cost;
+            out.extend(queue.pop_front());
+            continue;
+        }
+        let header = spec::packet::HEADER_CYCLES;
+        if p.ty == PacketType::Weights && left > header + spec::packet::WEIGHT_BEAT_CYCLES {
+            let k = ((left - header) / spec::packet::WEIGHT_BEAT_CYCLES) as usize;
+            let head = Packet {
+                ty: p.ty,
+                addr: p.addr,
+                payload: p.payload.drain(..k).collect(),
+            };
+            p.addr += (k * spec::packet::WEIGHTS_PER_BEAT) as u32;
+            out.push(head);
+        }
+        break;
+    }
+    out
+}

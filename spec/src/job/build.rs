@@ -1,0 +1,574 @@
+//! Planning a step from its layers and the shape of its input: the packets that do not depend
+//! on the input (weights, codebooks, biases, masks), the descriptors, where the output lands,
+//! and each job's cycle model.
+
+use super::{
+    engine_layer, read_end, ActLayout, ConvLayer, EngineLayer, InputGrid, JobError, JobStep,
+    OutMap, Plan, Planned, Shape, Tensor,
+};
+use crate::cycles::JobModel;
+use crate::descriptor::Descriptor;
+use crate::packet::Packet;
+use crate::AccelConfig;
+
+/// Builder of the packets, descriptors and cycle models of one plan.
+struct Builder<'a> {
+    cfg: &'a AccelConfig,
+    packets: Vec<Packet>,
+    weight_next: u32,
+    bias_next: u32,
+    slot_next: u32,
+    mask: Vec<bool>,
+    entries: u64,
+}
+
+/// Where a layer's weights went: (weight_base, bias_base, codebook slot).
+type LayerAt = (u32, u32, u32);
+
+impl<'a> Builder<'a> {
+    fn new(cfg: &'a AccelConfig) -> Self {
+        Builder {
+            cfg,
+            packets: Vec::new(),
+            weight_next: 0,
+            bias_next: 0,
+            slot_next: 0,
+            mask: Vec::new(),
+            entries: 0,
+        }
+    }
+
+    /// Load a layer's weights/codebook/bias.
+    fn load_layer(&mut self, l: &EngineLayer) -> Result<LayerAt, JobError> {
+        let flat: Vec<(u8, u8)> = l.chans.iter().flatten().copied().collect();
+        let wb = self.weight_next;
+        if wb as u64 + flat.len() as u64 > self.cfg.weight_entries as u64 {
+            return Err(JobError::Capacity(format!(
+                "{} weight entries from entry {wb} exceed weight_entries = {}",
+                flat.len(),
+                self.cfg.weight_entries
+            )));
+        }
+        // Keep each layer's block 4-aligned so packets never overwrite a neighbour's entries.
+        self.weight_next = wb + (flat.len() as u32).div_ceil(4) * 4;
+        self.entries += flat.len() as u64;
+        let bb = self.bias_next;
+        if bb + l.bias.len() as u32 > self.cfg.bias_words {
+            return Err(JobError::Capacity(format!(
+                "bias words exceed bias_words = {}",
+                self.cfg.bias_words
+            )));
+        }
+        self.bias_next += l.bias.len() as u32;
+        let slot = self.slot_next;
+        if slot >= self.cfg.codebook_slots {
+            return Err(JobError::Capacity(
+                "more codebooks than codebook_slots".into(),
+            ));
+        }
+        self.slot_next += 1;
+        let counts: Vec<(i32, u16)> = l
+            .chans
+            .iter()
+            .zip(&l.bias)
+            .map(|(c, &b)| {
+                u16::try_from(c.len()).map(|n| (b, n)).map_err(|_| {
+                    JobError::Capacity(format!("{} entries in one channel (max 65535)", c.len()))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        self.packets.push(Packet::weights(wb, &flat)?);
+        self.packets.push(Packet::codebook(slot, &l.lut)?);
+        self.packets.push(Packet::bias(bb, &counts)?);
+        Ok((wb, bb, slot))
+    }
+
+    /// Append the mask of one job (bit per position from `q_start`); returns mask_base in tiles
+    /// and the positions kept (bits set).
+    fn add_mask(
+        &mut self,
+        ntiles: u32,
+        valid: impl Fn(u32) -> bool,
+    ) -> Result<(u32, u64), JobError> {
+        let s = self.cfg.pixel_lanes;
+        let base = self.mask.len() as u32 / s;
+        let mut kept = 0;
+        for r in 0..ntiles * s {
+            let v = valid(r);
+            kept += v as u64;
+            self.mask.push(v);
+        }
+        if self.mask.len() as u64 > self.cfg.mask_bits as u64 {
+            return Err(JobError::Capacity(format!(
+                "{} mask bits exceed mask_bits = {}",
+                self.mask.len(),
+                self.cfg.mask_bits
+            )));
+        }
+        Ok((base, kept))
+    }
+
+    /// The weight, codebook and bias packets, the mask packet, and the entries stored.
+    fn finish(self) -> Result<(Vec<Packet>, Packet, u64), JobError> {
+        let mask = Packet::mask(0, &self.mask)?;
+        Ok((self.packets, mask, self.entries))
+    }
+}
+
+/// The cycle model of a job of `l` over `ntiles` tiles keeping `positions` outputs.
+fn job_model(l: &EngineLayer, lanes: u32, ntiles: u32, positions: u64) -> JobModel {
+    let chans: Vec<(u64, u64)> = l
+        .chans
+        .iter()
+        .map(|c| {
+            let zero = c
+                .iter()
+                .filter(|(code, _)| l.lut[*code as usize] == 0)
+                .count();
+            (c.len() as u64, zero as u64)
+        })
+        .collect();
+    JobModel::from_channels(lanes, ntiles, positions, &chans)
+}
+
+/// Entries per output channel (each fits 16 bits: `load_layer` checked).
+fn chan_entries(l: &EngineLayer) -> Vec<u16> {
+    l.chans.iter().map(|c| c.len() as u16).collect()
+}
+
+/// Grid of an input of `shape` with `pad` (split into four phases for stride 2): (width, rows,
+/// channels on the grid).
+pub(super) fn grid_dims(shape: Shape, pad: u32, stride: u32) -> (u32, u32, u32) {
+    let (hp, wp) = (shape.h + 2 * pad, shape.w + 2 * pad);
+    if stride == 1 {
+        (wp, hp, shape.c)
+    } else {
+        (wp.div_ceil(2), hp.div_ceil(2), 4 * shape.c)
+    }
+}
+
+/// Put the CHW bytes `data` of `shape` on the grid of [`grid_dims`], the map at (pad, pad) of
+/// a zero border; stride 2 splits each channel into its 4 polyphase images first (channel
+/// `4c + 2py + px`).
+pub(super) fn grid_bytes(data: &[u8], shape: Shape, pad: u32, stride: u32) -> Vec<u8> {
+    let (h, w, p) = (shape.h as usize, shape.w as usize, pad as usize);
+    let (gw, gh, gc) = grid_dims(shape, pad, stride);
+    let (gw, gh) = (gw as usize, gh as usize);
+    let plane = gw * gh;
+    let mut v = vec![0u8; gc as usize * plane];
+    for c in 0..shape.c as usize {
+        for y in 0..h {
+            let src = &data[(c * h + y) * w..][..w];
+            let py = y + p;
+            if stride == 1 {
+                v[c * plane + py * gw + p..][..w].copy_from_slice(src);
+                continue;
+            }
+            // Padded column px goes to phase (py % 2, px % 2), column px / 2 of row py / 2.
+            for par in 0..2 {
+                let x0 = (par + 2 - p % 2) % 2;
+                let ph = (py % 2) * 2 + par;
+                let at = (c * 4 + ph) * plane + (py / 2) * gw + (x0 + p) / 2;
+                for (d, &b) in v[at..].iter_mut().zip(src.iter().skip(x0).step_by(2)) {
+                    *d = b;
+                }
+            }
+        }
+    }
+    v
+}
+
+fn pooled(n: u32) -> u32 {
+    (n - 3) / 2 + 1
+}
+
+/// Where a C2H job reads and writes.
+struct C2hJob {
+    src_mid: bool,
+    src_base: u32,
+    in_signed: bool,
+    gw: u32,
+    plane_in: u32,
+    oh: u32,
+    ow: u32,
+    row0: u32,
+    col0: u32,
+    ch_offset: u32,
+}
+
+/// Common descriptor fields of a C2H job, its output map and cycle model.
+fn c2h_job(
+    b: &mut Builder,
+    l: &EngineLayer,
+    (wb, bb, slot): LayerAt,
+    j: C2hJob,
+) -> Result<(JobStep, JobModel), JobError> {
+    let s = b.cfg.pixel_lanes;
+    let C2hJob {
+        gw, oh, ow, col0, ..
+    } = j;
+    let q_start = j.row0 * gw;
+    let ntiles = (oh * gw).div_ceil(s);
+    let (mask_base, kept) = b.add_mask(ntiles, |r| {
+        r / gw < oh && r % gw >= col0 && r % gw < col0 + ow
+    })?;
+    let mut d = Descriptor {
+        k: l.k,
+        src_mid: j.src_mid,
+        dst_mid: false,
+        in_signed: j.in_signed,
+        pool: l.pool,
+        lut_slot: slot,
+        out_c: l.chans.len() as u32,
+        grid_w: gw,
+        plane_in: j.plane_in,
+        q_start,
+        ntiles,
+        src_base: j.src_base,
+        weight_base: wb,
+        weight_beats: l.weight_beats(),
+        bias_base: bb,
+        m: l.m as u32,
+        shift: l.shift as u32,
+        out_ch_offset: j.ch_offset,
+        mask_base,
+        ..Default::default()
+    };
+    let out = if l.pool {
+        if oh < 3 || ow < 3 {
+            return Err(JobError::Shape(format!("cannot pool a {oh}x{ow} map")));
+        }
+        if (ntiles * s) as u64 > b.cfg.pool_bytes as u64 {
+            return Err(JobError::Capacity(format!(
+                "a {} byte output plane exceeds pool_bytes = {}",
+                ntiles * s,
+                b.cfg.pool_bytes
+            )));
+        }
+        let (poh, pow) = (pooled(oh), pooled(ow));
+        let per = s / 2 - 1;
+        d.pool_oh = poh;
+        d.pool_chunks = pow.div_ceil(per);
+        d.pool_col0 = col0;
+        OutMap {
+            ch_offset: j.ch_offset,
+            out_c: d.out_c,
+            oh: poh,
+            ow: pow,
+            pool: true,
+            grid_w: gw,
+            col0,
+            chan_bytes: (poh * d.pool_chunks * s / 2) as u64,
+            chunks: d.pool_chunks,
+            half: s / 2,
+        }
+    } else {
+        OutMap {
+            ch_offset: j.ch_offset,
+            out_c: d.out_c,
+            oh,
+            ow,
+            pool: false,
+            grid_w: gw,
+            col0,
+            chan_bytes: (ntiles * s) as u64,
+            chunks: 0,
+            half: 0,
+        }
+    };
+    d.pack()?;
+    let out_bytes = d.output_bytes(s);
+    Ok((
+        JobStep {
+            descriptor: d,
+            out_bytes,
+            chan_entries: chan_entries(l),
+            out: Some(out),
+        },
+        job_model(l, s, ntiles, kept),
+    ))
+}
+
+fn check_shape(cfg: &AccelConfig, x: Shape, in_c: u32) -> Result<(), JobError> {
+    cfg.validate().map_err(|e| JobError::Shape(e.to_string()))?;
+    if x.c != in_c {
+        return Err(JobError::Shape(format!(
+            "input {}x{}x{} for a layer with {in_c} inputs",
+            x.c, x.h, x.w
+        )));
+    }
+    Ok(())
+}
+
+/// Check that an input of `bytes` bytes fits an ACT_IN packet.
+fn check_act(cfg: &AccelConfig, bytes: u64) -> Result<(), JobError> {
+    // ACT_MID addresses the same buffer as ACT_IN (the mid window shares it).
+    let cap = cfg.act_in_bytes;
+    if bytes > cap as u64 {
+        return Err(JobError::Capacity(format!(
+            "{bytes} activation bytes exceed the {cap} byte buffer"
+        )));
+    }
+    if bytes > 1 << 24 {
+        return Err(JobError::Capacity("activation image over 16 MiB".into()));
+    }
+    Ok(())
+}
+
+/// Plan one convolution layer (any stride 1 or 2 layer, output on C2H) for inputs of shape `x`.
+pub fn plan_conv_for(cfg: &AccelConfig, l: &ConvLayer, x: Shape) -> Result<Plan, JobError> {
+    check_shape(cfg, x, l.in_c)?;
+    let el = engine_layer(l)?;
+    let (hp, wp) = (x.h + 2 * l.pad, x.w + 2 * l.pad);
+    if hp < l.k || wp < l.k {
+        return Err(JobError::Shape(
+            "kernel larger than the padded input".into(),
+        ));
+    }
+    let (oh, ow) = ((hp - l.k) / l.stride + 1, (wp - l.k) / l.stride + 1);
+    let (gw, gh, gc) = grid_dims(x, l.pad, l.stride);
+    if gw * gh > 0xFFFF {
+        return Err(JobError::Capacity(format!(
+            "input plane of {} bytes exceeds 65535",
+            gw * gh
+        )));
+    }
+    let input_bytes = gc as u64 * (gw * gh) as u64;
+    let mut b = Builder::new(cfg);
+    let at = b.load_layer(&el)?;
+    let (job, model) = c2h_job(
+        &mut b,
+        &el,
+        at,
+        C2hJob {
+            src_mid: false,
+            src_base: 0,
+            in_signed: x.signed,
+            gw,
+            plane_in: gw * gh,
+            oh,
+            ow,
+            row0: 0,
+            col0: 0,
+            ch_offset: 0,
+        },
+    )?;
+    check_act(cfg, input_bytes)?;
+    let (weights, mask, entries) = b.finish()?;
+    let (out_h, out_w) = if l.pool {
+        (pooled(oh), pooled(ow))
+    } else {
+        (oh, ow)
+    };
+    let input_span = read_end(&job.descriptor, gc, cfg.pixel_lanes).max(input_bytes);
+    if input_span > cfg.act_in_bytes as u64 {
+        return Err(JobError::Capacity(format!(
+            "the input and the junk positions read past it span {input_span} bytes, over act_in_bytes = {}",
+            cfg.act_in_bytes
+        )));
+    }
+    Ok(Plan {
+        weights,
+        mask,
+        jobs: vec![job],
+        models: vec![model],
+        out_c: l.out_c,
+        out_h,
+        out_w,
+        weight_entries: entries,
+        dense_macs: (l.out_c * l.in_c * l.k * l.k) as u64 * (oh * ow) as u64,
+        input: (l.stride == 1).then_some(ActLayout {
+            base: 0,
+            c: x.c,
+            h: x.h,
+            w: x.w,
+            pad: l.pad,
+        }),
+        input_span: input_span as u32,
+        grid: InputGrid {
+            shape: x,
+            pad: l.pad,
+            stride: l.stride,
+        },
+    })
+}
+
+/// Plan a Fire module for inputs of shape `x`: squeeze (1x1) -> mid buffer -> expand1x1 and
+/// expand3x3 (pad 1), whose outputs are concatenated (expand1x1 first). `pool` on the expands
+/// fuses a following max-pool.
+pub fn plan_fire_for(
+    cfg: &AccelConfig,
+    sq: &ConvLayer,
+    e1: &ConvLayer,
+    e3: &ConvLayer,
+    x: Shape,
+) -> Result<Plan, JobError> {
+    check_shape(cfg, x, sq.in_c)?;
+    let shapes_ok = sq.k == 1
+        && sq.stride == 1
+        && sq.pad == 0
+        && !sq.pool
+        && e1.k == 1
+        && e1.stride == 1
+        && e1.pad == 0
+        && e3.k == 3
+        && e3.stride == 1
+        && e3.pad == 1
+        && e1.in_c == sq.out_c
+        && e3.in_c == sq.out_c
+        && e1.pool == e3.pool;
+    if !shapes_ok {
+        return Err(JobError::Shape(
+            "not a Fire module (1x1 squeeze, 1x1 + 3x3/pad 1 expands)".into(),
+        ));
+    }
+    let (esq, ee1, ee3) = (engine_layer(sq)?, engine_layer(e1)?, engine_layer(e3)?);
+    let s = cfg.pixel_lanes;
+    let (h, w) = (x.h, x.w);
+    // Input and mid grids: one-pixel zero border, width w + 2.
+    let (gw, gh, gc) = grid_dims(x, 1, 1);
+    let plane = gw * gh;
+    if plane > 0xFFFF {
+        return Err(JobError::Capacity(format!(
+            "plane of {plane} bytes exceeds 65535"
+        )));
+    }
+    let input_bytes = gc as u64 * plane as u64;
+    // The mid window shares the activation buffer: at its top end (so the next layer's input
+    // can stream into the bottom while the expands read the window), with its base and channel
+    // pitch on lane boundaries (the engine writes whole tiles without a rotator). It leaves room
+    // above for the expands' junk reads: expand3x3 reads up to ntiles*S + 2*(gw+1) bytes past
+    // its last plane's base, expand1x1 (from q_start = gw) less.
+    let mid_plane = plane.div_ceil(s) * s;
+    let mid_span = (sq.out_c as u64 - 1) * mid_plane as u64
+        + (h * gw).div_ceil(s) as u64 * s as u64
+        + 2 * (gw as u64 + 1);
+    let input_end = input_bytes.div_ceil(s as u64) * s as u64;
+    let mid_base =
+        ((cfg.act_in_bytes as u64).saturating_sub(mid_span) / s as u64 * s as u64) as u32;
+    if sq.out_c as u64 * mid_plane as u64 > cfg.act_mid_bytes as u64 {
+        return Err(JobError::Capacity(format!(
+            "squeeze output {}x{mid_plane} exceeds act_mid_bytes = {}",
+            sq.out_c, cfg.act_mid_bytes
+        )));
+    }
+    if mid_span > cfg.act_in_bytes as u64 || input_end > mid_base as u64 {
+        return Err(JobError::Capacity(format!(
+            "Fire input ({input_bytes} bytes) and squeeze output ({}x{mid_plane} bytes) exceed act_in_bytes = {}",
+            sq.out_c,
+            cfg.act_in_bytes
+        )));
+    }
+    let mut b = Builder::new(cfg);
+    let (wbs, bbs, ss) = b.load_layer(&esq)?;
+    let at1 = b.load_layer(&ee1)?;
+    let at3 = b.load_layer(&ee3)?;
+    // Squeeze: every grid position of the plane, border positions written as 0.
+    let ntiles = plane.div_ceil(s);
+    let (mask_base, kept) = b.add_mask(ntiles, |r| {
+        let (y, xx) = (r / gw, r % gw);
+        r < plane && y >= 1 && y <= h && xx >= 1 && xx <= w
+    })?;
+    let dsq = Descriptor {
+        k: 1,
+        src_mid: false,
+        dst_mid: true,
+        in_signed: x.signed,
+        pool: false,
+        lut_slot: ss,
+        out_c: sq.out_c,
+        grid_w: gw,
+        plane_in: plane,
+        q_start: 0,
+        ntiles,
+        src_base: 0,
+        weight_base: wbs,
+        weight_beats: esq.weight_beats(),
+        bias_base: bbs,
+        m: sq.m as u32,
+        shift: sq.shift as u32,
+        dst_base: mid_base,
+        plane_out: mid_plane,
+        out_ch_offset: 0,
+        mask_base,
+        wr_count: plane,
+        ..Default::default()
+    };
+    dsq.pack()?;
+    let msq = job_model(&esq, s, ntiles, kept);
+    let jsq = JobStep {
+        out_bytes: 0,
+        descriptor: dsq,
+        chan_entries: chan_entries(&esq),
+        out: None,
+    };
+    let sq_span = read_end(&jsq.descriptor, x.c, s);
+    let expand = |row0, col0, ch_offset| C2hJob {
+        src_mid: true,
+        src_base: mid_base,
+        in_signed: false,
+        gw,
+        plane_in: mid_plane,
+        oh: h,
+        ow: w,
+        row0,
+        col0,
+        ch_offset,
+    };
+    // expand1x1: output (y, x) sits at grid (y + 1, x + 1) of the mid grid.
+    let (j1, m1) = c2h_job(&mut b, &ee1, at1, expand(1, 1, 0))?;
+    // expand3x3 (pad 1): output (y, x) sits at grid (y, x).
+    let (j3, m3) = c2h_job(&mut b, &ee3, at3, expand(0, 0, e1.out_c))?;
+    check_act(cfg, input_bytes)?;
+    let (weights, mask, entries) = b.finish()?;
+    let (out_h, out_w) = if e1.pool {
+        (pooled(h), pooled(w))
+    } else {
+        (h, w)
+    };
+    Ok(Plan {
+        weights,
+        mask,
+        jobs: vec![jsq, j1, j3],
+        models: vec![msq, m1, m3],
+        out_c: e1.out_c + e3.out_c,
+        out_h,
+        out_w,
+        weight_entries: entries,
+        dense_macs: (h * w) as u64
+            * (sq.out_c * sq.in_c + e1.out_c * e1.in_c + e3.out_c * e3.in_c * 9) as u64,
+        input: Some(ActLayout {
+            base: 0,
+            c: x.c,
+            h,
+            w,
+            pad: 1,
+        }),
+        input_span: sq_span as u32,
+        grid: InputGrid {
+            shape: x,
+            pad: 1,
+            stride: 1,
+        },
+    })
+}
+
+/// Plan one convolution layer with its input `x` ([`plan_conv_for`] and the input's packet).
+pub fn plan_conv(cfg: &AccelConfig, l: &ConvLayer, x: &Tensor) -> Result<Planned, JobError> {
+    let plan = plan_conv_for(cfg, l, x.shape())?;
+    let act = plan.act_packet(&x.data)?;
+    Ok(Planned { plan, act })
+}
+
+/// Plan a Fire module with its input `x` ([`plan_fire_for`] and the input's packet).
+pub fn plan_fire(
+    cfg: &AccelConfig,
+    sq: &ConvLayer,
+    e1: &ConvLayer,
+    e3: &ConvLayer,
+    x: &Tensor,
+) -> Result<Planned, JobError> {
+    let plan = plan_fire_for(cfg, sq, e1, e3, x.shape())?;
+    let act = plan.act_packet(&x.data)?;
+    Ok(Planned { plan, act })
+}

@@ -1,0 +1,648 @@
+//! The job planner: turns plain layer data (shapes, dense integer weights or codes + LUT, int32 bias,
+//! m/shift, uint8/int8 input bytes) into what the engine needs — the H2C packets (weights in the
+//! engine's own tap order, codebook, bias+counts, output masks, the input activations on the
+//! padded grid), the descriptor words of each job — and parses the C2H bytes back into CHW.
+//! The tests, the Verilator harness and the driver all use it, so the layout lives here once.
+//!
+//! Geometry (docs/ARCHITECTURE.md has the picture): every map is stored channel-major on a
+//! grid of width `grid_w`; output grid position `q` of a KxK window reads
+//! `c * plane + q + kh * grid_w + kw`. A stride-2 layer is rewritten as a stride-1 layer over the
+//! four polyphase images (channel `4c + 2py + px`), with a `ceil(K/2)` tap window.
+//! A Fire module is three jobs: squeeze (activation buffer -> its mid window, written on a grid
+//! with a one-pixel zero border), expand1x1 and expand3x3 (mid window -> C2H); the squeeze output
+//! never leaves the chip.
+
+use crate::cycles::JobModel;
+use crate::descriptor::Descriptor;
+use crate::packet::{Packet, PacketError, PacketType};
+
+mod build;
+mod layer;
+
+use build::grid_bytes;
+pub use build::{plan_conv, plan_conv_for, plan_fire, plan_fire_for};
+pub use layer::layer_entries;
+#[cfg(test)]
+use layer::{dense_codes, encode_channel};
+use layer::{engine_layer, EngineLayer};
+
+/// Engine timing the cycle models rely on. A tile's last entry issues at least this many cycles
+/// after the previous tile's last: each shared requantizer serves four lanes, one per cycle.
+pub const MIN_TILE_CYCLES: u32 = 4;
+/// Cycles per output channel in which the walker fetches the channel's bias and entry count
+/// (no entry issues then): the engine's ST_CHAN, ST_CHANW, ST_CHANR.
+pub const CHANNEL_FETCH_CYCLES: u32 = 3;
+
+/// Weights of one layer, (O, I, K, K) row-major.
+#[derive(Clone, Debug)]
+pub enum LayerWeights {
+    /// Dense integer weights of at most `spec::numerics::LUT_BITS` bits and at most 255 distinct
+    /// nonzero values (the planner builds the codebook: the sorted distinct values from code 1).
+    Dense(Vec<i16>),
+    /// One code per dense position plus the layer's codebook (256 `LUT_BITS`-bit entries, LUT[0]
+    /// must be 0).
+    Coded { codes: Vec<u8>, lut: Vec<i16> },
+}
+
+/// One convolution layer with fused requant + ReLU (and optional 3x3/2 max-pool).
+#[derive(Clone, Debug)]
+pub struct ConvLayer {
+    pub in_c: u32,
+    pub out_c: u32,
+    pub k: u32,
+    pub stride: u32,
+    pub pad: u32,
+    pub pool: bool,
+    pub weights: LayerWeights,
+    pub bias: Vec<i32>,
+    pub m: u16,
+    pub shift: u8,
+}
+
+/// The shape of an activation tensor: all the input-independent part of a plan depends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    pub c: u32,
+    pub h: u32,
+    pub w: u32,
+    pub signed: bool,
+}
+
+impl Shape {
+    /// Bytes of a CHW tensor of this shape.
+    pub fn len(&self) -> usize {
+        (self.c * self.h * self.w) as usize
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A CHW activation tensor (bytes are i8 when `signed`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tensor {
+    pub c: u32,
+    pub h: u32,
+    pub w: u32,
+    pub signed: bool,
+    pub data: Vec<u8>,
+}
+
+impl Tensor {
+    pub fn shape(&self) -> Shape {
+        Shape {
+            c: self.c,
+            h: self.h,
+            w: self.w,
+            signed: self.signed,
+        }
+    }
+}
+
+/// Why a layer cannot be planned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JobError {
+    #[error("layer shape problem: {0}")]
+    Shape(String),
+    #[error("does not fit the engine: {0}")]
+    Capacity(String),
+    #[error(transparent)]
+    Packet(#[from] PacketError),
+    #[error(transparent)]
+    Desc(#[from] crate::descriptor::DescError),
+    #[error("C2H output has {got} bytes, the plan expects {want}")]
+    OutputLength { got: usize, want: usize },
+}
+
+/// One job: its descriptor and the number of C2H bytes it sends.
+#[derive(Clone, Debug)]
+pub struct JobStep {
+    pub descriptor: Descriptor,
+    pub out_bytes: u64,
+    /// Weight entries of each output channel (fillers included), as its bias packet counts them.
+    pub chan_entries: Vec<u16>,
+    /// Where this job's output lands in the final tensor (C2H jobs only).
+    out: Option<OutMap>,
+}
+
+impl JobStep {
+    /// C2H output: (first output channel of the plan's tensor, channels, bytes per channel).
+    /// Channels arrive in order, each as `chan_bytes` consecutive bytes.
+    pub fn out_channels(&self) -> Option<(u32, u32, u64)> {
+        self.out
+            .as_ref()
+            .map(|m| (m.ch_offset, m.out_c, m.chan_bytes))
+    }
+
+    /// One output channel's C2H bytes (`chan_bytes` of them) as an `oh x ow` map.
+    pub fn parse_channel(&self, ch: &[u8]) -> Option<Vec<u8>> {
+        let m = self.out.as_ref()?;
+        (ch.len() as u64 == m.chan_bytes).then(|| {
+            let mut v = vec![0u8; (m.oh * m.ow) as usize];
+            m.channel_into(ch, &mut v);
+            v
+        })
+    }
+
+    /// The descriptor words (the planner checked that the descriptor encodes).
+    pub fn words(&self) -> Result<[u32; crate::descriptor::DESC_WORDS], JobError> {
+        Ok(self.descriptor.pack()?)
+    }
+}
+
+/// How a job's C2H bytes map to CHW output.
+#[derive(Clone, Debug)]
+struct OutMap {
+    ch_offset: u32,
+    out_c: u32,
+    oh: u32,
+    ow: u32,
+    /// Pooled: (chunks, lanes/2); plain: (grid_w, col0, bytes per channel).
+    pool: bool,
+    grid_w: u32,
+    col0: u32,
+    chan_bytes: u64,
+    chunks: u32,
+    half: u32,
+}
+
+impl OutMap {
+    /// One channel's C2H bytes as an `oh x ow` map, written into `dst`.
+    fn channel_into(&self, ch: &[u8], dst: &mut [u8]) {
+        let (oh, ow) = (self.oh as usize, self.ow as usize);
+        for (y, row) in dst[..oh * ow].chunks_exact_mut(ow).enumerate() {
+            if self.pool {
+                // A pooled row is `chunks` chunks of `half` bytes, `half - 1` of them outputs.
+                let (per, half) = (self.half as usize - 1, self.half as usize);
+                for (c, part) in row.chunks_mut(per).enumerate() {
+                    let at = (y * self.chunks as usize + c) * half;
+                    part.copy_from_slice(&ch[at..at + part.len()]);
+                }
+            } else {
+                let at = y * self.grid_w as usize + self.col0 as usize;
+                row.copy_from_slice(&ch[at..at + ow]);
+            }
+        }
+    }
+}
+
+/// How a stride-1 step stores its input in the activation buffer: channel `c` of the `c x h x w`
+/// map is a zero-bordered plane of `(h + 2 pad) x (w + 2 pad)` bytes at `base + c * plane`. The
+/// host can build it channel by channel (to stream a layer's output back in as the next
+/// layer's input while the engine still computes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActLayout {
+    pub base: u32,
+    pub c: u32,
+    pub h: u32,
+    pub w: u32,
+    pub pad: u32,
+}
+
+impl ActLayout {
+    pub fn plane(&self) -> usize {
+        ((self.h + 2 * self.pad) * (self.w + 2 * self.pad)) as usize
+    }
+    /// Bytes of the whole input (the ACT_IN payload before its padding to whole beats).
+    pub fn len(&self) -> usize {
+        self.c as usize * self.plane()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Channel `map` (`h x w` bytes) as its plane on the grid.
+    pub fn plane_of(&self, map: &[u8]) -> Vec<u8> {
+        let (h, w, p) = (self.h as usize, self.w as usize, self.pad as usize);
+        let wp = w + 2 * p;
+        let mut v = vec![0u8; self.plane()];
+        for y in 0..h {
+            v[(y + p) * wp + p..][..w].copy_from_slice(&map[y * w..][..w]);
+        }
+        v
+    }
+}
+
+/// Where the memories a plan fills end (its packets start at 0): weight entries, bias words,
+/// codebook slots.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Footprint {
+    pub weight: u32,
+    pub bias: u32,
+    pub slot: u32,
+}
+
+/// How a plan puts its input tensor on the engine's grid.
+#[derive(Clone, Copy, Debug)]
+struct InputGrid {
+    shape: Shape,
+    pad: u32,
+    stride: u32,
+}
+
+/// The input-independent part of running one layer (or Fire module) on the engine, planned from
+/// the input's shape: the packets that do not depend on the input, the jobs and their cycle
+/// models. [`Plan::act_packet`] adds an input.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Each layer's weight, codebook and bias packets, in job order (addresses from 0).
+    pub weights: Vec<Packet>,
+    /// The output masks of all jobs (one MASK packet, sent after the weights).
+    pub mask: Packet,
+    pub jobs: Vec<JobStep>,
+    /// The cycle model of each job.
+    pub models: Vec<JobModel>,
+    /// Shape of the final output.
+    pub out_c: u32,
+    pub out_h: u32,
+    pub out_w: u32,
+    /// Weight entries the plan stores (fillers included).
+    pub weight_entries: u64,
+    /// Dense-equivalent MACs of the layer(s) (for efficiency figures).
+    pub dense_macs: u64,
+    /// How the input is stored, for a stride-1 input (a stride-2 input is split into phases).
+    pub input: Option<ActLayout>,
+    /// Bytes from the input's base that the jobs reading the input may touch (junk positions
+    /// included): the input can move anywhere that leaves this much room.
+    pub input_span: u32,
+    grid: InputGrid,
+}
+
+/// A plan with its input: the ACT_IN packet of one tensor, at address 0.
+#[derive(Clone, Debug)]
+pub struct Planned {
+    pub plan: Plan,
+    pub act: Packet,
+}
+
+impl std::ops::Deref for Planned {
+    type Target = Plan;
+    fn deref(&self) -> &Plan {
+        &self.plan
+    }
+}
+
+impl Planned {
+    /// The H2C beats to stream before the first job: weights, codebooks, biases, masks, input.
+    pub fn load(&self) -> Vec<u64> {
+        self.plan
+            .weights
+            .iter()
+            .chain([&self.plan.mask, &self.act])
+            .flat_map(|p| p.to_beats())
+            .collect()
+    }
+}
+
+/// One past the highest activation-buffer address job `d` reads (junk grid positions
+/// included), for an input of `in_c` channels on the grid.
+fn read_end(d: &Descriptor, in_c: u32, lanes: u32) -> u64 {
+    d.src_base as u64
+        + (in_c as u64 - 1) * d.plane_in as u64
+        + d.q_start as u64
+        + d.ntiles as u64 * lanes as u64
+        + (d.k as u64 - 1) * (d.grid_w as u64 + 1)
+}
+
+impl Plan {
+    /// The shape of input the plan was made for.
+    pub fn input_shape(&self) -> Shape {
+        self.grid.shape
+    }
+
+    /// The input's ACT_IN packet (at address 0): the payload of [`Plan::input_grid`].
+    pub fn act_packet(&self, data: &[u8]) -> Result<Packet, JobError> {
+        Ok(Packet::act(false, 0, &self.input_grid(data)?)?)
+    }
+
+    /// `data` (CHW bytes of the planned shape) on the grid, split into its four polyphase
+    /// images for a stride-2 layer, zero-padded to whole stream beats: the ACT_IN payload.
+    pub fn input_grid(&self, data: &[u8]) -> Result<Vec<u8>, JobError> {
+        let g = self.grid;
+        if data.len() != g.shape.len() {
+            return Err(JobError::Shape(format!(
+                "input of {} bytes for a {}x{}x{} plan",
+                data.len(),
+                g.shape.c,
+                g.shape.h,
+                g.shape.w
+            )));
+        }
+        let mut v = grid_bytes(data, g.shape, g.pad, g.stride);
+        let beat = crate::STREAM_BYTES as usize;
+        v.resize(v.len().div_ceil(beat) * beat, 0);
+        Ok(v)
+    }
+
+    /// Bytes of [`Plan::input_grid`].
+    pub fn input_grid_len(&self) -> usize {
+        let g = self.grid;
+        let (gw, gh, gc) = build::grid_dims(g.shape, g.pad, g.stride);
+        let beat = crate::STREAM_BYTES as usize;
+        (gc as usize * (gw * gh) as usize).div_ceil(beat) * beat
+    }
+
+    /// Bytes `sent.len()..` of [`Plan::input_grid`], if its bytes `..sent.len()` are `sent`
+    /// (else `None`), built a plane at a time: the part already on the card is compared in
+    /// place.
+    pub fn input_grid_after(&self, data: &[u8], sent: &[u8]) -> Result<Option<Vec<u8>>, JobError> {
+        let g = self.grid;
+        let from = sent.len();
+        if g.stride != 1 {
+            let full = self.input_grid(data)?;
+            return Ok((full.get(..from) == Some(sent)).then(|| full[from..].to_vec()));
+        }
+        if data.len() != g.shape.len() {
+            return self.input_grid(data).map(|_| None);
+        }
+        let total = self.input_grid_len();
+        if from > total {
+            return Ok(None);
+        }
+        let (h, w, p) = (g.shape.h as usize, g.shape.w as usize, g.pad as usize);
+        let (gw, gh, _) = build::grid_dims(g.shape, g.pad, g.stride);
+        let (gw, plane) = (gw as usize, (gw * gh) as usize);
+        let mut out = Vec::with_capacity(total - from);
+        // One plane, its border zero (only the interior is written, channel after channel).
+        let mut buf = vec![0u8; plane];
+        for c in 0..g.shape.c as usize {
+            let start = c * plane;
+            for y in 0..h {
+                buf[(y + p) * gw + p..][..w].copy_from_slice(&data[(c * h + y) * w..][..w]);
+            }
+            let split = from.clamp(start, start + plane) - start;
+            if split > 0 && buf[..split] != sent[start..start + split] {
+                return Ok(None);
+            }
+            out.extend_from_slice(&buf[split..]);
+        }
+        // The padding to whole beats.
+        let end = g.shape.c as usize * plane;
+        let split = from.max(end);
+        if sent[end.min(from)..].iter().any(|&b| b != 0) {
+            return Ok(None);
+        }
+        out.resize(out.len() + (total - split), 0);
+        Ok(Some(out))
+    }
+
+    /// Where the memories the plan's packets fill end.
+    pub fn footprint(&self) -> Footprint {
+        let mut f = Footprint::default();
+        for k in &self.weights {
+            let n = k.payload.len() as u32;
+            match k.ty {
+                PacketType::Weights => {
+                    f.weight = f
+                        .weight
+                        .max(k.addr + n * crate::packet::WEIGHTS_PER_BEAT as u32)
+                }
+                PacketType::Bias => f.bias = f.bias.max(k.addr + n),
+                PacketType::Codebook => f.slot = f.slot.max(k.addr + 1),
+                _ => {}
+            }
+        }
+        f
+    }
+
+    /// Total C2H bytes over all jobs.
+    pub fn out_bytes(&self) -> u64 {
+        self.jobs.iter().map(|j| j.out_bytes).sum()
+    }
+
+    /// Parse the concatenated C2H bytes of all jobs into CHW bytes.
+    pub fn parse_output(&self, c2h: &[u8]) -> Result<Vec<u8>, JobError> {
+        let want = self.out_bytes() as usize;
+        if c2h.len() != want {
+            return Err(JobError::OutputLength {
+                got: c2h.len(),
+                want,
+            });
+        }
+        let (oh, ow) = (self.out_h as usize, self.out_w as usize);
+        let n = self.out_c as usize * oh * ow;
+        // The jobs' outputs follow each other in channel order: each channel is appended.
+        let mut out = Vec::with_capacity(n);
+        let mut row = vec![0u8; oh * ow];
+        let mut at = 0usize;
+        for j in &self.jobs {
+            let bytes = &c2h[at..at + j.out_bytes as usize];
+            at += j.out_bytes as usize;
+            let Some(m) = &j.out else { continue };
+            if m.ch_offset as usize * oh * ow != out.len() {
+                return Err(JobError::Shape(format!(
+                    "job output from channel {} does not follow channel {}",
+                    m.ch_offset,
+                    out.len() / (oh * ow).max(1)
+                )));
+            }
+            for o in 0..m.out_c as usize {
+                let ch = &bytes[o * m.chan_bytes as usize..][..m.chan_bytes as usize];
+                m.channel_into(ch, &mut row);
+                out.extend_from_slice(&row);
+            }
+        }
+        out.resize(n, 0);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::numerics::CODEBOOK_ENTRIES;
+    use crate::packet::PacketType;
+    use crate::AccelConfig;
+
+    fn layer(
+        in_c: u32,
+        out_c: u32,
+        k: u32,
+        stride: u32,
+        pad: u32,
+        pool: bool,
+        seed: u32,
+    ) -> ConvLayer {
+        let n = (in_c * out_c * k * k) as usize;
+        let w = (0..n)
+            .map(|i| {
+                let h = (i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 7;
+                if h.is_multiple_of(3) {
+                    // Some 16-bit magnitudes, at most 255 distinct values.
+                    (((h >> 8) % 255) as i32 - 127) as i16 * 181
+                } else {
+                    0
+                }
+            })
+            .collect();
+        ConvLayer {
+            in_c,
+            out_c,
+            k,
+            stride,
+            pad,
+            pool,
+            weights: LayerWeights::Dense(w),
+            bias: vec![5; out_c as usize],
+            m: 20000,
+            shift: 20,
+        }
+    }
+
+    fn tensor(c: u32, h: u32, w: u32) -> Tensor {
+        Tensor {
+            c,
+            h,
+            w,
+            signed: false,
+            data: (0..c * h * w).map(|i| (i * 7 % 251) as u8).collect(),
+        }
+    }
+
+    /// Decode entries back into dense positions: the engine's walk.
+    fn walk(entries: &[(u8, u8)]) -> Vec<(u32, u8)> {
+        let mut p: i64 = -1;
+        let mut v = Vec::new();
+        for &(c, r) in entries {
+            p += r as i64 + 1;
+            if c != 0 {
+                v.push((p as u32, c));
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn channel_encoding_round_trips_with_fillers() {
+        let pos = vec![(0u32, 3u8), (1, 4), (40, 9), (41, 1), (200, 7)];
+        let e = encode_channel(pos.clone().into_iter());
+        assert!(e.iter().all(|&(_, r)| r <= 15));
+        assert!(
+            e.iter().any(|&(c, r)| c == 0 && r == 15),
+            "a gap of 38 needs fillers"
+        );
+        assert_eq!(walk(&e), pos);
+        assert_eq!(encode_channel(std::iter::empty()), vec![(0, 0)]);
+    }
+
+    #[test]
+    fn dense_weights_get_a_sorted_codebook_and_too_many_values_are_refused() {
+        let w = [0i16, 300, -32767, 300, 0, 7, 32767];
+        let (codes, lut) = dense_codes(&w).unwrap();
+        assert_eq!(lut.len(), CODEBOOK_ENTRIES);
+        assert_eq!(&lut[..5], &[0, -32767, 7, 300, 32767]);
+        assert_eq!(codes, vec![0, 3, 1, 3, 0, 2, 4]);
+        let many: Vec<i16> = (1..=256).collect();
+        assert!(dense_codes(&many).is_err());
+        let ok: Vec<i16> = (1..=255).collect();
+        assert!(dense_codes(&ok).is_ok());
+        // An entry past the symmetric range (-32768) is refused by the planner.
+        let mut l = layer(1, 1, 1, 1, 0, false, 3);
+        l.weights = LayerWeights::Dense(vec![i16::MIN]);
+        assert!(engine_layer(&l).is_err());
+    }
+
+    #[test]
+    fn stride2_weights_follow_polyphase_order() {
+        let l = layer(3, 4, 7, 2, 0, false, 1);
+        let el = engine_layer(&l).unwrap();
+        assert_eq!(el.k, 4);
+        let LayerWeights::Dense(w) = &l.weights else {
+            unreachable!()
+        };
+        for (o, ch) in el.chans.iter().enumerate() {
+            for (p, code) in walk(ch) {
+                let (c4, a, b) = (p / 16, (p / 4) % 4, p % 4);
+                let (c, ph) = (c4 / 4, c4 % 4);
+                let (kh, kw) = (2 * a + ph / 2, 2 * b + ph % 2);
+                assert_eq!(
+                    w[(((o as u32 * 3 + c) * 7 + kh) * 7 + kw) as usize],
+                    el.lut[code as usize]
+                );
+            }
+            let nz = (0..3 * 49).filter(|&i| w[o * 147 + i] != 0).count();
+            assert_eq!(walk(ch).len(), nz);
+        }
+    }
+
+    #[test]
+    fn conv_plan_packets_and_output_parse() {
+        let cfg = AccelConfig::tiny();
+        let l = layer(5, 3, 3, 1, 1, false, 2);
+        let x = tensor(5, 9, 7);
+        let p = plan_conv(&cfg, &l, &x).unwrap();
+        let pk = Packet::parse_stream(&p.load()).unwrap();
+        let types: Vec<PacketType> = pk.iter().map(|p| p.ty).collect();
+        assert_eq!(
+            types,
+            [
+                PacketType::Weights,
+                PacketType::Codebook,
+                PacketType::Bias,
+                PacketType::Mask,
+                PacketType::ActIn
+            ]
+        );
+        let d = &p.jobs[0].descriptor;
+        assert_eq!((d.grid_w, d.k, d.out_c), (9, 3, 3));
+        assert_eq!(Descriptor::unpack(&p.jobs[0].words().unwrap()), *d);
+        // Input grid: border of zeros, data inside.
+        let act = crate::packet::beats_to_bytes(&pk[4].payload);
+        assert_eq!(act[0], 0);
+        assert_eq!(act[9 + 1], x.data[0]);
+        // Parse: fabricate C2H bytes whose value encodes (channel, grid position).
+        let mut c2h = vec![0u8; p.out_bytes() as usize];
+        let per = (d.ntiles * cfg.pixel_lanes) as usize;
+        for o in 0..3 {
+            for q in 0..per {
+                c2h[o * per + q] = (o * 50 + q) as u8;
+            }
+        }
+        let out = p.parse_output(&c2h).unwrap();
+        assert_eq!((p.out_h, p.out_w), (9, 7));
+        assert_eq!(out[(2 * 9 + 3) * 7 + 4], (2 * 50 + 3 * 9 + 4) as u8);
+        assert!(p.parse_output(&c2h[1..]).is_err());
+    }
+
+    #[test]
+    fn fire_plan_has_three_jobs_and_concat_offsets() {
+        let cfg = AccelConfig::tiny();
+        let (sq, e1, e3) = (
+            layer(8, 4, 1, 1, 0, false, 3),
+            layer(4, 6, 1, 1, 0, true, 4),
+            layer(4, 5, 3, 1, 1, true, 5),
+        );
+        let p = plan_fire(&cfg, &sq, &e1, &e3, &tensor(8, 11, 11)).unwrap();
+        assert_eq!(p.jobs.len(), 3);
+        assert!(p.jobs[0].descriptor.dst_mid && p.jobs[0].out_bytes == 0);
+        assert!(p.jobs[1].descriptor.src_mid && p.jobs[2].descriptor.src_mid);
+        assert_eq!(p.jobs[2].descriptor.out_ch_offset, 6);
+        assert_eq!((p.out_c, p.out_h, p.out_w), (11, 5, 5));
+        let per = (cfg.pixel_lanes / 2 - 1) as usize;
+        assert_eq!(
+            p.jobs[1].descriptor.pool_chunks as usize,
+            5usize.div_ceil(per)
+        );
+        // Mask of the squeeze marks exactly the interior of the 13x13 grid.
+        let pk = Packet::parse_stream(&p.load()).unwrap();
+        let mask = pk.iter().find(|p| p.ty == PacketType::Mask).unwrap();
+        let ones: u32 = mask.payload.iter().map(|b| b.count_ones()).sum();
+        assert_eq!(ones, 121 + 2 * 121);
+    }
+
+    #[test]
+    fn capacity_and_shape_errors() {
+        let cfg = AccelConfig::tiny();
+        let l = layer(4, 2, 3, 1, 1, false, 6);
+        assert!(matches!(
+            plan_conv(&cfg, &l, &tensor(3, 5, 5)),
+            Err(JobError::Shape(_))
+        ));
+        let big = tensor(4, 400, 400);
+        assert!(matches!(
+            plan_conv(&cfg, &l, &big),
+            Err(JobError::Capacity(_))
+        ));
+        let bad = ConvLayer { m: 0, ..l.clone() };
+        assert!(plan_conv(&cfg, &bad, &tensor(4, 5, 5)).is_err());
+    }
+}
