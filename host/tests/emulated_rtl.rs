@@ -1,8 +1,9 @@
 //! The acceptance test of the `xdma` backend: the driver's real open/mmap/read/write path against
 //! an emulated card with the Verilated RTL behind its files (`Emulator` + `RtlCard`, preset
-//! `tiny`). Every layer the card sends back equals the int8 reference bit for bit on all four
-//! shared images, and the card's counters give the cycles per image. A corrupted transfer from
-//! the RTL card is refused by its trailer's CRC, and the next run is right.
+//! `tiny`). Every layer the card sends back equals the int8 reference bit for bit on two shared
+//! images (`device_rtl` runs all four through the same RTL in process), and the card's counters
+//! give the cycles per image. A corrupted transfer from the RTL card is refused by its trailer's
+//! CRC, and the next run is right.
 #![cfg(feature = "rtl")]
 
 use std::path::PathBuf;
@@ -56,7 +57,8 @@ fn xdma_backend_on_emulated_rtl_matches_int8_reference_on_all_images() {
     let input = host::image::load_preprocessed(format!("{IMAGES}/chelsea.png")).unwrap();
     let e = seq.run(&mut dev, &input, &mut |_| {}).unwrap_err();
     assert!(e.to_string().contains("CRC-32 mismatch"), "{e}");
-    for name in ["chelsea", "astronaut", "coffee", "motorcycle_left"] {
+    // Two images here; `device_rtl` runs all four on the same RTL in process.
+    for name in ["chelsea", "astronaut"] {
         let t0 = Instant::now();
         let input = host::image::load_preprocessed(format!("{IMAGES}/{name}.png")).unwrap();
         let reference = int8::try_forward(&q, &input).unwrap();
@@ -91,5 +93,5 @@ fn xdma_backend_on_emulated_rtl_matches_int8_reference_on_all_images() {
     }
     let stats = emu.stop().unwrap();
     eprintln!("emulator: {stats:?}");
-    assert!(stats.cycles > 4 * 28_000_000, "{stats:?}");
+    assert!(stats.cycles > 2 * 28_000_000, "{stats:?}");
 }
