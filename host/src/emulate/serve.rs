@@ -204,18 +204,11 @@ impl Card {
                 let stray = self.opts.faults.stray_c2h.clone();
                 self.c2h_out.extend(stray);
             }
-            if self.opts.faults.stuck_done {
-                let rest = regs::CTRL_START.set(v, 0);
-                if rest != 0 {
-                    self.model
-                        .write_reg(regs::CTRL.offset, rest)
-                        .map_err(model_err)?;
-                }
-                return Ok(false);
-            }
             if let Some(bits) = self.opts.faults.error_on_start {
                 self.injected_err |= bits;
-                // The engine refuses the job: forward everything but START.
+            }
+            if self.opts.faults.stuck_done || self.opts.faults.error_on_start.is_some() {
+                // The card does not take the job: forward everything but START.
                 let rest = regs::CTRL_START.set(v, 0);
                 if rest != 0 {
                     self.model
