@@ -105,3 +105,37 @@ fn resident_weights_are_sent_once_when_they_fit() {
     assert!(h2c[0] > h2c[1] + 500_000, "{h2c:?}");
     assert_eq!(h2c[1], h2c[2]);
 }
+
+#[test]
+fn litefury_runs_the_network_in_tiles_bit_exact() {
+    let q = model();
+    let cfg = AccelConfig::litefury();
+    let seq = sequencer::Sequencer::new(&cfg, &q).unwrap();
+    // What does not fit the XC7A100T's buffers at once runs in tiles: fire2..fire4 in bands of
+    // rows (their input and squeeze output exceed the activation buffer), conv10 in groups of
+    // output channels (its weights exceed the weight memory); fire6..fire9 in groups of expand
+    // channels.
+    let tiled: Vec<&str> = sequencer::steps()
+        .iter()
+        .enumerate()
+        .filter(|&(si, _)| seq.tiled(si))
+        .map(|(_, s)| s.name())
+        .collect();
+    assert!(tiled.contains(&"fire2") && tiled.contains(&"conv_final"), "{tiled:?}");
+    let mut dev = ModelDevice::new(
+        SoftCard::engine(cfg.clone()),
+        Timeouts::uniform(Duration::from_secs(60)),
+    );
+    let input = host::image::load_preprocessed(format!("{IMAGES}/chelsea.png")).unwrap();
+    let reference = int8::try_forward(&q, &input).unwrap();
+    let out = sequencer::run_network(&mut dev, &cfg, &q, &input, &mut |_| {}).unwrap();
+    assert_matches_reference(&out, &reference);
+    // One report per layer, its counters summed over the layer's tiles.
+    let jobs: Vec<_> = out.steps.iter().flat_map(|s| &s.layers).collect();
+    assert_eq!(jobs.len(), 26);
+    for (si, s) in out.steps.iter().enumerate() {
+        assert!(s.layers.iter().all(|l| l.perf.jobs >= 1 && l.perf.busy > 0), "{s:?}");
+        let jobs: u32 = s.layers.iter().map(|l| l.perf.jobs).sum();
+        assert_eq!(seq.tiled(si), jobs as usize > s.layers.len(), "{}: {jobs} jobs", s.step);
+    }
+}

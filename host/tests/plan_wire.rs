@@ -137,11 +137,11 @@ const TINY: (u64, u64, u64, u64) = (
     0x15bcf92e3551588a,
     0x7263b7d5d1d453d2,
     0x357568,
-    0x4634c03e1c00156c,
+    0x68e85db5c3efc98a,
 );
 const NITEFURY: (u64, u64, u64, u64) = (
     0x1d16ecf7422c38c5,
     0xcf24084ca373bead,
     0x6aef90,
-    0x30497621d147760d,
+    0x10550f4241ce09f1,
 );

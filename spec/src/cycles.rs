@@ -27,6 +27,8 @@ pub struct JobModel {
     pub positions: u64,
     /// No-issue cycles the minimum tile length adds (channels with few entries).
     pub short_cycles: u64,
+    /// Channel fetches (bias and entry count): `out_c`, once per run of a tiled job.
+    pub channel_fetches: u64,
 }
 
 impl JobModel {
@@ -43,6 +45,7 @@ impl JobModel {
             ntiles,
             lanes,
             positions,
+            channel_fetches: chans.len() as u64,
             ..Default::default()
         };
         for (o, &(e, z)) in chans.iter().enumerate() {
@@ -77,6 +80,24 @@ impl JobModel {
         self.ntiles as u64 * self.zero_entries
     }
     pub fn fetch_cycles(&self) -> u64 {
-        self.out_c as u64 * CHANNEL_FETCH_CYCLES
+        self.channel_fetches * CHANNEL_FETCH_CYCLES
+    }
+
+    /// Add the same job's run over other rows (a band of a tiled step: the same weights).
+    pub fn add_rows(&mut self, o: &JobModel) {
+        self.ntiles += o.ntiles;
+        self.positions += o.positions;
+        self.short_cycles += o.short_cycles;
+        self.channel_fetches += o.channel_fetches;
+    }
+
+    /// Add the same layer's other output channels over the same positions (a channel group of
+    /// a tiled step).
+    pub fn add_channels(&mut self, o: &JobModel) {
+        self.out_c += o.out_c;
+        self.entries += o.entries;
+        self.zero_entries += o.zero_entries;
+        self.short_cycles += o.short_cycles;
+        self.channel_fetches += o.channel_fetches;
     }
 }

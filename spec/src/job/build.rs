@@ -139,7 +139,12 @@ fn chan_entries(l: &EngineLayer) -> Vec<u16> {
 /// Grid of an input of `shape` with `pad` (split into four phases for stride 2): (width, rows,
 /// channels on the grid).
 pub(super) fn grid_dims(shape: Shape, pad: u32, stride: u32) -> (u32, u32, u32) {
-    let (hp, wp) = (shape.h + 2 * pad, shape.w + 2 * pad);
+    grid_dims_v(shape, pad, pad, stride)
+}
+
+/// [`grid_dims`] with `pad_v` zero rows above and below (columns still get `pad`).
+pub(super) fn grid_dims_v(shape: Shape, pad: u32, pad_v: u32, stride: u32) -> (u32, u32, u32) {
+    let (hp, wp) = (shape.h + 2 * pad_v, shape.w + 2 * pad);
     if stride == 1 {
         (wp, hp, shape.c)
     } else {
@@ -150,16 +155,17 @@ pub(super) fn grid_dims(shape: Shape, pad: u32, stride: u32) -> (u32, u32, u32) 
 /// Put the CHW bytes `data` of `shape` on the grid of [`grid_dims`], the map at (pad, pad) of
 /// a zero border; stride 2 splits each channel into its 4 polyphase images first (channel
 /// `4c + 2py + px`).
-pub(super) fn grid_bytes(data: &[u8], shape: Shape, pad: u32, stride: u32) -> Vec<u8> {
+pub(super) fn grid_bytes(data: &[u8], shape: Shape, pad: u32, pad_v: u32, stride: u32) -> Vec<u8> {
     let (h, w, p) = (shape.h as usize, shape.w as usize, pad as usize);
-    let (gw, gh, gc) = grid_dims(shape, pad, stride);
+    let pv = pad_v as usize;
+    let (gw, gh, gc) = grid_dims_v(shape, pad, pad_v, stride);
     let (gw, gh) = (gw as usize, gh as usize);
     let plane = gw * gh;
     let mut v = vec![0u8; gc as usize * plane];
     for c in 0..shape.c as usize {
         for y in 0..h {
             let src = &data[(c * h + y) * w..][..w];
-            let py = y + p;
+            let py = y + pv;
             if stride == 1 {
                 v[c * plane + py * gw + p..][..w].copy_from_slice(src);
                 continue;
@@ -388,6 +394,7 @@ pub fn plan_conv_for(cfg: &AccelConfig, l: &ConvLayer, x: Shape) -> Result<Plan,
         grid: InputGrid {
             shape: x,
             pad: l.pad,
+            pad_v: l.pad,
             stride: l.stride,
         },
     })
@@ -422,7 +429,81 @@ pub fn plan_fire_for(
             "not a Fire module (1x1 squeeze, 1x1 + 3x3/pad 1 expands)".into(),
         ));
     }
-    let (esq, ee1, ee3) = (engine_layer(sq)?, engine_layer(e1)?, engine_layer(e3)?);
+    let layers = FireLayers {
+        sq: engine_layer(sq)?,
+        e1: engine_layer(e1)?,
+        e3: engine_layer(e3)?,
+        dims: [sq.in_c, sq.out_c, e1.out_c, e3.out_c],
+    };
+    let part = FirePart::all(&layers);
+    fire_plan(cfg, &layers, x, RowBand::WHOLE, &part)
+}
+
+/// A Fire module's layers in engine form, with (input, squeeze, expand1x1, expand3x3) channels.
+pub(super) struct FireLayers {
+    pub(super) sq: EngineLayer,
+    pub(super) e1: EngineLayer,
+    pub(super) e3: EngineLayer,
+    pub(super) dims: [u32; 4],
+}
+
+/// Which rows of a taller map a Fire plan computes. A band of `h` output rows reads `h + 2`
+/// input rows (one halo row above and below, given with the input); a halo row on the map's
+/// edge is the zero border (the squeeze writes it as 0), any other is a real row of the map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct RowBand {
+    /// The band starts at the map's top (its upper halo row is the border).
+    pub(super) top: bool,
+    /// The band ends at the map's bottom.
+    pub(super) bottom: bool,
+    /// The whole map: the input is given without halo rows (the plan adds the border).
+    pub(super) whole: bool,
+}
+
+impl RowBand {
+    pub(super) const WHOLE: RowBand = RowBand {
+        top: true,
+        bottom: true,
+        whole: true,
+    };
+}
+
+/// Which jobs of a Fire module a plan runs: the squeeze (it fills the mid window the expands
+/// read) and a range (first, count) of each expand's output channels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct FirePart {
+    pub(super) squeeze: bool,
+    pub(super) e1: (u32, u32),
+    pub(super) e3: (u32, u32),
+}
+
+impl FirePart {
+    pub(super) fn all(layers: &FireLayers) -> FirePart {
+        FirePart {
+            squeeze: true,
+            e1: (0, layers.dims[2]),
+            e3: (0, layers.dims[3]),
+        }
+    }
+}
+
+/// Plan a Fire module (or a band of its rows, or a part of its jobs) for inputs of shape `x`
+/// (for a band: `x.h` output rows; the input holds `x.h + 2` rows). The mid window's place
+/// depends only on the shape, so parts of one band share it.
+pub(super) fn fire_plan(
+    cfg: &AccelConfig,
+    layers: &FireLayers,
+    x: Shape,
+    band: RowBand,
+    part: &FirePart,
+) -> Result<Plan, JobError> {
+    let FireLayers {
+        sq: esq,
+        e1: ee1,
+        e3: ee3,
+        dims: [_, sq_c, _, _],
+    } = layers;
+    let sq_c = *sq_c;
     let s = cfg.pixel_lanes;
     let (h, w) = (x.h, x.w);
     // Input and mid grids: one-pixel zero border, width w + 2.
@@ -440,69 +521,77 @@ pub fn plan_fire_for(
     // above for the expands' junk reads: expand3x3 reads up to ntiles*S + 2*(gw+1) bytes past
     // its last plane's base, expand1x1 (from q_start = gw) less.
     let mid_plane = plane.div_ceil(s) * s;
-    let mid_span = (sq.out_c as u64 - 1) * mid_plane as u64
+    let mid_span = (sq_c as u64 - 1) * mid_plane as u64
         + (h * gw).div_ceil(s) as u64 * s as u64
         + 2 * (gw as u64 + 1);
     let input_end = input_bytes.div_ceil(s as u64) * s as u64;
     let mid_base =
         ((cfg.act_in_bytes as u64).saturating_sub(mid_span) / s as u64 * s as u64) as u32;
-    if sq.out_c as u64 * mid_plane as u64 > cfg.act_mid_bytes as u64 {
+    if sq_c as u64 * mid_plane as u64 > cfg.act_mid_bytes as u64 {
         return Err(JobError::Capacity(format!(
             "squeeze output {}x{mid_plane} exceeds act_mid_bytes = {}",
-            sq.out_c, cfg.act_mid_bytes
+            sq_c, cfg.act_mid_bytes
         )));
     }
     if mid_span > cfg.act_in_bytes as u64 || input_end > mid_base as u64 {
         return Err(JobError::Capacity(format!(
             "Fire input ({input_bytes} bytes) and squeeze output ({}x{mid_plane} bytes) exceed act_in_bytes = {}",
-            sq.out_c,
+            sq_c,
             cfg.act_in_bytes
         )));
     }
+    let (n1, n3) = (part.e1.1, part.e3.1);
+    let (ee1, ee3) = (ee1.channels(part.e1), ee3.channels(part.e3));
     let mut b = Builder::new(cfg);
-    let (wbs, bbs, ss) = b.load_layer(&esq)?;
-    let at1 = b.load_layer(&ee1)?;
-    let at3 = b.load_layer(&ee3)?;
-    // Squeeze: every grid position of the plane, border positions written as 0.
-    let ntiles = plane.div_ceil(s);
-    let (mask_base, kept) = b.add_mask(ntiles, |r| {
-        let (y, xx) = (r / gw, r % gw);
-        r < plane && y >= 1 && y <= h && xx >= 1 && xx <= w
-    })?;
-    let dsq = Descriptor {
-        k: 1,
-        src_mid: false,
-        dst_mid: true,
-        in_signed: x.signed,
-        pool: false,
-        lut_slot: ss,
-        out_c: sq.out_c,
-        grid_w: gw,
-        plane_in: plane,
-        q_start: 0,
-        ntiles,
-        src_base: 0,
-        weight_base: wbs,
-        weight_beats: esq.weight_beats(),
-        bias_base: bbs,
-        m: sq.m as u32,
-        shift: sq.shift as u32,
-        dst_base: mid_base,
-        plane_out: mid_plane,
-        out_ch_offset: 0,
-        mask_base,
-        wr_count: plane,
-        ..Default::default()
-    };
-    dsq.pack()?;
-    let msq = job_model(&esq, s, ntiles, kept);
-    let jsq = JobStep {
-        out_bytes: 0,
-        descriptor: dsq,
-        chan_entries: chan_entries(&esq),
-        out: None,
-    };
-    let sq_span = read_end(&jsq.descriptor, x.c, s);
+    let atsq = part.squeeze.then(|| b.load_layer(esq)).transpose()?;
+    let at1 = (n1 > 0).then(|| b.load_layer(&ee1)).transpose()?;
+    let at3 = (n3 > 0).then(|| b.load_layer(&ee3)).transpose()?;
+    let (mut jobs, mut models) = (Vec::new(), Vec::new());
+    let mut sq_span = 0;
+    if let Some((wbs, bbs, ss)) = atsq {
+        // Squeeze: every grid position of the plane, border positions written as 0.
+        let ntiles = plane.div_ceil(s);
+        let (mask_base, kept) = b.add_mask(ntiles, |r| {
+            let (y, xx) = (r / gw, r % gw);
+            // A halo row inside the map is a real row; on the map's edge it is the border.
+            let rows_ok = (y >= 1 || !band.top) && (y <= h || !band.bottom);
+            r < plane && rows_ok && xx >= 1 && xx <= w
+        })?;
+        let dsq = Descriptor {
+            k: 1,
+            src_mid: false,
+            dst_mid: true,
+            in_signed: x.signed,
+            pool: false,
+            lut_slot: ss,
+            out_c: sq_c,
+            grid_w: gw,
+            plane_in: plane,
+            q_start: 0,
+            ntiles,
+            src_base: 0,
+            weight_base: wbs,
+            weight_beats: esq.weight_beats(),
+            bias_base: bbs,
+            m: esq.m as u32,
+            shift: esq.shift as u32,
+            dst_base: mid_base,
+            plane_out: mid_plane,
+            out_ch_offset: 0,
+            mask_base,
+            wr_count: plane,
+            ..Default::default()
+        };
+        dsq.pack()?;
+        models.push(job_model(esq, s, ntiles, kept));
+        sq_span = read_end(&dsq, x.c, s);
+        jobs.push(JobStep {
+            out_bytes: 0,
+            descriptor: dsq,
+            chan_entries: chan_entries(esq),
+            out: None,
+        });
+    }
     let expand = |row0, col0, ch_offset| C2hJob {
         src_mid: true,
         src_base: mid_base,
@@ -515,13 +604,21 @@ pub fn plan_fire_for(
         col0,
         ch_offset,
     };
-    // expand1x1: output (y, x) sits at grid (y + 1, x + 1) of the mid grid.
-    let (j1, m1) = c2h_job(&mut b, &ee1, at1, expand(1, 1, 0))?;
-    // expand3x3 (pad 1): output (y, x) sits at grid (y, x).
-    let (j3, m3) = c2h_job(&mut b, &ee3, at3, expand(0, 0, e1.out_c))?;
+    if let Some(at1) = at1 {
+        // expand1x1: output (y, x) sits at grid (y + 1, x + 1) of the mid grid.
+        let (j1, m1) = c2h_job(&mut b, &ee1, at1, expand(1, 1, 0))?;
+        jobs.push(j1);
+        models.push(m1);
+    }
+    if let Some(at3) = at3 {
+        // expand3x3 (pad 1): output (y, x) sits at grid (y, x).
+        let (j3, m3) = c2h_job(&mut b, &ee3, at3, expand(0, 0, n1))?;
+        jobs.push(j3);
+        models.push(m3);
+    }
     check_act(cfg, input_bytes)?;
     let (weights, mask, entries) = b.finish()?;
-    let (out_h, out_w) = if e1.pool {
+    let (out_h, out_w) = if ee1.pool {
         (pooled(h), pooled(w))
     } else {
         (h, w)
@@ -529,15 +626,17 @@ pub fn plan_fire_for(
     Ok(Plan {
         weights,
         mask,
-        jobs: vec![jsq, j1, j3],
-        models: vec![msq, m1, m3],
-        out_c: e1.out_c + e3.out_c,
+        jobs,
+        models,
+        out_c: n1 + n3,
         out_h,
         out_w,
         weight_entries: entries,
         dense_macs: (h * w) as u64
-            * (sq.out_c * sq.in_c + e1.out_c * e1.in_c + e3.out_c * e3.in_c * 9) as u64,
-        input: Some(ActLayout {
+            * (part.squeeze as u32 * sq_c * x.c + n1 * sq_c + n3 * sq_c * 9) as u64,
+        // A band's input (with its halo rows) has no stored layout a step before could fill;
+        // a part without the squeeze reads no input.
+        input: (band.whole && part.squeeze).then_some(ActLayout {
             base: 0,
             c: x.c,
             h,
@@ -545,10 +644,20 @@ pub fn plan_fire_for(
             pad: 1,
         }),
         input_span: sq_span as u32,
-        grid: InputGrid {
-            shape: x,
-            pad: 1,
-            stride: 1,
+        grid: if band.whole {
+            InputGrid {
+                shape: x,
+                pad: 1,
+                pad_v: 1,
+                stride: 1,
+            }
+        } else {
+            InputGrid {
+                shape: Shape { h: h + 2, ..x },
+                pad: 1,
+                pad_v: 0,
+                stride: 1,
+            }
         },
     })
 }

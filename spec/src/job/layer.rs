@@ -44,6 +44,20 @@ pub(super) struct EngineLayer {
 }
 
 impl EngineLayer {
+    /// Output channels `(first, count)` as a layer of their own.
+    pub(super) fn channels(&self, (first, n): (u32, u32)) -> EngineLayer {
+        let r = first as usize..(first + n) as usize;
+        EngineLayer {
+            k: self.k,
+            lut: self.lut.clone(),
+            chans: self.chans[r.clone()].to_vec(),
+            bias: self.bias[r].to_vec(),
+            m: self.m,
+            shift: self.shift,
+            pool: self.pool,
+        }
+    }
+
     /// Weight-memory beats its entries occupy (the descriptor's `weight_beats`).
     pub(super) fn weight_beats(&self) -> u32 {
         let n: usize = self.chans.iter().map(|c| c.len()).sum();

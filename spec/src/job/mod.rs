@@ -18,10 +18,12 @@ use crate::packet::{Packet, PacketError, PacketType};
 
 mod build;
 mod layer;
+mod tile;
 
 use build::grid_bytes;
 pub use build::{plan_conv, plan_conv_for, plan_fire, plan_fire_for};
 pub use layer::layer_entries;
+pub use tile::{plan_conv_tiles, plan_fire_tiles, Tile};
 #[cfg(test)]
 use layer::{dense_codes, encode_channel};
 use layer::{engine_layer, EngineLayer};
@@ -235,8 +237,17 @@ pub struct Footprint {
 #[derive(Clone, Copy, Debug)]
 struct InputGrid {
     shape: Shape,
+    /// Zero columns left and right.
     pad: u32,
+    /// Zero rows above and below (a band of a Fire module's rows brings its own: 0).
+    pad_v: u32,
     stride: u32,
+}
+
+impl InputGrid {
+    fn dims(&self) -> (u32, u32, u32) {
+        build::grid_dims_v(self.shape, self.pad, self.pad_v, self.stride)
+    }
 }
 
 /// The input-independent part of running one layer (or Fire module) on the engine, planned from
@@ -327,7 +338,7 @@ impl Plan {
                 g.shape.w
             )));
         }
-        let mut v = grid_bytes(data, g.shape, g.pad, g.stride);
+        let mut v = grid_bytes(data, g.shape, g.pad, g.pad_v, g.stride);
         let beat = crate::STREAM_BYTES as usize;
         v.resize(v.len().div_ceil(beat) * beat, 0);
         Ok(v)
@@ -336,7 +347,7 @@ impl Plan {
     /// Bytes of [`Plan::input_grid`].
     pub fn input_grid_len(&self) -> usize {
         let g = self.grid;
-        let (gw, gh, gc) = build::grid_dims(g.shape, g.pad, g.stride);
+        let (gw, gh, gc) = g.dims();
         let beat = crate::STREAM_BYTES as usize;
         (gc as usize * (gw * gh) as usize).div_ceil(beat) * beat
     }
@@ -359,7 +370,8 @@ impl Plan {
             return Ok(None);
         }
         let (h, w, p) = (g.shape.h as usize, g.shape.w as usize, g.pad as usize);
-        let (gw, gh, _) = build::grid_dims(g.shape, g.pad, g.stride);
+        let pv = g.pad_v as usize;
+        let (gw, gh, _) = g.dims();
         let (gw, plane) = (gw as usize, (gw * gh) as usize);
         let mut out = Vec::with_capacity(total - from);
         // One plane, its border zero (only the interior is written, channel after channel).
@@ -367,7 +379,7 @@ impl Plan {
         for c in 0..g.shape.c as usize {
             let start = c * plane;
             for y in 0..h {
-                buf[(y + p) * gw + p..][..w].copy_from_slice(&data[(c * h + y) * w..][..w]);
+                buf[(y + pv) * gw + p..][..w].copy_from_slice(&data[(c * h + y) * w..][..w]);
             }
             let split = from.clamp(start, start + plane) - start;
             if split > 0 && buf[..split] != sent[start..start + split] {
