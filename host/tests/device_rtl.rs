@@ -136,6 +136,55 @@ fn rtl_layers_match_int8_reference() {
     );
 }
 
+/// Tiles on the RTL: steps planned for an engine with less than a third of tiny's activation
+/// buffer and a quarter of its weight memory (the tiny RTL runs those descriptors as they are:
+/// the same lanes, addresses in range). fire5 runs in bands of rows, conv_final in groups of
+/// output channels. Both come back bit-exact.
+#[test]
+fn tiled_steps_match_int8_reference() {
+    let q = model();
+    let hw = AccelConfig::tiny();
+    let small = AccelConfig {
+        act_in_bytes: 160 * 1024,
+        act_mid_bytes: 32 * 1024,
+        weight_entries: 32 * 1024,
+        ..AccelConfig::tiny()
+    };
+    let input = host::image::load_preprocessed(format!("{IMAGES}/chelsea.png")).unwrap();
+    let reference = int8::try_forward(&q, &input).unwrap();
+    let mut dev = sim_device(&hw);
+    let mut seq = Sequencer::new(&small, &q).unwrap();
+    let all = sequencer::steps();
+    for si in [4, 9] {
+        assert!(seq.tiled(si), "{} runs in tiles", all[si].name());
+        let step = all[si];
+        let t0 = Instant::now();
+        let (y, layers) = seq
+            .run_step(&mut dev, step, &reference.layer_input(step.layers()[0]))
+            .unwrap();
+        let want = match step {
+            Step::Conv(i) => reference.layers[i].clone(),
+            Step::Fire {
+                expand1x1,
+                expand3x3,
+                ..
+            } => {
+                int8::QTensor::concat(&[&reference.layers[expand1x1], &reference.layers[expand3x3]])
+                    .unwrap()
+            }
+        };
+        assert_eq!(y, want, "{} in tiles differs from the int8 reference", step.name());
+        let jobs: Vec<u32> = layers.iter().map(|l| l.perf.jobs).collect();
+        eprintln!(
+            "{} in tiles: jobs per layer {jobs:?}, {} cycles, {:.1} s wall",
+            step.name(),
+            layers.iter().map(|l| l.perf.busy).sum::<u64>(),
+            t0.elapsed().as_secs_f64()
+        );
+        assert!(jobs.iter().all(|&j| j > 1), "every layer runs in several tiles: {jobs:?}");
+    }
+}
+
 #[test]
 fn sim_backend_whole_network_matches_int8_reference_on_all_images() {
     let q = model();
@@ -181,23 +230,21 @@ fn sim_backend_whole_network_matches_int8_reference_on_all_images() {
     }
 }
 
-/// The full-size preset on chelsea. Needs the nitefury RTL, which takes minutes to verilate:
-/// `SQZ_RTL_PRESETS=tiny,nitefury cargo test -p host --release --test device_rtl -- --ignored`.
-#[test]
-#[ignore = "needs the nitefury RTL (SQZ_RTL_PRESETS=tiny,nitefury)"]
-fn nitefury_whole_network_on_chelsea() {
-    let cfg = AccelConfig::nitefury();
+/// Chelsea through the whole network on `cfg`'s RTL, every layer read back bit-exact to the
+/// int8 reference; prints the cycle report.
+fn whole_network_on_chelsea(cfg: &AccelConfig) -> (Sequencer, host::device::card::CycleReport) {
     assert!(
-        sim::rtl::is_built(&cfg),
-        "this build has only {:?}: set SQZ_RTL_PRESETS=tiny,nitefury",
-        sim::rtl::built_presets()
+        sim::rtl::is_built(cfg),
+        "this build has only {:?}: set SQZ_RTL_PRESETS=tiny,{}",
+        sim::rtl::built_presets(),
+        cfg.name
     );
     let q = model();
     let input = host::image::load_preprocessed(format!("{IMAGES}/chelsea.png")).unwrap();
     let reference = int8::try_forward(&q, &input).unwrap();
-    let mut dev = sim_device(&cfg);
-    let mut seq = Sequencer::new(&cfg, &q).unwrap();
-    assert!(!seq.resident(), "nitefury streams weights per layer");
+    let mut dev = sim_device(cfg);
+    let mut seq = Sequencer::new(cfg, &q).unwrap();
+    assert!(!seq.resident(), "{} streams weights per layer", cfg.name);
     let t0 = Instant::now();
     let out = seq.run(&mut dev, &input, &mut |_| {}).unwrap();
     for (i, got) in out.layers.iter().enumerate() {
@@ -211,8 +258,26 @@ fn nitefury_whole_network_on_chelsea() {
         }
     }
     assert_eq!(out.probabilities, reference.probs);
-    let r = host::device::card::CycleReport::of(&out, &cfg);
+    let r = host::device::card::CycleReport::of(&out, cfg);
     r.print(&mut std::io::stderr()).unwrap();
+    eprintln!(
+        "{} chelsea: {} cycles, efficiency {:.3}, {:.0} images/s at {} MHz, {:.1} s wall",
+        cfg.name,
+        r.cycles,
+        r.efficiency,
+        r.images_per_s_at_target,
+        cfg.target_mhz,
+        t0.elapsed().as_secs_f64()
+    );
+    (seq, r)
+}
+
+/// The full-size preset on chelsea. Needs the nitefury RTL, which takes minutes to verilate:
+/// `SQZ_RTL_PRESETS=tiny,nitefury cargo test -p host --release --test device_rtl -- --ignored`.
+#[test]
+#[ignore = "needs the nitefury RTL (SQZ_RTL_PRESETS=tiny,nitefury)"]
+fn nitefury_whole_network_on_chelsea() {
+    let (_, r) = whole_network_on_chelsea(&AccelConfig::nitefury());
     // Each step's output streams back in under compute: most activation bytes load while a job
     // runs (the card's own counter), the rest is the image, masks and each input's tail.
     assert!(
@@ -220,12 +285,14 @@ fn nitefury_whole_network_on_chelsea() {
         "{:?}",
         r.traffic
     );
-    eprintln!(
-        "nitefury chelsea: {} cycles, efficiency {:.3}, {:.0} images/s at {} MHz, {:.1} s wall",
-        r.cycles,
-        r.efficiency,
-        r.images_per_s_at_target,
-        cfg.target_mhz,
-        t0.elapsed().as_secs_f64()
-    );
+}
+
+/// The LiteFury preset (XC7A100T) on chelsea: fire2..fire4 run in bands of rows, fire6..fire9
+/// and conv_final in groups of output channels (`spec::job::Tile`). Needs the litefury RTL:
+/// `SQZ_RTL_PRESETS=tiny,litefury cargo test -p host --release --test device_rtl -- --ignored`.
+#[test]
+#[ignore = "needs the litefury RTL (SQZ_RTL_PRESETS=tiny,litefury)"]
+fn litefury_whole_network_on_chelsea() {
+    let (seq, _) = whole_network_on_chelsea(&AccelConfig::litefury());
+    assert!((0..sequencer::steps().len()).any(|si| seq.tiled(si)));
 }

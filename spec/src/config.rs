@@ -95,12 +95,10 @@ impl AccelConfig {
     /// sized so the Yosys estimate stays under 70 % of the part's LUTs, DSPs and block RAM
     /// (`cargo run --release -p hdl -- synth --preset litefury --target xc7a100t`).
     ///
-    /// It does not hold the whole network: the XC7A100T's 135 RAMB36 (4,860 Kbit) are fewer
-    /// than the engine needs at once for SqueezeNet (fire3's input and squeeze output in the
-    /// activation buffer, about 468 KB, plus conv10's 105,669 weight entries of 12 bits: about
-    /// 5.0 Mbit of data before any packing loss), so with whole-layer buffers no preset on this
-    /// part can; fire2/fire3 and conv10 are refused by the planner until layers are tiled
-    /// (rows of the activation buffer, output-channel groups of a layer's weights).
+    /// The XC7A100T's 135 RAMB36 cannot hold SqueezeNet's largest layers whole (fire3's input
+    /// and squeeze output are about 468 KB, conv10's weights 105,669 entries), so the planner
+    /// runs those steps in tiles (`crate::job::Tile`): fire2..fire4 in bands of output rows,
+    /// fire6..fire9 and conv10 in groups of output channels.
     pub fn litefury() -> Self {
         AccelConfig {
             name: "litefury".into(),
