@@ -186,12 +186,14 @@ fn tiled_steps_match_int8_reference() {
 }
 
 #[test]
-fn sim_backend_whole_network_matches_int8_reference_on_all_images() {
+fn sim_backend_whole_network_matches_int8_reference_on_two_images() {
     let q = model();
     let cfg = AccelConfig::tiny();
     let mut dev = sim_device(&cfg);
     let mut seq = Sequencer::new(&cfg, &q).unwrap();
-    for name in ["chelsea", "astronaut", "coffee", "motorcycle_left"] {
+    // chelsea and astronaut go through the same RTL behind the emulated XDMA files
+    // (tests/emulated_rtl.rs): between the two suites every image runs on the RTL once.
+    for name in ["coffee", "motorcycle_left"] {
         let t0 = Instant::now();
         let input = host::image::load_preprocessed(format!("{IMAGES}/{name}.png")).unwrap();
         let reference = int8::try_forward(&q, &input).unwrap();

@@ -1,7 +1,7 @@
 //! The acceptance test of the `xdma` backend: the driver's real open/mmap/read/write path against
 //! an emulated card with the Verilated RTL behind its files (`Emulator` + `RtlCard`, preset
 //! `tiny`). Every layer the card sends back equals the int8 reference bit for bit on two shared
-//! images (`device_rtl` runs all four through the same RTL in process), and the card's counters
+//! images (`device_rtl` runs the other two through the same RTL in process), and the card's counters
 //! give the cycles per image. A corrupted transfer from the RTL card is refused by its trailer's
 //! CRC, and the next run is right.
 #![cfg(feature = "rtl")]
@@ -30,7 +30,7 @@ impl Drop for TempDir {
 }
 
 #[test]
-fn xdma_backend_on_emulated_rtl_matches_int8_reference_on_all_images() {
+fn xdma_backend_on_emulated_rtl_matches_int8_reference_on_two_images() {
     let path = weights::default_model_path(None).expect("model file");
     let q = QuantModel::from_model_committed(&weights::Model::load(&path).unwrap()).unwrap();
     let cfg = AccelConfig::tiny();
@@ -57,7 +57,7 @@ fn xdma_backend_on_emulated_rtl_matches_int8_reference_on_all_images() {
     let input = host::image::load_preprocessed(format!("{IMAGES}/chelsea.png")).unwrap();
     let e = seq.run(&mut dev, &input, &mut |_| {}).unwrap_err();
     assert!(e.to_string().contains("CRC-32 mismatch"), "{e}");
-    // Two images here; `device_rtl` runs all four on the same RTL in process.
+    // Two images here; `device_rtl` runs the other two on the same RTL in process.
     for name in ["chelsea", "astronaut"] {
         let t0 = Instant::now();
         let input = host::image::load_preprocessed(format!("{IMAGES}/{name}.png")).unwrap();
