@@ -185,9 +185,11 @@ pub fn crc32_update(mut state: u32, bytes: &[u8]) -> u32 {
     state
 }
 
-/// CRC-32 of `bytes` (IEEE 802.3, as zlib's `crc32`).
+/// CRC-32 of `bytes` (IEEE 802.3, as zlib's `crc32`). The host checks every byte the card
+/// sends, so this takes crc32fast's carry-less-multiply folding (the same function as
+/// [`crc32_update`], several times faster; a test holds them equal).
 pub fn crc32(bytes: &[u8]) -> u32 {
-    !crc32_update(CRC32_INIT, bytes)
+    crc32fast::hash(bytes)
 }
 
 /// The CRC register after one little-endian 64-bit beat, bit by bit: the step is linear, so
@@ -232,6 +234,11 @@ mod tests {
     fn crc32_is_the_standard_one() {
         // The CRC-32 check value (zlib, PNG, Ethernet).
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        // The fast path equals the definition at every length and alignment.
+        let data: Vec<u8> = (0..4099u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        for (a, b) in [(0, 4099), (1, 4098), (3, 70), (5, 5), (7, 4000)] {
+            assert_eq!(crc32(&data[a..b]), !crc32_update(CRC32_INIT, &data[a..b]), "{a}..{b}");
+        }
         assert_eq!(crc32(b""), 0);
     }
 
