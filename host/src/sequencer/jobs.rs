@@ -86,6 +86,11 @@ impl Forward {
         }
     }
 
+    /// Every channel of the next input arrived: `bytes` is its whole ACT_IN payload.
+    pub(super) fn complete(&self) -> bool {
+        self.channels == self.layout.c
+    }
+
     /// Channel `k` of the next input arrived (an `h x w` map). Out of order: ignored, and
     /// nothing past it is sent early (the step's packets send it later).
     fn channel(&mut self, k: u32, map: &[u8]) {

@@ -535,15 +535,29 @@ impl Sequencer {
             }
             _ => &[],
         };
-        let tail = plan
-            .input_grid_after(&x.data, sent)
-            .map_err(plan_err)?
-            .ok_or_else(|| {
-                SeqError::Input(format!(
+        let tail = match fwd.input {
+            // Every channel arrived during the step before, which built the whole payload
+            // from the same output `x` was parsed from: send the rest of it.
+            Some(f) if f.complete() && f.layout.base == at.act => {
+                let tail = f.bytes[f.sent..].to_vec();
+                debug_assert_eq!(
+                    plan.input_grid_after(&x.data, sent).ok().flatten(),
+                    Some(tail.clone()),
                     "{}: the streamed input differs from the planned input",
                     step.name()
-                ))
-            })?;
+                );
+                tail
+            }
+            _ => plan
+                .input_grid_after(&x.data, sent)
+                .map_err(plan_err)?
+                .ok_or_else(|| {
+                    SeqError::Input(format!(
+                        "{}: the streamed input differs from the planned input",
+                        step.name()
+                    ))
+                })?,
+        };
         let mut rest = vec![plan.mask.clone()];
         if !tail.is_empty() || sent.is_empty() {
             let act = Packet::act(false, at.act + sent.len() as u32, &tail)

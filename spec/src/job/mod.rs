@@ -433,27 +433,29 @@ impl Plan {
         let (oh, ow) = (self.out_h as usize, self.out_w as usize);
         let n = self.out_c as usize * oh * ow;
         // The jobs' outputs follow each other in channel order: each channel is appended.
-        let mut out = Vec::with_capacity(n);
-        let mut row = vec![0u8; oh * ow];
+        let mut out = vec![0u8; n];
+        let mut filled = 0usize;
         let mut at = 0usize;
         for j in &self.jobs {
             let bytes = &c2h[at..at + j.out_bytes as usize];
             at += j.out_bytes as usize;
             let Some(m) = &j.out else { continue };
-            if m.ch_offset as usize * oh * ow != out.len() {
+            if m.ch_offset as usize * oh * ow != filled {
                 return Err(JobError::Shape(format!(
                     "job output from channel {} does not follow channel {}",
                     m.ch_offset,
-                    out.len() / (oh * ow).max(1)
+                    filled / (oh * ow).max(1)
                 )));
             }
             for o in 0..m.out_c as usize {
                 let ch = &bytes[o * m.chan_bytes as usize..][..m.chan_bytes as usize];
-                m.channel_into(ch, &mut row);
-                out.extend_from_slice(&row);
+                let dst = out.get_mut(filled..filled + oh * ow).ok_or_else(|| {
+                    JobError::Shape(format!("job output past channel {}", self.out_c))
+                })?;
+                m.channel_into(ch, dst);
+                filled += oh * ow;
             }
         }
-        out.resize(n, 0);
         Ok(out)
     }
 }
