@@ -10,7 +10,8 @@
 //! [`Rtl::run_plan`] runs a `spec::job::Plan` with the driver's job protocol (stream the
 //! load; per job: descriptor, START, read the C2H payload and its checked trailer, wait DONE,
 //! check PERF_JOBS) and returns the CHW output and the
-//! engine's own performance counters.
+//! engine's own performance counters; [`Rtl::run_plan_continuing`] does so without clearing the
+//! counters first, numbering the jobs on from PERF_JOBS as a driver running layer after layer.
 
 #[path = "rtl_ffi.rs"]
 mod ffi;
@@ -561,18 +562,42 @@ impl Rtl {
     }
 
     /// Run a planned layer or Fire module (the driver's job protocol) and parse its output.
-    /// `job_timeout` bounds each job's wait for DONE, in cycles.
+    /// `job_timeout` bounds each job's wait for DONE, in cycles. The performance counters are
+    /// cleared (CTRL.CLEAR_PERF) after the load, so the jobs are numbered from 1 and
+    /// [`PlanRun::perf`] counts this plan alone.
     pub fn run_plan(&mut self, plan: &Planned, job_timeout: u64) -> Result<PlanRun> {
+        self.run_plan_counting(plan, job_timeout, true)
+    }
+
+    /// [`run_plan`](Self::run_plan) without clearing the counters, the way a driver runs layer
+    /// after layer: each job's number (in its trailer and in PERF_JOBS) continues from the
+    /// PERF_JOBS left by what ran before, and [`PlanRun::perf`] holds the counters since the last
+    /// reset or clear ([`PlanRun::job_busy`] is still per job).
+    pub fn run_plan_continuing(&mut self, plan: &Planned, job_timeout: u64) -> Result<PlanRun> {
+        self.run_plan_counting(plan, job_timeout, false)
+    }
+
+    fn run_plan_counting(
+        &mut self,
+        plan: &Planned,
+        job_timeout: u64,
+        clear: bool,
+    ) -> Result<PlanRun> {
         let t0 = self.cycles();
         self.stream_in(&plan.load())?;
         let load_cycles = self.cycles() - t0;
-        self.write_reg(regs::CTRL.offset, regs::CTRL_CLEAR_PERF.val(1))?;
+        let (first_seq, mut busy_before) = if clear {
+            self.write_reg(regs::CTRL.offset, regs::CTRL_CLEAR_PERF.val(1))?;
+            (1, 0u64)
+        } else {
+            let jobs = self.read_reg(regs::PERF_JOBS.offset)?;
+            (jobs.wrapping_add(1), self.read_counter(&regs::PERF_BUSY)?)
+        };
         let mut c2h = Vec::with_capacity(plan.out_bytes() as usize);
         let mut job_busy = Vec::with_capacity(plan.jobs.len());
-        let mut busy_before = 0u64;
         for (k, job) in plan.jobs.iter().enumerate() {
-            // CLEAR_PERF above: job k is PERF_JOBS's (k+1)th count.
-            let done = self.run_job(job, job_timeout, k as u32 + 1, &mut c2h);
+            // Job k is PERF_JOBS's (first_seq + k)th count.
+            let done = self.run_job(job, job_timeout, first_seq.wrapping_add(k as u32), &mut c2h);
             if done.is_ok() {
                 let busy = self.read_counter(&regs::PERF_BUSY)?;
                 job_busy.push(busy - busy_before);
