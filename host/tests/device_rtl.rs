@@ -162,7 +162,7 @@ fn sim_backend_whole_network_matches_int8_reference_on_all_images() {
         assert_eq!(compared, 18, "every layer but the squeezes comes back");
         assert_eq!(out.logits, reference.logits, "{name}");
         assert_eq!(out.probabilities, reference.probs, "{name}");
-        let report = host::device::card::CycleReport::of(&out, &cfg);
+        let report = host::card::CycleReport::of(&out, &cfg);
         assert_eq!(report.layers.len(), 26);
         assert!(report
             .layers
@@ -211,7 +211,7 @@ fn nitefury_whole_network_on_chelsea() {
         }
     }
     assert_eq!(out.probabilities, reference.probs);
-    let r = host::device::card::CycleReport::of(&out, &cfg);
+    let r = host::card::CycleReport::of(&out, &cfg);
     r.print(&mut std::io::stderr()).unwrap();
     // Each step's output streams back in under compute: most activation bytes load while a job
     // runs (the card's own counter), the rest is the image, masks and each input's tail.
