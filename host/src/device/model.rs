@@ -153,7 +153,7 @@ impl<M: CardModel> Device for ModelDevice<M> {
     }
 
     fn write_h2c(&mut self, data: &[u8]) -> Result<()> {
-        if data.len() % BEAT != 0 {
+        if !data.len().is_multiple_of(BEAT) {
             return Err(DeviceError::Model(format!(
                 "H2C writes are whole 64-bit beats; got {} bytes",
                 data.len()
@@ -189,7 +189,7 @@ impl<M: CardModel> Device for ModelDevice<M> {
     }
 
     fn exchange(&mut self, h2c: &[u8], c2h: &mut [u8]) -> Result<()> {
-        if h2c.len() % BEAT != 0 {
+        if !h2c.len().is_multiple_of(BEAT) {
             return Err(DeviceError::Model(format!(
                 "H2C writes are whole 64-bit beats; got {} bytes",
                 h2c.len()

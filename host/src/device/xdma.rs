@@ -254,7 +254,7 @@ impl XdmaDevice {
 
     fn slot(&self, off: u32) -> Result<usize> {
         let o = off as usize;
-        if off % 4 != 0 || o + 4 > self.map.len() {
+        if !off.is_multiple_of(4) || o + 4 > self.map.len() {
             return Err(DeviceError::BadOffset {
                 off,
                 len: self.map.len(),
