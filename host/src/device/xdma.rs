@@ -365,7 +365,7 @@ impl Device for XdmaDevice {
     }
 
     /// On a named pipe (an emulated card), read without blocking until the pipe is empty; a
-    /// card that keeps sending past [`DRAIN_LIMIT`] bytes is an error. On the XDMA character
+    /// card that keeps sending past `DRAIN_LIMIT` bytes is an error. On the XDMA character
     /// device a read is a whole DMA transfer that blocks until the card ends one, so nothing is
     /// drained there (the engine's `SOFT_RESET` empties its own output FIFO).
     fn drain_c2h(&mut self) -> Result<usize> {
