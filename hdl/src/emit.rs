@@ -1,6 +1,7 @@
-//! `emit`: writes the generated engine and its companions into a directory: `sqz_top.v`,
-//! `regmap.md`, `regmap.json`, `sqz_regs.h` (all from `spec::regs`), `filelist.f`, and any
-//! memory init files. The same function backs the CLI and the Verilator harness's build.rs.
+//! `emit`: writes the generated engine and its companions into a directory: `sqz_top.v` (every
+//! module in one file, no memory init files: every memory is loaded over H2C), `regmap.md`,
+//! `regmap.json`, `sqz_regs.h` (all from `spec::regs`) and `filelist.f`. The same function
+//! backs the CLI and the Verilator harness's build.rs.
 
 use crate::top::SqzTop;
 use anyhow::Context;

@@ -4,7 +4,7 @@
 //! the two software models of the `reference` crate (`reference`, the bit-exact int8 model of
 //! the engine; `float`, the float network) and the card backends (`sim`, the Verilated RTL, in a
 //! build with the `rtl` feature; `xdma`, the board or an emulated card), which run the network
-//! sequencer over the device trait (`host::device::card`). Without `--backend`, `xdma` when
+//! sequencer over the device trait (`host::card`). Without `--backend`, `xdma` when
 //! `/dev/xdma0_user` exists, else `reference`. Every int8 backend quantizes with one [`Calibration`].
 
 use std::fmt;
@@ -58,10 +58,10 @@ impl fmt::Display for BackendKind {
 pub enum Backend {
     Reference(Box<QuantModel>),
     Float(Box<Model>),
-    /// A card (sim, xdma) run by the network sequencer (`host::device::card`).
+    /// A card (sim, xdma) run by the network sequencer (`host::card`).
     Card(
         BackendKind,
-        Box<std::sync::Mutex<crate::device::card::CardBackend>>,
+        Box<std::sync::Mutex<crate::card::CardBackend>>,
     ),
 }
 
@@ -120,13 +120,13 @@ impl Backend {
         kind: BackendKind,
         model: Model,
         calib: &Calibration,
-        card: &crate::device::card::CardArgs,
+        card: &crate::card::CardArgs,
     ) -> Result<Backend> {
-        crate::device::card::backend(kind, model, calib, card)
+        crate::card::backend(kind, model, calib, card)
     }
 
     /// Cycle counters of the last image, for backends with a card.
-    pub fn cycle_report(&self) -> Option<crate::device::card::CycleReport> {
+    pub fn cycle_report(&self) -> Option<crate::card::CycleReport> {
         match self {
             Backend::Card(_, c) => c.lock().ok().and_then(|c| c.cycle_report()),
             _ => None,

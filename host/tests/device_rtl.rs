@@ -213,7 +213,7 @@ fn sim_backend_whole_network_matches_int8_reference_on_two_images() {
         assert_eq!(compared, 18, "every layer but the squeezes comes back");
         assert_eq!(out.logits, reference.logits, "{name}");
         assert_eq!(out.probabilities, reference.probs, "{name}");
-        let report = host::device::card::CycleReport::of(&out, &cfg);
+        let report = host::card::CycleReport::of(&out, &cfg);
         assert_eq!(report.layers.len(), 26);
         assert!(report
             .layers
@@ -234,7 +234,7 @@ fn sim_backend_whole_network_matches_int8_reference_on_two_images() {
 
 /// Chelsea through the whole network on `cfg`'s RTL, every layer read back bit-exact to the
 /// int8 reference; prints the cycle report.
-fn whole_network_on_chelsea(cfg: &AccelConfig) -> (Sequencer, host::device::card::CycleReport) {
+fn whole_network_on_chelsea(cfg: &AccelConfig) -> (Sequencer, host::card::CycleReport) {
     assert!(
         sim::rtl::is_built(cfg),
         "this build has only {:?}: set SQZ_RTL_PRESETS=tiny,{}",
@@ -260,7 +260,7 @@ fn whole_network_on_chelsea(cfg: &AccelConfig) -> (Sequencer, host::device::card
         }
     }
     assert_eq!(out.probabilities, reference.probs);
-    let r = host::device::card::CycleReport::of(&out, cfg);
+    let r = host::card::CycleReport::of(&out, cfg);
     r.print(&mut std::io::stderr()).unwrap();
     eprintln!(
         "{} chelsea: {} cycles, efficiency {:.3}, {:.0} images/s at {} MHz, {:.1} s wall",

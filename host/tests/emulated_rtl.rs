@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use host::device::card::CycleReport;
+use host::card::CycleReport;
 use host::device::xdma::XdmaDevice;
 use host::device::Timeouts;
 use host::emulate::rtl::RtlCard;

@@ -28,7 +28,7 @@ typedef VerilatedFstC SqzTraceFile;
 
 namespace {
 
-// Return codes shared with sim::rtl (src/rtl/ffi.rs).
+// Return codes shared with sim::rtl (src/rtl_ffi.rs).
 const int SQZ_OK = 0;
 const int SQZ_ETIMEOUT = -1;
 const int SQZ_ENOTRACE = -2;

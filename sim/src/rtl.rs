@@ -10,16 +10,21 @@
 //! [`Rtl::run_plan`] runs a `spec::job::Plan` with the driver's job protocol (stream the
 //! load; per job: descriptor, START, read the C2H payload and its checked trailer, wait DONE,
 //! check PERF_JOBS) and returns the CHW output and the
-//! engine's own performance counters.
+//! engine's own performance counters; [`Rtl::run_plan_continuing`] does so without clearing the
+//! counters first, numbering the jobs on from PERF_JOBS as a driver running layer after layer.
 
 #[path = "rtl_ffi.rs"]
 mod ffi;
+#[path = "rtl_plan.rs"]
+mod plan;
+
+pub use plan::PlanRun;
 
 use ffi::{
     BuiltModel, SqzPump, BUILT, SQZ_ENOTRACE, SQZ_OK, STOP_IN_DONE, STOP_IRQ, STOP_OUT_FULL,
     STOP_TLAST,
 };
-use spec::job::{JobError, Planned};
+use spec::job::JobError;
 use spec::regs;
 use spec::AccelConfig;
 use std::ffi::{c_void, CString};
@@ -140,21 +145,6 @@ impl Default for Backpressure {
 }
 
 pub use spec::perf::Perf;
-
-/// What [`Rtl::run_plan`] measured.
-#[derive(Clone, Debug, Default)]
-pub struct PlanRun {
-    /// Output tensor bytes, CHW (from `Plan::parse_output`).
-    pub output: Vec<u8>,
-    /// Simulated cycles from the first H2C beat to the last job's DONE, bus traffic included.
-    pub cycles: u64,
-    /// Cycles spent streaming the load packets.
-    pub load_cycles: u64,
-    /// The engine's counters over the plan's jobs (cleared before the first job).
-    pub perf: Perf,
-    /// PERF_BUSY cycles of each job, in plan order.
-    pub job_busy: Vec<u64>,
-}
 
 /// One Verilated `sqz_top`.
 pub struct Rtl {
@@ -558,84 +548,6 @@ impl Rtl {
     /// All performance counters.
     pub fn perf(&mut self) -> Result<Perf> {
         Perf::read(|off| self.read_reg(off))
-    }
-
-    /// Run a planned layer or Fire module (the driver's job protocol) and parse its output.
-    /// `job_timeout` bounds each job's wait for DONE, in cycles.
-    pub fn run_plan(&mut self, plan: &Planned, job_timeout: u64) -> Result<PlanRun> {
-        let t0 = self.cycles();
-        self.stream_in(&plan.load())?;
-        let load_cycles = self.cycles() - t0;
-        self.write_reg(regs::CTRL.offset, regs::CTRL_CLEAR_PERF.val(1))?;
-        let mut c2h = Vec::with_capacity(plan.out_bytes() as usize);
-        let mut job_busy = Vec::with_capacity(plan.jobs.len());
-        let mut busy_before = 0u64;
-        for (k, job) in plan.jobs.iter().enumerate() {
-            // CLEAR_PERF above: job k is PERF_JOBS's (k+1)th count.
-            let done = self.run_job(job, job_timeout, k as u32 + 1, &mut c2h);
-            if done.is_ok() {
-                let busy = self.read_counter(&regs::PERF_BUSY)?;
-                job_busy.push(busy - busy_before);
-                busy_before = busy;
-            }
-            if let Err(e) = done {
-                // Say what the engine thinks happened, for triage.
-                let status = self.read_reg(regs::STATUS.offset).unwrap_or(u32::MAX);
-                let err = self.read_reg(regs::ERR.offset).unwrap_or(u32::MAX);
-                let busy = self.read_counter(&regs::PERF_BUSY).unwrap_or(u64::MAX);
-                let done_jobs = self.read_reg(regs::PERF_JOBS.offset).unwrap_or(u32::MAX);
-                return Err(RtlError::JobFailed {
-                    job: k,
-                    jobs: plan.jobs.len(),
-                    cause: Box::new(e),
-                    status,
-                    err,
-                    err_names: err_names(err),
-                    busy,
-                    done_jobs,
-                });
-            }
-        }
-        let perf = self.perf()?;
-        let output = plan.parse_output(&c2h)?;
-        Ok(PlanRun {
-            output,
-            cycles: self.cycles() - t0,
-            load_cycles,
-            perf,
-            job_busy,
-        })
-    }
-
-    /// One job of a plan: descriptor, START, its C2H payload (appended to `c2h`) and trailer
-    /// (checked: job `seq`, byte count, CRC), DONE and PERF_JOBS = `seq`.
-    fn run_job(
-        &mut self,
-        job: &spec::job::JobStep,
-        job_timeout: u64,
-        seq: u32,
-        c2h: &mut Vec<u8>,
-    ) -> Result<()> {
-        for (i, w) in job.words()?.iter().enumerate() {
-            self.write_reg(regs::DESC.at(i as u32), *w)?;
-        }
-        self.write_reg(regs::CTRL.offset, regs::CTRL_START.val(1))?;
-        // The payload, then the trailer (spec::trailer), checked for this job's number.
-        let beats = (job.out_bytes / spec::STREAM_BYTES as u64) as usize
-            + spec::trailer::TRAILER_BEATS as usize;
-        let budget = self.stream_budget(beats as u64, self.pressure.c2h_ready) + job_timeout;
-        let out = self.stream_out_exact_within(beats, budget)?;
-        let bytes: Vec<u8> = out.iter().flat_map(|b| b.to_le_bytes()).collect();
-        c2h.extend(spec::trailer::check_job_output(&bytes, seq)?);
-        self.wait_done(job_timeout)?;
-        let jobs = self.read_reg(regs::PERF_JOBS.offset)?;
-        if jobs != seq {
-            return Err(RtlError::JobCount {
-                got: jobs,
-                want: seq,
-            });
-        }
-        Ok(())
     }
 
     /// Start writing a waveform (VCD or FST, per the build feature) to `path`.

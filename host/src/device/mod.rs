@@ -7,10 +7,12 @@
 //! Backends: [`xdma`] (the XDMA driver's files, real or emulated) and [`model`] (a card model in
 //! process: the Verilated RTL for `--backend sim`, or the software card of `host::emulate`).
 //!
+//! The card backends of the command line, which run the network sequencer and the performance
+//! report over this boundary, are [`crate::card`]; nothing here depends on them.
+//!
 //! Every wait is bounded: each stream transfer and each wait for `DONE` has a deadline from
 //! [`Timeouts`], and running past it is an error, never a hang.
 
-pub mod card;
 pub mod model;
 pub mod xdma;
 

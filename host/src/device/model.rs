@@ -2,6 +2,10 @@
 //! the software card of the driver's tests. Time is the model's clock: each call runs the model
 //! until its work is done (input taken, output produced, `DONE` set), checking the wall clock
 //! between slices so a stuck model still ends in a timeout error.
+//!
+//! [`CardModel`], the interface of such a model (the card at its pins), is defined here so the
+//! device boundary depends on nothing above it; the models themselves live in `crate::emulate`,
+//! which re-exports the trait.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -9,7 +13,6 @@ use std::time::{Duration, Instant};
 use spec::regs;
 
 use super::{card_error, Device, DeviceError, Dir, Result, Timeouts};
-use crate::emulate::CardModel;
 
 /// Cycles run between wall-clock and status checks.
 const SLICE: u64 = 4096;
@@ -23,6 +26,55 @@ const C2H_BUFFER: usize = 4 << 20;
 const BEAT: usize = spec::STREAM_BYTES as usize;
 /// Pause when the model had nothing to do (a model that is not clocked, like the soft card).
 const IDLE: Duration = Duration::from_micros(50);
+
+/// A card at its pins. Times are in clock cycles of the card.
+pub trait CardModel {
+    /// Short description ("soft tiny", "rtl tiny").
+    fn name(&self) -> String;
+    /// One AXI4-Lite write (an unmapped address is answered and dropped, as on the card).
+    /// `Err` only when the model itself fails (a bus that never answers).
+    fn write_reg(&mut self, off: u32, value: u32) -> Result<(), String>;
+    /// One AXI4-Lite read (an unmapped address reads 0).
+    fn read_reg(&mut self, off: u32) -> Result<u32, String>;
+    /// Advance up to `cycles` clocks. H2C beats are offered from the front of `h2c` (the ones the
+    /// card accepts are popped); C2H beats the card emits are appended to `c2h`, at most
+    /// `c2h_room` of them (the sink is not ready beyond that). Returns the cycles run; a model
+    /// may stop early when it has nothing to do (an idle card with no input pending).
+    fn run(
+        &mut self,
+        cycles: u64,
+        h2c: &mut VecDeque<u64>,
+        c2h: &mut VecDeque<u64>,
+        c2h_room: usize,
+    ) -> u64;
+    /// Cycles run since the model was made.
+    fn cycles(&mut self) -> u64;
+}
+
+/// A boxed model is a model (so tests and the emulator can pick one at run time).
+impl<M: CardModel + ?Sized> CardModel for Box<M> {
+    fn name(&self) -> String {
+        (**self).name()
+    }
+    fn write_reg(&mut self, off: u32, value: u32) -> Result<(), String> {
+        (**self).write_reg(off, value)
+    }
+    fn read_reg(&mut self, off: u32) -> Result<u32, String> {
+        (**self).read_reg(off)
+    }
+    fn run(
+        &mut self,
+        cycles: u64,
+        h2c: &mut VecDeque<u64>,
+        c2h: &mut VecDeque<u64>,
+        c2h_room: usize,
+    ) -> u64 {
+        (**self).run(cycles, h2c, c2h, c2h_room)
+    }
+    fn cycles(&mut self) -> u64 {
+        (**self).cycles()
+    }
+}
 
 /// A [`CardModel`] used directly as a device.
 pub struct ModelDevice<M: CardModel> {
@@ -101,7 +153,7 @@ impl<M: CardModel> Device for ModelDevice<M> {
     }
 
     fn write_h2c(&mut self, data: &[u8]) -> Result<()> {
-        if data.len() % BEAT != 0 {
+        if !data.len().is_multiple_of(BEAT) {
             return Err(DeviceError::Model(format!(
                 "H2C writes are whole 64-bit beats; got {} bytes",
                 data.len()
@@ -137,7 +189,7 @@ impl<M: CardModel> Device for ModelDevice<M> {
     }
 
     fn exchange(&mut self, h2c: &[u8], c2h: &mut [u8]) -> Result<()> {
-        if h2c.len() % BEAT != 0 {
+        if !h2c.len().is_multiple_of(BEAT) {
             return Err(DeviceError::Model(format!(
                 "H2C writes are whole 64-bit beats; got {} bytes",
                 h2c.len()

@@ -24,55 +24,7 @@ pub mod rtl;
 mod serve;
 pub mod soft;
 
-use std::collections::VecDeque;
-
 pub use files::{Emulator, EmulatorOptions, Faults};
 
-/// A card at its pins. Times are in clock cycles of the card.
-pub trait CardModel {
-    /// Short description ("soft tiny", "rtl tiny").
-    fn name(&self) -> String;
-    /// One AXI4-Lite write (an unmapped address is answered and dropped, as on the card).
-    /// `Err` only when the model itself fails (a bus that never answers).
-    fn write_reg(&mut self, off: u32, value: u32) -> Result<(), String>;
-    /// One AXI4-Lite read (an unmapped address reads 0).
-    fn read_reg(&mut self, off: u32) -> Result<u32, String>;
-    /// Advance up to `cycles` clocks. H2C beats are offered from the front of `h2c` (the ones the
-    /// card accepts are popped); C2H beats the card emits are appended to `c2h`, at most
-    /// `c2h_room` of them (the sink is not ready beyond that). Returns the cycles run; a model
-    /// may stop early when it has nothing to do (an idle card with no input pending).
-    fn run(
-        &mut self,
-        cycles: u64,
-        h2c: &mut VecDeque<u64>,
-        c2h: &mut VecDeque<u64>,
-        c2h_room: usize,
-    ) -> u64;
-    /// Cycles run since the model was made.
-    fn cycles(&mut self) -> u64;
-}
-
-/// A boxed model is a model (so tests and the emulator can pick one at run time).
-impl<M: CardModel + ?Sized> CardModel for Box<M> {
-    fn name(&self) -> String {
-        (**self).name()
-    }
-    fn write_reg(&mut self, off: u32, value: u32) -> Result<(), String> {
-        (**self).write_reg(off, value)
-    }
-    fn read_reg(&mut self, off: u32) -> Result<u32, String> {
-        (**self).read_reg(off)
-    }
-    fn run(
-        &mut self,
-        cycles: u64,
-        h2c: &mut VecDeque<u64>,
-        c2h: &mut VecDeque<u64>,
-        c2h_room: usize,
-    ) -> u64 {
-        (**self).run(cycles, h2c, c2h, c2h_room)
-    }
-    fn cycles(&mut self) -> u64 {
-        (**self).cycles()
-    }
-}
+/// The card at its pins (defined at the device boundary, which adapts it to a `Device`).
+pub use crate::device::model::CardModel;
