@@ -1,4 +1,5 @@
-//! `sqz-host bench --backend sim` (the Verilated `tiny` engine in process, one image, one run):
+//! `sqz-host bench --backend sim` (the Verilated `tiny` engine in process, one image, one run, no
+//! warm-up):
 //! the per-layer table has one row per layer, each row's cycle breakdown adds up to its measured
 //! cycles, the efficiencies are sane, the totals name the clock they assume, and the SVG plot is
 //! written with one bar per layer.
@@ -46,6 +47,8 @@ fn sim_bench_prints_per_layer_breakdown_and_plot() {
             "sim",
             "--runs",
             "1",
+            "--warmup",
+            "0",
             "--images",
             &format!("{IMAGES}/chelsea.png"),
             "--plot",

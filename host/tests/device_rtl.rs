@@ -275,7 +275,7 @@ fn whole_network_on_chelsea(cfg: &AccelConfig) -> (Sequencer, host::card::CycleR
 }
 
 /// The full-size preset on chelsea. Needs the nitefury RTL, which takes minutes to verilate:
-/// `SQZ_RTL_PRESETS=tiny,nitefury cargo test -p host --release --test device_rtl -- --ignored`.
+/// `SQZ_RTL_PRESETS=tiny,nitefury cargo test -p host --release --features rtl --test device_rtl -- --ignored`.
 #[test]
 #[ignore = "needs the nitefury RTL (SQZ_RTL_PRESETS=tiny,nitefury)"]
 fn nitefury_whole_network_on_chelsea() {
@@ -291,7 +291,7 @@ fn nitefury_whole_network_on_chelsea() {
 
 /// The LiteFury preset (XC7A100T) on chelsea: fire2..fire4 run in bands of rows, fire6..fire9
 /// and conv_final in groups of output channels (`spec::job::Tile`). Needs the litefury RTL:
-/// `SQZ_RTL_PRESETS=tiny,litefury cargo test -p host --release --test device_rtl -- --ignored`.
+/// `SQZ_RTL_PRESETS=tiny,litefury cargo test -p host --release --features rtl --test device_rtl -- --ignored`.
 #[test]
 #[ignore = "needs the litefury RTL (SQZ_RTL_PRESETS=tiny,litefury)"]
 fn litefury_whole_network_on_chelsea() {

@@ -3,6 +3,7 @@
 //! the driver must report (missing files, wrong ID, wrong config hash, lost or truncated C2H data,
 //! stalled H2C, a card error bit, an unserved stream) as the right error within a bounded time.
 
+use spec::protocol::ProtocolError;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -530,7 +531,7 @@ fn output_that_is_not_the_jobs_own_is_refused_and_the_next_job_is_right() {
         let mut dev = XdmaDevice::open(emu.prefix(), normal()).unwrap();
         let e = bounded(Duration::from_secs(10), || loopback_job(&mut dev, 256)).unwrap_err();
         assert!(
-            matches!(e, DeviceError::BadOutput { seq: 1, .. }),
+            matches!(e, DeviceError::Protocol(ProtocolError::BadOutput { seq: 1, .. })),
             "{name}: {e}"
         );
         assert!(e.to_string().contains(says), "{name}: {e}");
@@ -573,11 +574,11 @@ fn stale_done_and_stuck_counters_are_refused() {
     assert!(
         matches!(
             e,
-            DeviceError::DoneNotCleared {
+            DeviceError::Protocol(ProtocolError::DoneNotCleared {
                 seq: 1,
                 jobs: 0,
                 ..
-            }
+            })
         ),
         "{e}"
     );
@@ -598,9 +599,11 @@ fn stale_done_and_stuck_counters_are_refused() {
     assert!(
         matches!(
             e,
-            DeviceError::DoneNotCleared { seq: 0, .. }
-                | DeviceError::BadOutput { seq: 0, .. }
-                | DeviceError::JobCount { want: 0, .. }
+            DeviceError::Protocol(
+                ProtocolError::DoneNotCleared { seq: 0, .. }
+                    | ProtocolError::BadOutput { seq: 0, .. }
+                    | ProtocolError::JobCount { want: 0, .. }
+            )
         ),
         "{e}"
     );

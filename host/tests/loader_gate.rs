@@ -74,8 +74,7 @@ fn run(dev: &mut dyn Device, plan: &Planned, extra: bool) -> (Vec<u8>, Vec<u64>)
     let j = &plan.jobs[0];
     let mut d = j.descriptor.clone();
     d.src_base += INPUT_AT;
-    sequencer::write_descriptor(dev, &d).unwrap();
-    device::pulse(dev, &[regs::CTRL_START]).unwrap();
+    let seq = spec::protocol::start_job(&mut device::JobPort(dev), &d).unwrap();
     let mut hidden = Vec::new();
     if extra {
         let below = Packet::act(false, 0, &vec![0xA5; INPUT_AT as usize]).unwrap();
@@ -98,10 +97,12 @@ fn run(dev: &mut dyn Device, plan: &Planned, extra: bool) -> (Vec<u8>, Vec<u64>)
         assert_eq!(regs::STATUS_BUSY.get(status), 0, "taken while the job ran");
         hidden.push(device::read_perf(dev).unwrap().h2c_hidden);
     }
-    let mut out = vec![0u8; j.out_bytes as usize];
+    let mut out = vec![0u8; j.out_bytes as usize + spec::trailer::TRAILER_BYTES];
     dev.read_c2h(&mut out).unwrap();
-    dev.wait_done(Duration::from_secs(60)).unwrap();
-    (out, hidden)
+    let payload = spec::protocol::finish_job(&mut device::JobPort(dev), &out, seq)
+        .unwrap()
+        .to_vec();
+    (payload, hidden)
 }
 
 fn device(card: Box<dyn CardModel>) -> ModelDevice<Box<dyn CardModel>> {

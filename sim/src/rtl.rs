@@ -75,10 +75,9 @@ pub enum RtlError {
     JobTimeout { cycles: u64, status: u32 },
     #[error("engine error: ERR = 0x{err:08X} ({names})")]
     Device { err: u32, names: String },
-    #[error("C2H trailer: {0}")]
-    Trailer(#[from] spec::trailer::TrailerError),
-    #[error("PERF_JOBS = {got} after the job, expected {want}")]
-    JobCount { got: u32, want: u32 },
+    /// The job protocol's checks (`spec::protocol`): output trailer, job count, stale DONE.
+    #[error(transparent)]
+    Protocol(#[from] spec::protocol::ProtocolError),
     #[error("waveform tracing is not compiled in: build sim with `--features trace` (VCD) or `--features trace-fst`")]
     NoTrace,
     #[error("bad trace path {0}")]

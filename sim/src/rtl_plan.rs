@@ -5,6 +5,7 @@
 //! the bus and stream operations of `rtl.rs`.
 
 use spec::job::Planned;
+use spec::protocol::{self, ProtocolError};
 use spec::regs;
 
 use super::{err_names, Perf, Result, Rtl, RtlError};
@@ -96,8 +97,8 @@ impl Rtl {
         })
     }
 
-    /// One job of a plan: descriptor, START, its C2H payload (appended to `c2h`) and trailer
-    /// (checked: job `seq`, byte count, CRC), DONE and PERF_JOBS = `seq`.
+    /// One job of a plan (`spec::protocol`): descriptor, START, its C2H payload (appended to
+    /// `c2h`) and trailer, DONE; the job must be PERF_JOBS's count `seq`.
     fn run_job(
         &mut self,
         job: &spec::job::JobStep,
@@ -105,25 +106,52 @@ impl Rtl {
         seq: u32,
         c2h: &mut Vec<u8>,
     ) -> Result<()> {
-        for (i, w) in job.words()?.iter().enumerate() {
-            self.write_reg(regs::DESC.at(i as u32), *w)?;
+        let mut port = RtlPort {
+            rtl: self,
+            job_timeout,
+        };
+        let started = protocol::start_job(&mut port, &job.descriptor)?;
+        if started != seq {
+            return Err(ProtocolError::JobCount {
+                got: started.wrapping_sub(1),
+                want: seq.wrapping_sub(1),
+            }
+            .into());
         }
-        self.write_reg(regs::CTRL.offset, regs::CTRL_START.val(1))?;
-        // The payload, then the trailer (spec::trailer), checked for this job's number.
+        // The payload, then the trailer (spec::trailer).
         let beats = (job.out_bytes / spec::STREAM_BYTES as u64) as usize
             + spec::trailer::TRAILER_BEATS as usize;
         let budget = self.stream_budget(beats as u64, self.pressure.c2h_ready) + job_timeout;
         let out = self.stream_out_exact_within(beats, budget)?;
         let bytes: Vec<u8> = out.iter().flat_map(|b| b.to_le_bytes()).collect();
-        c2h.extend(spec::trailer::check_job_output(&bytes, seq)?);
-        self.wait_done(job_timeout)?;
-        let jobs = self.read_reg(regs::PERF_JOBS.offset)?;
-        if jobs != seq {
-            return Err(RtlError::JobCount {
-                got: jobs,
-                want: seq,
-            });
-        }
+        let mut port = RtlPort {
+            rtl: self,
+            job_timeout,
+        };
+        c2h.extend(protocol::finish_job(&mut port, &bytes, seq)?);
         Ok(())
+    }
+}
+
+/// The Verilated engine as the job protocol's port: pulses are plain `CTRL` writes (the RTL
+/// takes them in the write's cycle), DONE within `job_timeout` cycles.
+struct RtlPort<'a> {
+    rtl: &'a mut Rtl,
+    job_timeout: u64,
+}
+
+impl protocol::JobPort for RtlPort<'_> {
+    type Error = RtlError;
+    fn read_reg(&mut self, off: u32) -> Result<u32> {
+        self.rtl.read_reg(off)
+    }
+    fn write_reg(&mut self, off: u32, value: u32) -> Result<()> {
+        self.rtl.write_reg(off, value)
+    }
+    fn pulse(&mut self, ctrl: u32) -> Result<()> {
+        self.rtl.write_reg(regs::CTRL.offset, ctrl)
+    }
+    fn wait_done(&mut self) -> Result<()> {
+        self.rtl.wait_done(self.job_timeout)
     }
 }

@@ -10,6 +10,7 @@ pub mod job;
 pub mod numerics;
 pub mod packet;
 pub mod perf;
+pub mod protocol;
 pub mod regmap_export;
 pub mod regs;
 pub mod trailer;

@@ -20,10 +20,15 @@ pub struct BenchArgs {
     pub images: Vec<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Timed runs over all images (after one untimed warm-up run).
+    /// Timed runs over all images (after the untimed warm-up runs).
     #[arg(long, default_value_t = 5, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub runs: u32,
+    /// Untimed warm-up runs over all images before the timed ones (they also surface a bad
+    /// image before any timing is printed; on a card the first run loads resident weights).
+    #[arg(long, default_value_t = 1, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub warmup: u32,
     /// Print one JSON document on stdout instead of text.
     #[arg(long)]
     pub json: bool,
@@ -126,6 +131,8 @@ pub struct BenchReport {
     pub model: String,
     pub model_sha256: String,
     pub runs: u32,
+    /// Untimed warm-up runs before them.
+    pub warmup: u32,
     pub model_load_ms: f64,
     pub images: Vec<BenchImage>,
     /// Milliseconds per image over all images, per run (end to end).
@@ -155,8 +162,10 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<bool> {
         Ok((pre, inf))
     };
     // Warm-up: also surfaces a bad image before any timing is printed.
-    for p in &images {
-        time_one(p)?;
+    for _ in 0..args.warmup {
+        for p in &images {
+            time_one(p)?;
+        }
     }
     let mut pre = vec![Vec::new(); images.len()];
     let mut inf = vec![Vec::new(); images.len()];
@@ -213,6 +222,7 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<bool> {
         model: loaded.model_source.to_string(),
         model_sha256: loaded.model_sha256.clone(),
         runs: args.runs,
+        warmup: args.warmup,
         model_load_ms: loaded.load_time.as_secs_f64() * 1e3,
         images: rows,
         per_image: stats(&per_run)?,
@@ -243,8 +253,9 @@ fn print_bench(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
     )?;
     writeln!(
         out,
-        "{} timed runs per image after one warm-up; milliseconds as median / min / max",
-        r.runs
+        "{} timed runs per image after {} warm-up; milliseconds as median / min / max",
+        r.runs,
+        r.warmup
     )?;
     writeln!(
         out,

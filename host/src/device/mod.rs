@@ -223,35 +223,30 @@ pub enum DeviceError {
     Broken(String),
     #[error("card model: {0}")]
     Model(String),
-    #[error("the card's output for job {seq} cannot be trusted: {source}")]
-    BadOutput {
-        seq: u32,
-        source: spec::trailer::TrailerError,
-    },
-    #[error(
-        "PERF_JOBS = {got} after job {want} reported DONE: DONE was not cleared by START, or the card ran \
-         jobs the host did not start"
-    )]
-    JobCount { got: u32, want: u32 },
-    #[error(
-        "STATUS.DONE is set after START of job {seq} but PERF_JOBS = {jobs} has not counted it \
-         (STATUS = 0x{status:08X}): the card did not take the job, or its counters are wrong"
-    )]
-    DoneNotCleared { seq: u32, status: u32, jobs: u32 },
+    /// The job protocol's checks (`spec::protocol`): output trailer, job count, stale DONE.
+    #[error(transparent)]
+    Protocol(#[from] spec::protocol::ProtocolError),
 }
 
-/// Start job number `seq` (the value PERF_JOBS takes when it is done): `START`, then check that
-/// it cleared DONE (a DONE still set while PERF_JOBS has not counted the job is a stale one).
-pub fn start_job(dev: &mut dyn Device, seq: u32) -> Result<()> {
-    pulse(dev, &[regs::CTRL_START])?;
-    let status = dev.read_reg(regs::STATUS.offset)?;
-    if regs::STATUS_DONE.get(status) != 0 {
-        let jobs = dev.read_reg(regs::PERF_JOBS.offset)?;
-        if jobs != seq {
-            return Err(DeviceError::DoneNotCleared { seq, status, jobs });
-        }
+/// A [`Device`] as the job protocol's port (`spec::protocol`): control pulses through
+/// [`pulse`], DONE within the device's own `done` timeout.
+pub struct JobPort<'a>(pub &'a mut dyn Device);
+
+impl spec::protocol::JobPort for JobPort<'_> {
+    type Error = DeviceError;
+    fn read_reg(&mut self, off: u32) -> Result<u32> {
+        self.0.read_reg(off)
     }
-    Ok(())
+    fn write_reg(&mut self, off: u32, value: u32) -> Result<()> {
+        self.0.write_reg(off, value)
+    }
+    fn pulse(&mut self, ctrl: u32) -> Result<()> {
+        pulse_bits(self.0, ctrl)
+    }
+    fn wait_done(&mut self) -> Result<()> {
+        let t = self.0.timeouts().done;
+        self.0.wait_done(t)
+    }
 }
 
 /// Bring the card to a known state before a run: `SOFT_RESET` (abort any job, clear ERR and
@@ -259,20 +254,6 @@ pub fn start_job(dev: &mut dyn Device, seq: u32) -> Result<()> {
 pub fn reset_card(dev: &mut dyn Device) -> Result<usize> {
     pulse(dev, &[regs::CTRL_SOFT_RESET, regs::CTRL_CLEAR_PERF])?;
     dev.drain_c2h()
-}
-
-/// Check a finished job: its C2H `output` (payload and trailer) is job `seq`'s, whole and
-/// uncorrupted, and PERF_JOBS (`jobs`, read after DONE) counted exactly that job.
-pub fn check_job(output: &[u8], seq: u32, jobs: u32) -> Result<()> {
-    spec::trailer::check_job_output(output, seq)
-        .map_err(|source| DeviceError::BadOutput { seq, source })?;
-    if jobs != seq {
-        return Err(DeviceError::JobCount {
-            got: jobs,
-            want: seq,
-        });
-    }
-    Ok(())
 }
 
 pub type Result<T, E = DeviceError> = std::result::Result<T, E>;
@@ -429,7 +410,11 @@ pub fn check_identity<D: Device + ?Sized>(dev: &mut D, expected: &AccelConfig) -
 /// reads 0 at once (write-only pulses); an emulated card clears the word when it has forwarded
 /// the pulse, so two pulses in a row are never merged.
 pub fn pulse<D: Device + ?Sized>(dev: &mut D, fields: &[Field]) -> Result<()> {
-    let v = fields.iter().fold(0u32, |a, f| a | f.val(1));
+    pulse_bits(dev, fields.iter().fold(0u32, |a, f| a | f.val(1)))
+}
+
+/// [`pulse`] with the `CTRL` word given.
+fn pulse_bits<D: Device + ?Sized>(dev: &mut D, v: u32) -> Result<()> {
     dev.write_reg(regs::CTRL.offset, v)?;
     let t0 = Instant::now();
     let limit = dev.timeouts().done;

@@ -8,13 +8,13 @@ use std::collections::VecDeque;
 use spec::descriptor::Descriptor;
 use spec::job::{ActLayout, Plan};
 use spec::packet::{Packet, PacketType};
-use spec::regs;
+use spec::protocol;
 use spec::trailer::TRAILER_BYTES;
 use spec::AccelConfig;
 use weights::topology::LAYERS;
 
 use super::LayerReport;
-use crate::device::{self, Device, DeviceError, Result};
+use crate::device::{self, Device, DeviceError, JobPort, Result};
 use crate::perf_report::{H2cBytes, JobModel};
 
 /// Send packets on H2C as one transfer.
@@ -26,31 +26,15 @@ pub fn send_packets(dev: &mut dyn Device, packets: &[Packet]) -> Result<()> {
     dev.write_h2c(&spec::packet::beats_to_bytes(&beats))
 }
 
-/// Write the descriptor words into `DESC`.
-pub fn write_descriptor(dev: &mut dyn Device, d: &Descriptor) -> Result<()> {
-    let words = d
-        .pack()
-        .map_err(|e| DeviceError::Model(format!("descriptor does not encode: {e}")))?;
-    for (i, w) in words.iter().enumerate() {
-        dev.write_reg(regs::DESC.at(i as u32), *w)?;
-    }
-    Ok(())
-}
-
-/// Run one job whose inputs are already loaded: descriptor, `START`, read its output and
-/// trailer, `DONE`, each checked ([`device::check_job`]). Returns the C2H payload
+/// Run one job whose inputs are already loaded (`spec::protocol`): descriptor, `START`, its
+/// output and trailer, `DONE`, each checked. Returns the C2H payload
 /// (`Descriptor::output_bytes` of it; none for a job that writes the squeeze buffer).
 pub fn run_job(dev: &mut dyn Device, cfg: &AccelConfig, d: &Descriptor) -> Result<Vec<u8>> {
-    write_descriptor(dev, d)?;
-    let seq = dev.read_reg(regs::PERF_JOBS.offset)?.wrapping_add(1);
-    device::start_job(dev, seq)?;
+    let seq = protocol::start_job(&mut JobPort(dev), d)?;
     let payload = d.output_bytes(cfg.pixel_lanes) as usize;
     let mut out = vec![0u8; payload + TRAILER_BYTES];
     dev.read_c2h(&mut out)?;
-    let t = dev.timeouts().done;
-    dev.wait_done(t)?;
-    let jobs = dev.read_reg(regs::PERF_JOBS.offset)?;
-    device::check_job(&out, seq, jobs)?;
+    protocol::finish_job(&mut JobPort(dev), &out, seq)?;
     out.truncate(payload);
     Ok(out)
 }
@@ -207,10 +191,8 @@ pub(super) fn run_jobs(
     let mut queue: VecDeque<Packet> = VecDeque::new();
     let mut early_sent = H2cBytes::default();
     for (((j, d), &li), model) in plan.jobs.iter().zip(jobs).zip(layers).zip(models) {
-        write_descriptor(dev, d)?;
         // The job's number: PERF_JOBS counts it when it is done, and its trailer carries it.
-        let seq = before.jobs.wrapping_add(1);
-        device::start_job(dev, seq)?;
+        let seq = protocol::start_job(&mut JobPort(dev), d)?;
         let at = c2h.len();
         let payload = j.out_bytes as usize;
         c2h.resize(at + payload + TRAILER_BYTES, 0);
@@ -266,10 +248,8 @@ pub(super) fn run_jobs(
             // A job with no payload still sends its trailer.
             _ => dev.exchange(&send, &mut c2h[at..])?,
         }
-        let t = dev.timeouts().done;
-        dev.wait_done(t)?;
+        protocol::finish_job(&mut JobPort(dev), &c2h[at..], seq)?;
         let after = device::read_perf(dev)?;
-        device::check_job(&c2h[at..], seq, after.jobs)?;
         c2h.truncate(at + payload);
         reports.push(LayerReport {
             layer: LAYERS[li].name,

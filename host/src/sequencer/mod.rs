@@ -30,7 +30,7 @@ use weights::topology::{Input, Role, INPUT_C, INPUT_H, INPUT_LEN, INPUT_W, LAYER
 
 use crate::device::{self, Device, DeviceError};
 use crate::perf_report::{H2cBytes, JobModel};
-pub use jobs::{run_job, send_packets, write_descriptor};
+pub use jobs::{run_job, send_packets};
 use jobs::{run_jobs, schedule_early, Forward, JobsRun, Schedule};
 use steps::layer_input;
 pub use steps::{conv_layer, steps, Step};

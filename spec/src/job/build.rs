@@ -175,8 +175,14 @@ pub(super) fn grid_bytes(data: &[u8], shape: Shape, pad: u32, pad_v: u32, stride
                 let x0 = (par + 2 - p % 2) % 2;
                 let ph = (py % 2) * 2 + par;
                 let at = (c * 4 + ph) * plane + (py / 2) * gw + (x0 + p) / 2;
-                for (d, &b) in v[at..].iter_mut().zip(src.iter().skip(x0).step_by(2)) {
-                    *d = b;
+                let src = &src[x0.min(w)..];
+                let dst = &mut v[at..at + src.len().div_ceil(2)];
+                // Every other byte: pairs, then an odd last one.
+                for (d, pair) in dst.iter_mut().zip(src.chunks_exact(2)) {
+                    *d = pair[0];
+                }
+                if src.len() % 2 == 1 {
+                    dst[src.len() / 2] = src[src.len() - 1];
                 }
             }
         }
