@@ -16,6 +16,7 @@
 
 mod jobs;
 mod steps;
+mod tiles;
 
 use std::time::{Duration, Instant};
 
@@ -32,6 +33,7 @@ use crate::device::{self, Device, DeviceError};
 use crate::perf_report::{H2cBytes, JobModel};
 pub use jobs::{run_job, send_packets};
 use jobs::{run_jobs, schedule_early, Forward, JobsRun, Schedule};
+use tiles::tiled_models;
 use steps::layer_input;
 pub use steps::{conv_layer, steps, Step};
 
@@ -419,36 +421,6 @@ impl Sequencer {
         .map_err(plan_err)
     }
 
-    /// Tiles of a step that does not fit the card at once (bands of a Fire module's rows,
-    /// groups of a convolution's output channels).
-    fn plan_tiles(&self, step: Step, x: Shape) -> Result<Vec<Tile>, SeqError> {
-        let plan_err = |source| SeqError::Plan {
-            step: step.name(),
-            preset: self.cfg.name.clone(),
-            source,
-        };
-        match step {
-            Step::Conv(i) => job::plan_conv_tiles(&self.cfg, &self.layers[i], x),
-            Step::Fire {
-                squeeze,
-                expand1x1,
-                expand3x3,
-            } => job::plan_fire_tiles(
-                &self.cfg,
-                &self.layers[squeeze],
-                &self.layers[expand1x1],
-                &self.layers[expand3x3],
-                x,
-            ),
-        }
-        .map_err(plan_err)
-    }
-
-    /// Whether step `si` runs as tiles (see [`spec::job::Tile`]).
-    pub fn tiled(&self, si: usize) -> bool {
-        self.tiles.get(si).is_some_and(|t| !t.is_empty())
-    }
-
     /// Run the whole network for one preprocessed image (3x227x227 CHW). `on_step` is called
     /// after each step (progress display).
     pub fn run(
@@ -624,109 +596,6 @@ impl Sequencer {
         })
     }
 
-    /// Run a tiled step: per tile its weights (when they change), mask and input rows, then its
-    /// jobs; each tile's output goes to its place in the step's output. Counters are summed per
-    /// layer over the tiles.
-    fn run_tiles(
-        &mut self,
-        dev: &mut dyn Device,
-        si: usize,
-        step: Step,
-        x: &QTensor,
-    ) -> Result<StepRun, SeqError> {
-        let plan_err = |source| SeqError::Plan {
-            step: step.name(),
-            preset: self.cfg.name.clone(),
-            source,
-        };
-        let tiles = &self.tiles[si];
-        let shape = shape_of(x);
-        // Tiles are planned once, for the network's shape of this step's input.
-        let l = &LAYERS[step.first()];
-        if (x.c, x.h, x.w) != (l.in_c, l.in_hw, l.in_hw) {
-            return Err(SeqError::Input(format!(
-                "{}: runs in tiles planned for a {}x{}x{} input, not {}x{}x{}",
-                step.name(),
-                l.in_c,
-                l.in_hw,
-                l.in_hw,
-                x.c,
-                x.h,
-                x.w
-            )));
-        }
-        let out_c = tiles.iter().map(|t| t.out_ch0 + t.plan.out_c).max().unwrap_or(0);
-        let out_h = tiles.iter().map(|t| t.out_row0 + t.plan.out_h).max().unwrap_or(0);
-        let out_w = tiles[0].plan.out_w;
-        let mut y = vec![0u8; (out_c * out_h * out_w) as usize];
-        let layers = step.layers();
-        let mut reports: Vec<Option<LayerReport>> = vec![None; layers.len()];
-        let mut h2c = H2cBytes::default();
-        let mut host = Duration::ZERO;
-        for t in tiles {
-            let t0 = thread_cpu_time();
-            let mut packets = if t.new_weights {
-                t.plan.weights.clone()
-            } else {
-                Vec::new()
-            };
-            packets.push(t.plan.mask.clone());
-            if t.new_input {
-                let rows = t.input_of(&x.data, shape);
-                packets.push(t.plan.act_packet(&rows).map_err(plan_err)?);
-            }
-            h2c += H2cBytes::of(&packets);
-            let jobs: Vec<Descriptor> = t.plan.jobs.iter().map(|j| j.descriptor.clone()).collect();
-            let job_layers: Vec<usize> = t.job_layers.iter().map(|&k| layers[k]).collect();
-            host += thread_cpu_time().saturating_sub(t0);
-            let run = run_jobs(
-                dev,
-                &packets,
-                &t.plan,
-                &jobs,
-                &job_layers,
-                &t.plan.models,
-                None,
-                &[],
-            )?;
-            let t1 = thread_cpu_time();
-            let part = t.plan.parse_output(&run.c2h).map_err(plan_err)?;
-            t.place_output(&part, &mut y, out_h, out_w);
-            for (&k, r) in t.job_layers.iter().zip(run.reports) {
-                match &mut reports[k] {
-                    Some(sum) => {
-                        sum.perf += r.perf;
-                        sum.out_bytes += r.out_bytes;
-                    }
-                    none => *none = Some(r),
-                }
-            }
-            host += thread_cpu_time().saturating_sub(t1);
-        }
-        // Each layer's model over all its tiles.
-        let reports = reports
-            .into_iter()
-            .zip(&self.models[si])
-            .map(|(r, m)| {
-                let mut r = r.ok_or_else(|| {
-                    SeqError::Input(format!("{}: a layer no tile runs", step.name()))
-                })?;
-                r.model = m.clone();
-                Ok(r)
-            })
-            .collect::<Result<Vec<_>, SeqError>>()?;
-        let y = QTensor::from_u8(out_c as usize, out_h as usize, out_w as usize, y)
-            .map_err(|e| SeqError::Input(e.to_string()))?;
-        Ok(StepRun {
-            y,
-            layers: reports,
-            h2c,
-            host,
-            forward: None,
-            next_weights_left: None,
-        })
-    }
-
     fn run_inner(
         &mut self,
         dev: &mut dyn Device,
@@ -856,32 +725,6 @@ impl Sequencer {
         }
         Ok(reports)
     }
-}
-
-/// Each layer's model of a tiled step over all its tiles: within a band of rows the channel
-/// groups add weights over the same positions; the bands add positions.
-fn tiled_models(tiles: &[Tile], layers: usize) -> Vec<JobModel> {
-    let mut total: Vec<Option<JobModel>> = vec![None; layers];
-    let mut bands = tiles.chunk_by(|a, b| a.out_row0 == b.out_row0);
-    for band in &mut bands {
-        let mut sum: Vec<Option<JobModel>> = vec![None; layers];
-        for t in band {
-            for (&k, m) in t.job_layers.iter().zip(&t.plan.models) {
-                match &mut sum[k] {
-                    Some(s) => s.add_channels(m),
-                    none => *none = Some(m.clone()),
-                }
-            }
-        }
-        for (k, m) in sum.into_iter().enumerate() {
-            match (&mut total[k], m) {
-                (Some(t), Some(m)) => t.add_rows(&m),
-                (t, m) if t.is_none() => *t = m,
-                _ => {}
-            }
-        }
-    }
-    total.into_iter().flatten().collect()
 }
 
 /// Run the whole network once with a fresh [`Sequencer`] (weights sent with this image).

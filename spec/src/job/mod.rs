@@ -17,11 +17,13 @@ use crate::descriptor::Descriptor;
 use crate::packet::{Packet, PacketError, PacketType};
 
 mod build;
+mod fire;
 mod layer;
 mod tile;
 
 use build::grid_bytes;
-pub use build::{plan_conv, plan_conv_for, plan_fire, plan_fire_for};
+pub use build::{plan_conv, plan_conv_for};
+pub use fire::{plan_fire, plan_fire_for};
 pub use layer::layer_entries;
 pub use tile::{plan_conv_tiles, plan_fire_tiles, Tile};
 #[cfg(test)]

@@ -13,7 +13,7 @@
 //! Each [`Tile`] is an ordinary [`Plan`]; the tile says which input rows it reads and where its
 //! output goes in the step's output.
 
-use super::build::{fire_plan, FireLayers, FirePart, RowBand};
+use super::fire::{fire_plan, FireLayers, FirePart, RowBand};
 use super::{engine_layer, ConvLayer, JobError, LayerWeights, Plan, Shape};
 use crate::AccelConfig;
 
