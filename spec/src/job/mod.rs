@@ -142,8 +142,8 @@ impl JobStep {
     pub fn parse_channel(&self, ch: &[u8]) -> Option<Vec<u8>> {
         let m = self.out.as_ref()?;
         (ch.len() as u64 == m.chan_bytes).then(|| {
-            let mut v = vec![0u8; (m.oh * m.ow) as usize];
-            m.channel_into(ch, &mut v);
+            let mut v = Vec::with_capacity((m.oh * m.ow) as usize);
+            m.channel_extend(ch, &mut v);
             v
         })
     }
@@ -171,20 +171,27 @@ struct OutMap {
 }
 
 impl OutMap {
-    /// One channel's C2H bytes as an `oh x ow` map, written into `dst`.
-    fn channel_into(&self, ch: &[u8], dst: &mut [u8]) {
+    /// One channel's C2H bytes as an `oh x ow` map, appended to `out`.
+    fn channel_extend(&self, ch: &[u8], out: &mut Vec<u8>) {
         let (oh, ow) = (self.oh as usize, self.ow as usize);
-        for (y, row) in dst[..oh * ow].chunks_exact_mut(ow).enumerate() {
-            if self.pool {
-                // A pooled row is `chunks` chunks of `half` bytes, `half - 1` of them outputs.
-                let (per, half) = (self.half as usize - 1, self.half as usize);
-                for (c, part) in row.chunks_mut(per).enumerate() {
-                    let at = (y * self.chunks as usize + c) * half;
-                    part.copy_from_slice(&ch[at..at + part.len()]);
+        if self.pool {
+            // A pooled row is `chunks` chunks of `half` bytes, `half - 1` of them outputs.
+            let (per, half) = (self.half as usize - 1, self.half as usize);
+            for y in 0..oh {
+                let mut left = ow;
+                for chunk in ch[y * self.chunks as usize * half..].chunks(half) {
+                    if left == 0 {
+                        break;
+                    }
+                    let n = per.min(left);
+                    out.extend_from_slice(&chunk[..n]);
+                    left -= n;
                 }
-            } else {
-                let at = y * self.grid_w as usize + self.col0 as usize;
-                row.copy_from_slice(&ch[at..at + ow]);
+            }
+        } else {
+            let rows = ch[self.col0 as usize..].chunks(self.grid_w as usize);
+            for row in rows.take(oh) {
+                out.extend_from_slice(&row[..ow]);
             }
         }
     }
@@ -435,28 +442,28 @@ impl Plan {
         let (oh, ow) = (self.out_h as usize, self.out_w as usize);
         let n = self.out_c as usize * oh * ow;
         // The jobs' outputs follow each other in channel order: each channel is appended.
-        let mut out = vec![0u8; n];
-        let mut filled = 0usize;
+        let mut out = Vec::with_capacity(n);
         let mut at = 0usize;
         for j in &self.jobs {
             let bytes = &c2h[at..at + j.out_bytes as usize];
             at += j.out_bytes as usize;
             let Some(m) = &j.out else { continue };
-            if m.ch_offset as usize * oh * ow != filled {
+            if m.ch_offset as usize * oh * ow != out.len() {
                 return Err(JobError::Shape(format!(
                     "job output from channel {} does not follow channel {}",
                     m.ch_offset,
-                    filled / (oh * ow).max(1)
+                    out.len() / (oh * ow).max(1)
                 )));
             }
-            for o in 0..m.out_c as usize {
-                let ch = &bytes[o * m.chan_bytes as usize..][..m.chan_bytes as usize];
-                let dst = out.get_mut(filled..filled + oh * ow).ok_or_else(|| {
-                    JobError::Shape(format!("job output past channel {}", self.out_c))
-                })?;
-                m.channel_into(ch, dst);
-                filled += oh * ow;
+            for ch in bytes.chunks_exact(m.chan_bytes as usize).take(m.out_c as usize) {
+                m.channel_extend(ch, &mut out);
             }
+        }
+        if out.len() != n {
+            return Err(JobError::Shape(format!(
+                "the jobs' outputs hold {} bytes, the plan's output {n}",
+                out.len()
+            )));
         }
         Ok(out)
     }
