@@ -59,10 +59,7 @@ pub enum Backend {
     Reference(Box<QuantModel>),
     Float(Box<Model>),
     /// A card (sim, xdma) run by the network sequencer (`host::card`).
-    Card(
-        BackendKind,
-        Box<std::sync::Mutex<crate::card::CardBackend>>,
-    ),
+    Card(BackendKind, Box<std::sync::Mutex<crate::card::CardBackend>>),
 }
 
 /// What one forward pass produced.

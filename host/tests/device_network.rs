@@ -121,7 +121,10 @@ fn litefury_runs_the_network_in_tiles_bit_exact() {
         .filter(|&(si, _)| seq.tiled(si))
         .map(|(_, s)| s.name())
         .collect();
-    assert!(tiled.contains(&"fire2") && tiled.contains(&"conv_final"), "{tiled:?}");
+    assert!(
+        tiled.contains(&"fire2") && tiled.contains(&"conv_final"),
+        "{tiled:?}"
+    );
     let mut dev = ModelDevice::new(
         SoftCard::engine(cfg.clone()),
         Timeouts::uniform(Duration::from_secs(60)),
@@ -134,8 +137,16 @@ fn litefury_runs_the_network_in_tiles_bit_exact() {
     let jobs: Vec<_> = out.steps.iter().flat_map(|s| &s.layers).collect();
     assert_eq!(jobs.len(), 26);
     for (si, s) in out.steps.iter().enumerate() {
-        assert!(s.layers.iter().all(|l| l.perf.jobs >= 1 && l.perf.busy > 0), "{s:?}");
+        assert!(
+            s.layers.iter().all(|l| l.perf.jobs >= 1 && l.perf.busy > 0),
+            "{s:?}"
+        );
         let jobs: u32 = s.layers.iter().map(|l| l.perf.jobs).sum();
-        assert_eq!(seq.tiled(si), jobs as usize > s.layers.len(), "{}: {jobs} jobs", s.step);
+        assert_eq!(
+            seq.tiled(si),
+            jobs as usize > s.layers.len(),
+            "{}: {jobs} jobs",
+            s.step
+        );
     }
 }

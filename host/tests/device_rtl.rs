@@ -173,7 +173,12 @@ fn tiled_steps_match_int8_reference() {
                     .unwrap()
             }
         };
-        assert_eq!(y, want, "{} in tiles differs from the int8 reference", step.name());
+        assert_eq!(
+            y,
+            want,
+            "{} in tiles differs from the int8 reference",
+            step.name()
+        );
         let jobs: Vec<u32> = layers.iter().map(|l| l.perf.jobs).collect();
         eprintln!(
             "{} in tiles: jobs per layer {jobs:?}, {} cycles, {:.1} s wall",
@@ -181,7 +186,10 @@ fn tiled_steps_match_int8_reference() {
             layers.iter().map(|l| l.perf.busy).sum::<u64>(),
             t0.elapsed().as_secs_f64()
         );
-        assert!(jobs.iter().all(|&j| j > 1), "every layer runs in several tiles: {jobs:?}");
+        assert!(
+            jobs.iter().all(|&j| j > 1),
+            "every layer runs in several tiles: {jobs:?}"
+        );
     }
 }
 

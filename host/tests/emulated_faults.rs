@@ -531,7 +531,10 @@ fn output_that_is_not_the_jobs_own_is_refused_and_the_next_job_is_right() {
         let mut dev = XdmaDevice::open(emu.prefix(), normal()).unwrap();
         let e = bounded(Duration::from_secs(10), || loopback_job(&mut dev, 256)).unwrap_err();
         assert!(
-            matches!(e, DeviceError::Protocol(ProtocolError::BadOutput { seq: 1, .. })),
+            matches!(
+                e,
+                DeviceError::Protocol(ProtocolError::BadOutput { seq: 1, .. })
+            ),
             "{name}: {e}"
         );
         assert!(e.to_string().contains(says), "{name}: {e}");

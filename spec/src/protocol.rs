@@ -151,7 +151,11 @@ mod tests {
         };
         assert!(matches!(
             start_job(&mut card, &Descriptor::default()),
-            Err(ProtocolError::DoneNotCleared { seq: 1, jobs: 0, .. })
+            Err(ProtocolError::DoneNotCleared {
+                seq: 1,
+                jobs: 0,
+                ..
+            })
         ));
         card.regs.insert(regs::STATUS.offset, 0);
         let seq = start_job(&mut card, &Descriptor::default()).unwrap();

@@ -235,9 +235,15 @@ mod tests {
         // The CRC-32 check value (zlib, PNG, Ethernet).
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
         // The fast path equals the definition at every length and alignment.
-        let data: Vec<u8> = (0..4099u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let data: Vec<u8> = (0..4099u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
         for (a, b) in [(0, 4099), (1, 4098), (3, 70), (5, 5), (7, 4000)] {
-            assert_eq!(crc32(&data[a..b]), !crc32_update(CRC32_INIT, &data[a..b]), "{a}..{b}");
+            assert_eq!(
+                crc32(&data[a..b]),
+                !crc32_update(CRC32_INIT, &data[a..b]),
+                "{a}..{b}"
+            );
         }
         assert_eq!(crc32(b""), 0);
     }

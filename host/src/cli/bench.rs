@@ -254,8 +254,7 @@ fn print_bench(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "{} timed runs per image after {} warm-up; milliseconds as median / min / max",
-        r.runs,
-        r.warmup
+        r.runs, r.warmup
     )?;
     writeln!(
         out,

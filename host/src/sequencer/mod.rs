@@ -33,9 +33,9 @@ use crate::device::{self, Device, DeviceError};
 use crate::perf_report::{H2cBytes, JobModel};
 pub use jobs::{run_job, send_packets};
 use jobs::{run_jobs, schedule_early, Forward, JobsRun, Schedule};
-use tiles::tiled_models;
 use steps::layer_input;
 pub use steps::{conv_layer, steps, Step};
+use tiles::tiled_models;
 
 // ---- the network ---------------------------------------------------------------------------
 

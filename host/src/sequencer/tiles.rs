@@ -76,8 +76,16 @@ impl Sequencer {
                 x.w
             )));
         }
-        let out_c = tiles.iter().map(|t| t.out_ch0 + t.plan.out_c).max().unwrap_or(0);
-        let out_h = tiles.iter().map(|t| t.out_row0 + t.plan.out_h).max().unwrap_or(0);
+        let out_c = tiles
+            .iter()
+            .map(|t| t.out_ch0 + t.plan.out_c)
+            .max()
+            .unwrap_or(0);
+        let out_h = tiles
+            .iter()
+            .map(|t| t.out_row0 + t.plan.out_h)
+            .max()
+            .unwrap_or(0);
         let out_w = tiles[0].plan.out_w;
         let mut y = vec![0u8; (out_c * out_h * out_w) as usize];
         let layers = step.layers();

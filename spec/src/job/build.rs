@@ -412,4 +412,3 @@ pub fn plan_conv(cfg: &AccelConfig, l: &ConvLayer, x: &Tensor) -> Result<Planned
     let act = plan.act_packet(&x.data)?;
     Ok(Planned { plan, act })
 }
-

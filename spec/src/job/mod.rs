@@ -25,10 +25,10 @@ use build::grid_bytes;
 pub use build::{plan_conv, plan_conv_for};
 pub use fire::{plan_fire, plan_fire_for};
 pub use layer::layer_entries;
-pub use tile::{plan_conv_tiles, plan_fire_tiles, Tile};
 #[cfg(test)]
 use layer::{dense_codes, encode_channel};
 use layer::{engine_layer, EngineLayer};
+pub use tile::{plan_conv_tiles, plan_fire_tiles, Tile};
 
 /// Engine timing the cycle models rely on. A tile's last entry issues at least this many cycles
 /// after the previous tile's last: each shared requantizer serves four lanes, one per cycle.
@@ -455,7 +455,10 @@ impl Plan {
                     out.len() / (oh * ow).max(1)
                 )));
             }
-            for ch in bytes.chunks_exact(m.chan_bytes as usize).take(m.out_c as usize) {
+            for ch in bytes
+                .chunks_exact(m.chan_bytes as usize)
+                .take(m.out_c as usize)
+            {
                 m.channel_extend(ch, &mut out);
             }
         }

@@ -112,7 +112,11 @@ fn fire_groups(cfg: &AccelConfig, layers: &FireLayers) -> Result<Vec<(u32, u32)>
         let mut end = first;
         while (end as usize) < chans.len() {
             let n = chans[end as usize];
-            let (a1, a3) = if end < e1_c { (e1w + n, e3w) } else { (e1w, e3w + n) };
+            let (a1, a3) = if end < e1_c {
+                (e1w + n, e3w)
+            } else {
+                (e1w, e3w + n)
+            };
             if w + block(a1) + block(a3) > wcap || b + 1 > bcap {
                 break;
             }
