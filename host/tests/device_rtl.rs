@@ -28,6 +28,19 @@ fn sim_device(cfg: &AccelConfig) -> ModelDevice<RtlCard> {
     )
 }
 
+/// What the int8 reference gives for `step` (a Fire module: both expands concatenated).
+fn reference_output(step: Step, reference: &int8::Int8Output) -> int8::QTensor {
+    match step {
+        Step::Conv(i) => reference.layers[i].clone(),
+        Step::Fire {
+            expand1x1,
+            expand3x3,
+            ..
+        } => int8::QTensor::concat(&[&reference.layers[expand1x1], &reference.layers[expand3x3]])
+            .unwrap(),
+    }
+}
+
 #[test]
 fn rtl_layers_match_int8_reference() {
     let q = model();
@@ -82,17 +95,7 @@ fn rtl_layers_match_int8_reference() {
             ])
             .unwrap(),
         };
-        let want = match step {
-            Step::Conv(i) => reference.layers[i].clone(),
-            Step::Fire {
-                expand1x1,
-                expand3x3,
-                ..
-            } => {
-                int8::QTensor::concat(&[&reference.layers[expand1x1], &reference.layers[expand3x3]])
-                    .unwrap()
-            }
-        };
+        let want = reference_output(step, &reference);
         assert_eq!(y, want, "{} differs from the int8 reference", step.name());
         for l in layers {
             assert_eq!(l.perf.jobs, 1, "{l:?}");
@@ -114,20 +117,14 @@ fn rtl_layers_match_int8_reference() {
     let mut dev = ModelDevice::new(card, Timeouts::uniform(Duration::from_secs(600)));
     let mut seq = Sequencer::new(&cfg, &q).unwrap();
     let step = all[8];
-    let Step::Fire {
-        expand1x1,
-        expand3x3,
-        ..
-    } = step
-    else {
-        panic!("fire9 is a Fire module")
-    };
     let (y, layers) = seq
         .run_step(&mut dev, step, &reference.layer_input(step.layers()[0]))
         .unwrap();
-    let want = int8::QTensor::concat(&[&reference.layers[expand1x1], &reference.layers[expand3x3]])
-        .unwrap();
-    assert_eq!(y, want, "fire9 under back-pressure");
+    assert_eq!(
+        y,
+        reference_output(step, &reference),
+        "fire9 under back-pressure"
+    );
     assert!(
         layers
             .iter()
@@ -162,17 +159,7 @@ fn tiled_steps_match_int8_reference() {
         let (y, layers) = seq
             .run_step(&mut dev, step, &reference.layer_input(step.layers()[0]))
             .unwrap();
-        let want = match step {
-            Step::Conv(i) => reference.layers[i].clone(),
-            Step::Fire {
-                expand1x1,
-                expand3x3,
-                ..
-            } => {
-                int8::QTensor::concat(&[&reference.layers[expand1x1], &reference.layers[expand3x3]])
-                    .unwrap()
-            }
-        };
+        let want = reference_output(step, &reference);
         assert_eq!(
             y,
             want,

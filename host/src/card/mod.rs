@@ -173,6 +173,22 @@ impl CardBackend {
     }
 }
 
+/// A card backend on `dev`: the model quantized for the card, the sequencer planned for `cfg`.
+fn card_backend(
+    kind: BackendKind,
+    dev: Box<dyn Device>,
+    cfg: AccelConfig,
+    model: &Model,
+    calib: &Calibration,
+    progress: bool,
+) -> Result<Backend> {
+    let q = QuantModel::from_model(model, calib).context("quantizing the model for the card")?;
+    Ok(Backend::Card(
+        kind,
+        Box::new(Mutex::new(CardBackend::new(dev, cfg, &q, progress)?)),
+    ))
+}
+
 /// The `--backend` choice made real: reference and float as before, card backends opened and
 /// checked (ID, config hash) before any image is read.
 pub fn backend(
@@ -190,33 +206,13 @@ pub fn backend(
                 .wait
                 .then(|| args.timeouts(default_xdma_timeout(args)).dma);
             dev.lock(wait)?;
-            let q = QuantModel::from_model(&model, calib)
-                .context("quantizing the model for the card")?;
-            Ok(Backend::Card(
-                kind,
-                Box::new(Mutex::new(CardBackend::new(
-                    Box::new(dev),
-                    cfg,
-                    &q,
-                    progress,
-                )?)),
-            ))
+            card_backend(kind, Box::new(dev), cfg, &model, calib, progress)
         }
         BackendKind::Sim => {
             let cfg = args.preset()?.unwrap_or_else(AccelConfig::tiny);
             let card = RtlCard::new(&cfg).context("starting the Verilated engine")?;
             let dev = ModelDevice::new(card, args.timeouts(SIM_TIMEOUT));
-            let q = QuantModel::from_model(&model, calib)
-                .context("quantizing the model for the card")?;
-            Ok(Backend::Card(
-                kind,
-                Box::new(Mutex::new(CardBackend::new(
-                    Box::new(dev),
-                    cfg,
-                    &q,
-                    progress,
-                )?)),
-            ))
+            card_backend(kind, Box::new(dev), cfg, &model, calib, progress)
         }
         other => {
             // The software models run no card: card options would be silently ignored.

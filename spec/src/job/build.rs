@@ -50,7 +50,7 @@ impl<'a> Builder<'a> {
             )));
         }
         // Keep each layer's block 4-aligned so packets never overwrite a neighbour's entries.
-        self.weight_next = wb + (flat.len() as u32).div_ceil(4) * 4;
+        self.weight_next = wb + weight_block(flat.len() as u64) as u32;
         self.entries += flat.len() as u64;
         let bb = self.bias_next;
         if bb + l.bias.len() as u32 > self.cfg.bias_words {
@@ -190,6 +190,13 @@ pub(super) fn grid_bytes(data: &[u8], shape: Shape, pad: u32, pad_v: u32, stride
     v
 }
 
+/// Weight entries a layer's block takes: 4-aligned, so packets never overwrite a neighbour's
+/// entries.
+pub(super) fn weight_block(entries: u64) -> u64 {
+    entries.div_ceil(4) * 4
+}
+
+/// Rows (or columns) of a 3x3/2 max-pool's output over `n` rows.
 pub(super) fn pooled(n: u32) -> u32 {
     (n - 3) / 2 + 1
 }

@@ -22,6 +22,26 @@ pub fn plan_fire_for(
     e3: &ConvLayer,
     x: Shape,
 ) -> Result<Plan, JobError> {
+    check_fire(cfg, sq, e1, e3, x)?;
+    let layers = FireLayers {
+        sq: engine_layer(sq)?,
+        e1: engine_layer(e1)?,
+        e3: engine_layer(e3)?,
+        dims: [sq.in_c, sq.out_c, e1.out_c, e3.out_c],
+    };
+    let part = FirePart::all(&layers);
+    fire_plan(cfg, &layers, x, RowBand::WHOLE, &part)
+}
+
+/// Check that `sq`, `e1`, `e3` form a Fire module (1x1 squeeze, 1x1 + 3x3/pad 1 expands) for an
+/// input of shape `x`.
+pub(super) fn check_fire(
+    cfg: &AccelConfig,
+    sq: &ConvLayer,
+    e1: &ConvLayer,
+    e3: &ConvLayer,
+    x: Shape,
+) -> Result<(), JobError> {
     check_shape(cfg, x, sq.in_c)?;
     let shapes_ok = sq.k == 1
         && sq.stride == 1
@@ -41,14 +61,7 @@ pub fn plan_fire_for(
             "not a Fire module (1x1 squeeze, 1x1 + 3x3/pad 1 expands)".into(),
         ));
     }
-    let layers = FireLayers {
-        sq: engine_layer(sq)?,
-        e1: engine_layer(e1)?,
-        e3: engine_layer(e3)?,
-        dims: [sq.in_c, sq.out_c, e1.out_c, e3.out_c],
-    };
-    let part = FirePart::all(&layers);
-    fire_plan(cfg, &layers, x, RowBand::WHOLE, &part)
+    Ok(())
 }
 
 /// A Fire module's layers in engine form, with (input, squeeze, expand1x1, expand3x3) channels.

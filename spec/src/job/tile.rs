@@ -13,7 +13,8 @@
 //! Each [`Tile`] is an ordinary [`Plan`]; the tile says which input rows it reads and where its
 //! output goes in the step's output.
 
-use super::fire::{fire_plan, FireLayers, FirePart, RowBand};
+use super::build::{pooled, weight_block};
+use super::fire::{check_fire, fire_plan, FireLayers, FirePart, RowBand};
 use super::{engine_layer, ConvLayer, JobError, LayerWeights, Plan, Shape};
 use crate::AccelConfig;
 
@@ -87,7 +88,7 @@ fn balanced(n: u32, max: u32) -> Vec<(u32, u32)> {
 /// and biases fit the engine, the first with the squeeze: (first, count) of each.
 fn fire_groups(cfg: &AccelConfig, layers: &FireLayers) -> Result<Vec<(u32, u32)>, JobError> {
     let [_, sq_c, e1_c, _] = layers.dims;
-    let block = |n: u64| n.div_ceil(4) * 4;
+    let block = weight_block;
     let sq_entries: u64 = layers.sq.chans.iter().map(|c| c.len() as u64).sum();
     let chans: Vec<u64> = (layers.e1.chans.iter())
         .chain(&layers.e3.chans)
@@ -161,10 +162,7 @@ pub fn plan_fire_tiles(
     e3: &ConvLayer,
     x: Shape,
 ) -> Result<Vec<Tile>, JobError> {
-    // Shapes checked by the whole-module planner (its error names the mismatch).
-    if let Err(e @ JobError::Shape(_)) = super::plan_fire_for(cfg, sq, e1, e3, x) {
-        return Err(e);
-    }
+    check_fire(cfg, sq, e1, e3, x)?;
     let layers = FireLayers {
         sq: engine_layer(sq)?,
         e1: engine_layer(e1)?,
@@ -174,7 +172,7 @@ pub fn plan_fire_tiles(
     let groups = fire_groups(cfg, &layers)?;
     let pool = e1.pool;
     // Output rows of the step (pooled rows with a pool) and the conv rows of `n` of them.
-    let out_rows = if pool { (x.h - 3) / 2 + 1 } else { x.h };
+    let out_rows = if pool { pooled(x.h) } else { x.h };
     let conv_rows = |n: u32| if pool { 2 * n + 1 } else { n };
     let row0_of = |first: u32| if pool { 2 * first } else { first };
     let plan = |first: u32, n: u32, g: usize| {
