@@ -130,6 +130,18 @@ impl Backend {
         }
     }
 
+    /// The sequencer's own CPU time for the last image, for backends with a card (see
+    /// `sequencer::StepReport::host`).
+    pub fn host_time(&self) -> Option<Duration> {
+        match self {
+            Backend::Card(_, c) => c
+                .lock()
+                .ok()
+                .and_then(|c| c.last.as_ref().map(|o| o.host_time())),
+            _ => None,
+        }
+    }
+
     pub fn kind(&self) -> BackendKind {
         match self {
             Backend::Reference(_) => BackendKind::Reference,

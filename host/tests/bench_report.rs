@@ -1,8 +1,8 @@
 //! `sqz-host bench --backend sim` (the Verilated `tiny` engine in process, one image, one run, no
 //! warm-up):
 //! the per-layer table has one row per layer, each row's cycle breakdown adds up to its measured
-//! cycles, the efficiencies are sane, the totals name the clock they assume, and the SVG plot is
-//! written with one bar per layer.
+//! cycles, the efficiencies are sane, the totals name the clock they assume, the host's own CPU
+//! time is reported, and the SVG plot is written with one bar per layer.
 #![cfg(feature = "rtl")]
 
 use std::path::Path;
@@ -131,6 +131,24 @@ fn sim_bench_prints_per_layer_breakdown_and_plot() {
         "{out}"
     );
     assert!(out.contains("H2C") && out.contains("C2H"), "{out}");
+
+    // The host's own CPU time per image: more than nothing, less than the image's wall time.
+    let host = out
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("host CPU per image in the sequencer (all timed images): median ")
+        })
+        .unwrap_or_else(|| panic!("no host CPU line:\n{out}"));
+    let host_ms = num(host.split(" ms").next().unwrap());
+    let wall = out
+        .lines()
+        .find_map(|l| l.strip_prefix("ms/image (all images, per run): median "))
+        .unwrap_or_else(|| panic!("no ms/image line:\n{out}"));
+    let wall_ms = num(wall.split(',').next().unwrap());
+    assert!(
+        host_ms > 0.0 && host_ms < wall_ms,
+        "{host_ms} ms of {wall_ms} ms:\n{out}"
+    );
 
     // The plot: one bar per layer, with the layer names.
     assert!(

@@ -137,6 +137,39 @@ pub fn bytes_to_beats(bytes: &[u8]) -> Vec<u64> {
         .collect()
 }
 
+/// The H2C bytes of `packets`, one after the other.
+pub fn packets_to_bytes(packets: &[Packet]) -> Vec<u8> {
+    let beats: usize = packets.iter().map(|p| 1 + p.payload.len()).sum();
+    let mut out = Vec::with_capacity(beats * 8);
+    for p in packets {
+        p.write_bytes(&mut out);
+    }
+    out
+}
+
+/// Append the H2C bytes of an `ACT_IN` (or, with `mid`, `ACT_MID`) packet of `bytes` at
+/// `addr` to `out`, as [`Packet::act`] and [`Packet::write_bytes`] would, without the beats in
+/// between (the host streams activations this way).
+pub fn write_act(mid: bool, addr: u32, bytes: &[u8], out: &mut Vec<u8>) -> Result<(), PacketError> {
+    if addr % 8 != 0 {
+        return Err(PacketError::Align(addr));
+    }
+    if addr > MAX_ADDR {
+        return Err(PacketError::Addr(addr));
+    }
+    let ty = if mid {
+        PacketType::ActMid
+    } else {
+        PacketType::ActIn
+    };
+    let beats = bytes.len().div_ceil(8);
+    out.reserve(8 * (1 + beats));
+    out.extend_from_slice(&header(ty, addr, beats as u32).to_le_bytes());
+    out.extend_from_slice(bytes);
+    out.resize(out.len() + beats * 8 - bytes.len(), 0);
+    Ok(())
+}
+
 /// Inverse of [`bytes_to_beats`].
 pub fn beats_to_bytes(beats: &[u64]) -> Vec<u8> {
     let mut v = Vec::with_capacity(beats.len() * 8);
@@ -222,6 +255,15 @@ impl Packet {
         Packet::new(PacketType::Mask, addr, beats)
     }
 
+    /// Append the packet's H2C bytes (header and payload beats, little-endian) to `out`.
+    pub fn write_bytes(&self, out: &mut Vec<u8>) {
+        out.reserve(8 * (1 + self.payload.len()));
+        out.extend_from_slice(&header(self.ty, self.addr, self.payload.len() as u32).to_le_bytes());
+        for b in &self.payload {
+            out.extend_from_slice(&b.to_le_bytes());
+        }
+    }
+
     /// Header + payload beats.
     pub fn to_beats(&self) -> Vec<u64> {
         let mut v = Vec::with_capacity(1 + self.payload.len());
@@ -276,6 +318,32 @@ impl Packet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The byte encoders give exactly the bytes of the packets' beats.
+    #[test]
+    fn byte_encoders_match_the_beats() {
+        let lut: Vec<i16> = (0..256).map(|i| i as i16 - 128).collect();
+        let data: Vec<u8> = (0..21).map(|i| i * 7 + 1).collect();
+        let packets = [
+            Packet::weights(16, &[(1, 2), (3, 4), (5, 6)]).unwrap(),
+            Packet::codebook(3, &lut).unwrap(),
+            Packet::act(false, 24, &data).unwrap(),
+        ];
+        let beats: Vec<u64> = packets.iter().flat_map(|p| p.to_beats()).collect();
+        assert_eq!(packets_to_bytes(&packets), beats_to_bytes(&beats));
+        for mid in [false, true] {
+            let mut out = vec![0xAA];
+            write_act(mid, 24, &data, &mut out).unwrap();
+            let p = Packet::act(mid, 24, &data).unwrap();
+            assert_eq!(out[0], 0xAA);
+            assert_eq!(out[1..], beats_to_bytes(&p.to_beats()));
+        }
+        assert!(matches!(
+            write_act(false, 4, &data, &mut Vec::new()),
+            Err(PacketError::Align(4))
+        ));
+        assert!(write_act(false, MAX_ADDR + 1, &data, &mut Vec::new()).is_err());
+    }
 
     /// A bounded fuzz of the packet parser: random streams, and valid streams with random beats
     /// flipped, cut or appended, never panic; whatever parses re-encodes to the beats it came from.

@@ -26,9 +26,10 @@ pub struct CycleReport {
     pub images_per_s_at_target: f64,
     pub target_mhz: u32,
     /// Host time of the image in the sequencer (wall clock: planning, transfers, waiting for
-    /// the card), and the host thread's CPU time in the per-image planning (the input's ACT_IN
-    /// packets, each step's packet list) and output parsing (C2H bytes to CHW tensors); image
-    /// decoding and preprocessing are not included.
+    /// the card), and the sequencer's own CPU time: the thread's CPU time less what it spent
+    /// inside the device's calls (packets, the next input streamed from each output, the
+    /// trailer checks, C2H bytes parsed into CHW tensors). Image decoding and preprocessing are
+    /// not included.
     pub wall_ms: f64,
     pub host_ms: f64,
     pub layers: Vec<sequencer::LayerReport>,
@@ -115,7 +116,7 @@ impl CycleReport {
         )?;
         writeln!(
             out,
-            "host: {:.1} ms per image in the sequencer, of which {:.2} ms CPU planning and parsing",
+            "host: {:.1} ms per image in the sequencer, of which {:.2} ms its own CPU time (not in device calls)",
             self.wall_ms, self.host_ms
         )
     }

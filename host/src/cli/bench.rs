@@ -137,6 +137,10 @@ pub struct BenchReport {
     pub images: Vec<BenchImage>,
     /// Milliseconds per image over all images, per run (end to end).
     pub per_image: Stats,
+    /// Card backends: the sequencer's own CPU time per image over every timed image (planning,
+    /// packets, streaming the next input, output checks and parsing; not the device's calls).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_cpu: Option<Stats>,
     /// Card backends: the card's counters for the last image, per layer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub card: Option<crate::card::CycleReport>,
@@ -154,11 +158,13 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<bool> {
     };
     let loaded = args.model.load()?;
     let backend = &loaded.backend;
-    let time_one = |path: &Path| -> Result<(Duration, Duration)> {
+    let mut host = Vec::new();
+    let mut time_one = |path: &Path| -> Result<(Duration, Duration)> {
         let t = Instant::now();
         let input = load_preprocessed(path)?;
         let pre = t.elapsed();
         let (_, inf) = backend.classify_timed(&input)?;
+        host.extend(backend.host_time());
         Ok((pre, inf))
     };
     // Warm-up: also surfaces a bad image before any timing is printed.
@@ -182,6 +188,12 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<bool> {
         }
         per_run.push(run / images.len() as u32);
     }
+    // The timed runs' images only.
+    let host_cpu = Stats::of(
+        &host[host
+            .len()
+            .saturating_sub((args.runs as usize) * images.len())..],
+    );
     let stats = |s: &[Duration]| Stats::of(s).context("no samples");
     let mut rows = Vec::new();
     for (i, p) in images.iter().enumerate() {
@@ -226,6 +238,7 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<bool> {
         model_load_ms: loaded.load_time.as_secs_f64() * 1e3,
         images: rows,
         per_image: stats(&per_run)?,
+        host_cpu,
         card,
         plot,
     };
@@ -281,6 +294,13 @@ fn print_bench(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
     )?;
     if let Some(c) = &r.card {
         c.print(out)?;
+    }
+    if let Some(h) = &r.host_cpu {
+        writeln!(
+            out,
+            "host CPU per image in the sequencer (all timed images): median {:.2} ms, min {:.2}, max {:.2}",
+            h.median_ms, h.min_ms, h.max_ms
+        )?;
     }
     if let Some(p) = &r.plot {
         writeln!(out, "plot: per-layer cycles vs ideal written to {p}")?;

@@ -241,7 +241,7 @@ impl spec::protocol::JobPort for JobPort<'_> {
         self.0.write_reg(off, value)
     }
     fn pulse(&mut self, ctrl: u32) -> Result<()> {
-        pulse_bits(self.0, ctrl)
+        self.0.pulse_ctrl(ctrl)
     }
     fn wait_done(&mut self) -> Result<()> {
         let t = self.0.timeouts().done;
@@ -300,6 +300,30 @@ pub trait Device {
     /// Returns the bytes dropped. Backends whose stream cannot hold stale bytes keep the default.
     fn drain_c2h(&mut self) -> Result<usize> {
         Ok(0)
+    }
+
+    /// Write control pulse bits (the whole `CTRL` word) and wait until the write has been
+    /// taken: see [`pulse`].
+    fn pulse_ctrl(&mut self, v: u32) -> Result<()> {
+        self.write_reg(regs::CTRL.offset, v)?;
+        let t0 = Instant::now();
+        let limit = self.timeouts().done;
+        let mut nap = Duration::from_micros(2);
+        loop {
+            let r = self.read_reg(regs::CTRL.offset)?;
+            if r == 0 {
+                return Ok(());
+            }
+            if t0.elapsed() >= limit {
+                return Err(DeviceError::Model(format!(
+                    "CTRL still reads 0x{r:08X} {:?} after the write: nothing takes control pulses \
+                     (an emulated card that stopped, or a register window that is not the sqz engine's)",
+                    t0.elapsed()
+                )));
+            }
+            thread::sleep(nap);
+            nap = (nap * 2).min(Duration::from_millis(1));
+        }
     }
 
     /// Wait until `STATUS.DONE`; `STATUS.ERROR` becomes [`DeviceError::CardError`] naming the
@@ -410,30 +434,7 @@ pub fn check_identity<D: Device + ?Sized>(dev: &mut D, expected: &AccelConfig) -
 /// reads 0 at once (write-only pulses); an emulated card clears the word when it has forwarded
 /// the pulse, so two pulses in a row are never merged.
 pub fn pulse<D: Device + ?Sized>(dev: &mut D, fields: &[Field]) -> Result<()> {
-    pulse_bits(dev, fields.iter().fold(0u32, |a, f| a | f.val(1)))
-}
-
-/// [`pulse`] with the `CTRL` word given.
-fn pulse_bits<D: Device + ?Sized>(dev: &mut D, v: u32) -> Result<()> {
-    dev.write_reg(regs::CTRL.offset, v)?;
-    let t0 = Instant::now();
-    let limit = dev.timeouts().done;
-    let mut nap = Duration::from_micros(2);
-    loop {
-        let r = dev.read_reg(regs::CTRL.offset)?;
-        if r == 0 {
-            return Ok(());
-        }
-        if t0.elapsed() >= limit {
-            return Err(DeviceError::Model(format!(
-                "CTRL still reads 0x{r:08X} {:?} after the write: nothing takes control pulses \
-                 (an emulated card that stopped, or a register window that is not the sqz engine's)",
-                t0.elapsed()
-            )));
-        }
-        thread::sleep(nap);
-        nap = (nap * 2).min(Duration::from_millis(1));
-    }
+    dev.pulse_ctrl(fields.iter().fold(0u32, |a, f| a | f.val(1)))
 }
 
 /// Abort any job, flush the streams, clear STATUS and ERR.

@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 
 use spec::descriptor::Descriptor;
-use spec::job::{ActLayout, Plan};
+use spec::job::{ActLayout, JobStep, Plan};
 use spec::packet::{Packet, PacketType};
 use spec::protocol;
 use spec::trailer::TRAILER_BYTES;
@@ -19,11 +19,10 @@ use crate::perf_report::{H2cBytes, JobModel};
 
 /// Send packets on H2C as one transfer.
 pub fn send_packets(dev: &mut dyn Device, packets: &[Packet]) -> Result<()> {
-    let beats: Vec<u64> = packets.iter().flat_map(|p| p.to_beats()).collect();
-    if beats.is_empty() {
+    if packets.is_empty() {
         return Ok(());
     }
-    dev.write_h2c(&spec::packet::beats_to_bytes(&beats))
+    dev.write_h2c(&spec::packet::packets_to_bytes(packets))
 }
 
 /// Run one job whose inputs are already loaded (`spec::protocol`): descriptor, `START`, its
@@ -75,15 +74,17 @@ impl Forward {
         self.channels == self.layout.c
     }
 
-    /// Channel `k` of the next input arrived (an `h x w` map). Out of order: ignored, and
-    /// nothing past it is sent early (the step's packets send it later).
-    fn channel(&mut self, k: u32, map: &[u8]) {
+    /// Channel `k` of the next input arrived: job `j`'s C2H bytes `ch` of it, parsed into its
+    /// plane. Out of order: ignored, and nothing past it is sent early (the step's packets send
+    /// it later).
+    fn channel(&mut self, k: u32, j: &JobStep, ch: &[u8]) {
         if k != self.channels || k >= self.layout.c {
             return;
         }
-        let plane = self.layout.plane();
-        self.bytes[k as usize * plane..][..plane].copy_from_slice(&self.layout.plane_of(map));
-        self.channels += 1;
+        let (at, stride) = self.layout.map_at(k);
+        if j.parse_channel_into(ch, &mut self.bytes[at..], stride) {
+            self.channels += 1;
+        }
     }
 
     /// The H2C bytes of an ACT_IN packet with what is ready (whole beats), if that is at least
@@ -108,11 +109,12 @@ impl Forward {
         {
             return Ok(Vec::new());
         }
-        let p = Packet::act(false, addr, &self.bytes[self.sent..ready])
+        let mut out = Vec::new();
+        spec::packet::write_act(false, addr, &self.bytes[self.sent..ready], &mut out)
             .map_err(|e| DeviceError::Model(format!("forwarded input packet: {e}")))?;
         self.h2c_bytes += (beats as u64 + 1) * beat as u64;
         self.sent = ready;
-        Ok(spec::packet::beats_to_bytes(&p.to_beats()))
+        Ok(out)
     }
 }
 
@@ -169,10 +171,12 @@ pub(super) fn schedule_early(next: &[Packet], jobs: &[Descriptor]) -> Schedule {
 }
 
 /// Run one planned step: packets, then each job (descriptor, START, C2H, DONE) with its counters.
-/// With `fwd`, the output is read channel by channel and streamed back as the next step's input.
+/// The jobs' output goes into `c2h` (grown as needed, never shrunk). With `fwd`, the output is
+/// read channel by channel and streamed back as the next step's input.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run_jobs(
     dev: &mut dyn Device,
+    c2h: &mut Vec<u8>,
     packets: &[Packet],
     plan: &Plan,
     jobs: &[Descriptor],
@@ -181,11 +185,13 @@ pub(super) fn run_jobs(
     mut fwd: Option<&mut Forward>,
     early: &[Vec<Packet>],
 ) -> Result<JobsRun, DeviceError> {
-    let beats: Vec<u64> = packets.iter().flat_map(|p| p.to_beats()).collect();
-    if !beats.is_empty() {
-        dev.write_h2c(&spec::packet::beats_to_bytes(&beats))?;
+    let own = spec::packet::packets_to_bytes(packets);
+    if !own.is_empty() {
+        dev.write_h2c(&own)?;
     }
-    let mut c2h = Vec::with_capacity(plan.out_bytes() as usize);
+    // The step's C2H bytes go into `c2h` (kept from step to step: no allocation, no zeroing
+    // once it is large enough); each job's trailer is overwritten by the next job's output.
+    let mut used = 0usize;
     let mut reports = Vec::new();
     let mut before = device::read_perf(dev)?;
     let mut queue: VecDeque<Packet> = VecDeque::new();
@@ -193,9 +199,12 @@ pub(super) fn run_jobs(
     for (((j, d), &li), model) in plan.jobs.iter().zip(jobs).zip(layers).zip(models) {
         // The job's number: PERF_JOBS counts it when it is done, and its trailer carries it.
         let seq = protocol::start_job(&mut JobPort(dev), d)?;
-        let at = c2h.len();
+        let at = used;
         let payload = j.out_bytes as usize;
-        c2h.resize(at + payload + TRAILER_BYTES, 0);
+        let job_end = at + payload + TRAILER_BYTES;
+        if c2h.len() < job_end {
+            c2h.resize(job_end, 0);
+        }
         // The next step's weights that miss what this and the later jobs use, as much as the
         // loader takes in the job's own time (the planner's issue and fetch cycles: a lower
         // bound); the rest waits for the next job.
@@ -203,9 +212,7 @@ pub(super) fn run_jobs(
         let budget = (model.issue_cycles() + model.fetch_cycles()) * 3 / 4;
         let now = take_cycles(&mut queue, budget);
         early_sent += H2cBytes::of(&now);
-        let mut send = spec::packet::beats_to_bytes(
-            &now.iter().flat_map(|p| p.to_beats()).collect::<Vec<_>>(),
-        );
+        let mut send = spec::packet::packets_to_bytes(&now);
         match (fwd.as_deref_mut(), j.out_channels()) {
             (Some(f), Some((ch0, n, cb))) if cb > 0 => {
                 // Each piece of output read goes with the next input piece built from the one
@@ -226,15 +233,13 @@ pub(super) fn run_jobs(
                     }
                     // The last piece takes the trailer with it.
                     let end = if o + k == n as usize {
-                        c2h.len()
+                        job_end
                     } else {
                         at + (o + k) * cb
                     };
                     dev.exchange(&send, &mut c2h[at + o * cb..end])?;
                     for c in o..o + k {
-                        if let Some(map) = j.parse_channel(&c2h[at + c * cb..at + (c + 1) * cb]) {
-                            f.channel(ch0 + c as u32, &map);
-                        }
+                        f.channel(ch0 + c as u32, j, &c2h[at + c * cb..at + (c + 1) * cb]);
                     }
                     o += k;
                     // Built now, sent with the next read (the job is still running then).
@@ -246,11 +251,11 @@ pub(super) fn run_jobs(
                 }
             }
             // A job with no payload still sends its trailer.
-            _ => dev.exchange(&send, &mut c2h[at..])?,
+            _ => dev.exchange(&send, &mut c2h[at..job_end])?,
         }
-        protocol::finish_job(&mut JobPort(dev), &c2h[at..], seq)?;
+        protocol::finish_job(&mut JobPort(dev), &c2h[at..job_end], seq)?;
         let after = device::read_perf(dev)?;
-        c2h.truncate(at + payload);
+        used = at + payload;
         reports.push(LayerReport {
             layer: LAYERS[li].name,
             perf: after - before,
@@ -261,9 +266,9 @@ pub(super) fn run_jobs(
         before = after;
     }
     Ok(JobsRun {
-        c2h,
+        c2h_bytes: used,
         reports,
-        h2c_bytes: beats.len() as u64 * spec::STREAM_BYTES as u64,
+        h2c_bytes: own.len() as u64,
         early_sent,
         early_left: queue.into(),
     })
@@ -271,7 +276,8 @@ pub(super) fn run_jobs(
 
 /// What [`run_jobs`] did.
 pub(super) struct JobsRun {
-    pub(super) c2h: Vec<u8>,
+    /// The step's C2H payload bytes, at the start of the buffer given.
+    pub(super) c2h_bytes: usize,
     pub(super) reports: Vec<LayerReport>,
     /// H2C bytes of the step's own packets.
     pub(super) h2c_bytes: u64,

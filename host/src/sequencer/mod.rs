@@ -14,6 +14,7 @@
 //! top, and the image for conv1 is placed at the top too). Only what cannot go early (masks,
 //! weights that are not resident, the tail of the last channel) is sent between steps.
 
+mod host_time;
 mod jobs;
 mod steps;
 mod tiles;
@@ -31,6 +32,7 @@ use weights::topology::{Input, Role, INPUT_C, INPUT_H, INPUT_LEN, INPUT_W, LAYER
 
 use crate::device::{self, Device, DeviceError};
 use crate::perf_report::{H2cBytes, JobModel};
+use host_time::{HostClock, Metered};
 pub use jobs::{run_job, send_packets};
 use jobs::{run_jobs, schedule_early, Forward, JobsRun, Schedule};
 use steps::layer_input;
@@ -80,8 +82,9 @@ pub struct StepReport {
     pub h2c: H2cBytes,
     /// Host time of the step: planning, transfers, waiting.
     pub wall: Duration,
-    /// CPU time of the host thread, within the step, for the per-image part of planning
-    /// (the input's ACT_IN packet, the step's packet list) and for parsing its output into CHW.
+    /// The host's own CPU time in the step: the thread's CPU time less what it spent inside the
+    /// device's calls (building packets and inputs, streaming the next input, parsing and
+    /// stitching the output; see `host_time`).
     pub host: Duration,
 }
 
@@ -107,23 +110,10 @@ impl NetOutput {
             .map(|l| l.perf.busy)
             .sum()
     }
-    /// Host CPU time spent planning and parsing (see [`StepReport::host`]).
+    /// The host's own CPU time over all steps (see [`StepReport::host`]).
     pub fn host_time(&self) -> Duration {
         self.steps.iter().map(|s| s.host).sum()
     }
-}
-
-/// CPU time of the calling thread (what the host spends, whatever else the machine runs).
-fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid timespec for clock_gettime to fill.
-    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
-        return Duration::ZERO;
-    }
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 fn shape_of(q: &QTensor) -> Shape {
@@ -175,13 +165,12 @@ struct StepForward<'a> {
     own_weights_left: Option<Vec<Packet>>,
 }
 
-/// One step as run: output, per-layer counters, H2C bytes by kind, host time, and the next
-/// step's input as far as it was streamed.
+/// One step as run: output, per-layer counters, H2C bytes by kind, and the next step's input as
+/// far as it was streamed.
 struct StepRun {
     y: QTensor,
     layers: Vec<LayerReport>,
     h2c: H2cBytes,
-    host: Duration,
     forward: Option<Forward>,
     /// The next step's weight packets that could not go in during this step (`None`: none
     /// were offered).
@@ -218,6 +207,8 @@ pub struct Sequencer {
     resident: bool,
     /// The card holds every step's weights (resident mode, after a successful image).
     loaded: bool,
+    /// The C2H bytes of the running step (kept from step to step and image to image).
+    c2h: Vec<u8>,
 }
 
 impl Sequencer {
@@ -250,6 +241,7 @@ impl Sequencer {
             schedules: Vec::new(),
             resident: false,
             loaded: false,
+            c2h: Vec::new(),
         };
         // Weight regions start at whole beats (the loader writes a beat's entries together).
         let wpb = spec::packet::WEIGHTS_PER_BEAT as u32;
@@ -368,19 +360,31 @@ impl Sequencer {
         Ok(seq)
     }
 
-    /// Where step `si`'s output goes if it is exactly the next step's input (stride 1, same
-    /// channels in the same order): then it is streamed to the card as it arrives.
-    fn forward_target(&self, si: usize) -> Option<ActLayout> {
+    /// Whether step `si`'s output is exactly the next step's input (the same channels in the
+    /// same order).
+    fn feeds_next(si: usize) -> bool {
         let all = steps();
-        let (step, next) = (all.get(si)?, all.get(si + 1)?);
-        let feeds = match LAYERS[next.first()].input {
+        let (Some(step), Some(next)) = (all.get(si), all.get(si + 1)) else {
+            return false;
+        };
+        match LAYERS[next.first()].input {
             Input::Image => false,
             Input::Layer(j) => step.outputs() == [j],
             Input::Concat(a, b) => step.outputs() == [a, b],
-        };
+        }
+    }
+
+    /// Where step `si`'s output goes if it is exactly the next step's input and that input is
+    /// stored stride-1: then it is streamed to the card as it arrives.
+    fn forward_target(&self, si: usize) -> Option<ActLayout> {
         let lay = self.inputs.get(si + 1).copied().flatten()?;
-        let out_c: usize = step.outputs().iter().map(|&o| LAYERS[o].out_c).sum();
-        (feeds && lay.c as usize == out_c).then_some(lay)
+        let out_c: usize = steps()
+            .get(si)?
+            .outputs()
+            .iter()
+            .map(|&o| LAYERS[o].out_c)
+            .sum();
+        (Self::feeds_next(si) && lay.c as usize == out_c).then_some(lay)
     }
 
     /// The planner's view of each job, per step (see [`crate::perf_report::JobModel`]).
@@ -462,7 +466,7 @@ impl Sequencer {
         r.map(|r| (r.y, r.layers))
     }
 
-    /// (output, per-layer counters, H2C bytes by kind, host time).
+    /// (output, per-layer counters, H2C bytes by kind, the next step's input streamed).
     fn step_at(
         &mut self,
         dev: &mut dyn Device,
@@ -472,7 +476,24 @@ impl Sequencer {
         send_weights: bool,
         fwd: StepForward,
     ) -> Result<StepRun, SeqError> {
-        let t0 = thread_cpu_time();
+        let mut c2h = std::mem::take(&mut self.c2h);
+        let r = self.step_in(dev, &mut c2h, si, step, x, send_weights, fwd);
+        self.c2h = c2h;
+        r
+    }
+
+    /// [`Sequencer::step_at`] with the C2H buffer given.
+    #[allow(clippy::too_many_arguments)]
+    fn step_in(
+        &self,
+        dev: &mut dyn Device,
+        c2h: &mut Vec<u8>,
+        si: usize,
+        step: Step,
+        x: &QTensor,
+        send_weights: bool,
+        fwd: StepForward,
+    ) -> Result<StepRun, SeqError> {
         let at = self.places[si];
         // The plan made at start-up, unless `x` is not the shape it was made for.
         let other;
@@ -551,15 +572,15 @@ impl Sequencer {
             Some((early, late)) if fwd.next_weights => (early, late),
             _ => (&[], &[]),
         };
-        let mut host = thread_cpu_time().saturating_sub(t0);
         let JobsRun {
-            c2h,
+            c2h_bytes,
             reports: layers,
             h2c_bytes,
             early_sent,
             early_left,
         } = run_jobs(
             dev,
+            c2h,
             &packets,
             plan,
             jobs,
@@ -576,8 +597,7 @@ impl Sequencer {
         if let Some(f) = &next {
             h2c.activations += f.h2c_bytes;
         }
-        let t1 = thread_cpu_time();
-        let y = plan.parse_output(&c2h).map_err(plan_err)?;
+        let y = plan.parse_output(&c2h[..c2h_bytes]).map_err(plan_err)?;
         let y = QTensor::from_u8(
             plan.out_c as usize,
             plan.out_h as usize,
@@ -585,12 +605,10 @@ impl Sequencer {
             y,
         )
         .map_err(|e| SeqError::Input(e.to_string()))?;
-        host += thread_cpu_time().saturating_sub(t1);
         Ok(StepRun {
             y,
             layers,
             h2c,
-            host,
             forward: next,
             next_weights_left,
         })
@@ -671,16 +689,20 @@ impl Sequencer {
         send_weights: bool,
         on_step: &mut dyn FnMut(&StepReport),
     ) -> Result<Vec<StepReport>, SeqError> {
+        let mut dev = Metered::new(dev);
         let mut reports = Vec::new();
         let mut carried: Option<Forward> = None;
+        let mut carried_y: Option<QTensor> = None;
         // What of this step's weights the step before could not send (`None`: it sent none).
         let mut weights_left: Option<Vec<Packet>> = None;
         for (si, step) in steps().into_iter().enumerate().skip(first) {
             let t0 = Instant::now();
-            let x = if si == first {
-                x.clone()
-            } else {
-                layer_input(step.first(), x, outs)?
+            let clock = HostClock::start(&dev);
+            // The step before's output as read back, when it is this step's whole input.
+            let x = match carried_y.take() {
+                Some(y) => y,
+                None if si == first => x.clone(),
+                None => layer_input(step.first(), x, outs)?,
             };
             let fwd = StepForward {
                 input: carried.as_ref(),
@@ -692,13 +714,12 @@ impl Sequencer {
                 y,
                 layers,
                 h2c,
-                host,
                 forward,
                 next_weights_left,
             } = if self.tiled(si) {
-                self.run_tiles(dev, si, step, &x)?
+                self.run_tiles(&mut dev, si, step, &x)?
             } else {
-                self.step_at(dev, si, step, &x, send_weights, fwd)?
+                self.step_at(&mut dev, si, step, &x, send_weights, fwd)?
             };
             carried = forward;
             weights_left = next_weights_left;
@@ -712,13 +733,14 @@ impl Sequencer {
                 });
                 from += n;
             }
+            carried_y = Self::feeds_next(si).then_some(y);
             let r = StepReport {
                 step: step.name(),
                 layers,
                 h2c_bytes: h2c.total(),
                 h2c,
                 wall: t0.elapsed(),
-                host,
+                host: clock.elapsed(&dev),
             };
             on_step(&r);
             reports.push(r);

@@ -2,15 +2,13 @@
 //! (weights when they change, mask, input rows, then the jobs) and putting each tile's output
 //! and counters together as the step's.
 
-use std::time::Duration;
-
 use reference::int8::QTensor;
 use spec::descriptor::Descriptor;
 use spec::job::{self, Shape, Tile};
 use weights::topology::LAYERS;
 
 use super::jobs::run_jobs;
-use super::{shape_of, thread_cpu_time, LayerReport, SeqError, Sequencer, Step, StepRun};
+use super::{shape_of, LayerReport, SeqError, Sequencer, Step, StepRun};
 use crate::device::Device;
 use crate::perf_report::{H2cBytes, JobModel};
 
@@ -91,9 +89,8 @@ impl Sequencer {
         let layers = step.layers();
         let mut reports: Vec<Option<LayerReport>> = vec![None; layers.len()];
         let mut h2c = H2cBytes::default();
-        let mut host = Duration::ZERO;
+        let mut c2h = Vec::new();
         for t in tiles {
-            let t0 = thread_cpu_time();
             let mut packets = if t.new_weights {
                 t.plan.weights.clone()
             } else {
@@ -107,9 +104,9 @@ impl Sequencer {
             h2c += H2cBytes::of(&packets);
             let jobs: Vec<Descriptor> = t.plan.jobs.iter().map(|j| j.descriptor.clone()).collect();
             let job_layers: Vec<usize> = t.job_layers.iter().map(|&k| layers[k]).collect();
-            host += thread_cpu_time().saturating_sub(t0);
             let run = run_jobs(
                 dev,
+                &mut c2h,
                 &packets,
                 &t.plan,
                 &jobs,
@@ -118,8 +115,10 @@ impl Sequencer {
                 None,
                 &[],
             )?;
-            let t1 = thread_cpu_time();
-            let part = t.plan.parse_output(&run.c2h).map_err(plan_err)?;
+            let part = t
+                .plan
+                .parse_output(&c2h[..run.c2h_bytes])
+                .map_err(plan_err)?;
             t.place_output(&part, &mut y, out_h, out_w);
             for (&k, r) in t.job_layers.iter().zip(run.reports) {
                 match &mut reports[k] {
@@ -130,7 +129,6 @@ impl Sequencer {
                     none => *none = Some(r),
                 }
             }
-            host += thread_cpu_time().saturating_sub(t1);
         }
         // Each layer's model over all its tiles.
         let reports = reports
@@ -150,7 +148,6 @@ impl Sequencer {
             y,
             layers: reports,
             h2c,
-            host,
             forward: None,
             next_weights_left: None,
         })
