@@ -13,9 +13,21 @@
 //! the activation buffer, below everything a running job reads; the Fire mid window sits at the
 //! top, and the image for conv1 is placed at the top too). Only what cannot go early (masks,
 //! weights that are not resident, the tail of the last channel) is sent between steps.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `mod.rs` | [`Sequencer`], the network run (`run`, `run_step`, `run_from`), reports |
+//! | `steps.rs` | the network's steps (conv or Fire module) and each layer's input |
+//! | `setup.rs` | planning once per model and card: plans or tiles, weight places, descriptors |
+//! | `step_run.rs` | one step run whole: packets, jobs, the next input streamed, output parsed |
+//! | `tiles.rs` | one step run as tiles (bands of rows, groups of channels) |
+//! | `jobs.rs` | the job protocol over a step's jobs, streaming the next input (`Forward`), early weights |
+//! | `host_time.rs` | the host's own CPU time (thread CPU less the device's calls) |
 
 mod host_time;
 mod jobs;
+mod setup;
+mod step_run;
 mod steps;
 mod tiles;
 
@@ -23,21 +35,22 @@ use std::time::{Duration, Instant};
 
 use reference::int8::{logits_from_final, QTensor};
 use spec::descriptor::Descriptor;
-use spec::job::{self, ActLayout, ConvLayer, Footprint, JobError, Plan, Shape, Tile};
-use spec::packet::{Packet, PacketType};
+use spec::job::{ActLayout, ConvLayer, JobError, Plan, Shape, Tile};
+use spec::packet::Packet;
 use spec::AccelConfig;
 
 use weights::quant::QuantModel;
-use weights::topology::{Input, Role, INPUT_C, INPUT_H, INPUT_LEN, INPUT_W, LAYERS, NUM_LAYERS};
+use weights::topology::{Role, INPUT_C, INPUT_H, INPUT_LEN, INPUT_W, LAYERS, NUM_LAYERS};
 
 use crate::device::{self, Device, DeviceError};
 use crate::perf_report::{H2cBytes, JobModel};
 use host_time::{HostClock, Metered};
 pub use jobs::{run_job, send_packets};
-use jobs::{run_jobs, schedule_early, Forward, JobsRun, Schedule};
+use jobs::{Forward, Schedule};
+use setup::Place;
+use step_run::{StepForward, StepRun};
 use steps::layer_input;
 pub use steps::{conv_layer, steps, Step};
-use tiles::tiled_models;
 
 // ---- the network ---------------------------------------------------------------------------
 
@@ -125,58 +138,6 @@ fn shape_of(q: &QTensor) -> Shape {
     }
 }
 
-/// Where a step's weights, biases and codebooks live on the card, and how far its input is
-/// moved up in the activation buffer.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Place {
-    weight: u32,
-    bias: u32,
-    slot: u32,
-    act: u32,
-}
-
-/// `plan`'s descriptors with its weights, biases, codebooks and input moved to `at`.
-fn relocate(plan: &Plan, at: Place) -> Vec<Descriptor> {
-    plan.jobs
-        .iter()
-        .map(|j| {
-            let mut d = j.descriptor.clone();
-            d.weight_base += at.weight;
-            d.bias_base += at.bias;
-            if !d.src_mid {
-                d.src_base += at.act;
-            }
-            d.lut_slot += at.slot;
-            d
-        })
-        .collect()
-}
-
-/// What a step streams: its own input's beginning, already on the card (from the step before),
-/// and where the next step's input goes (if this step's output is that input).
-#[derive(Default)]
-struct StepForward<'a> {
-    input: Option<&'a Forward>,
-    output: Option<ActLayout>,
-    /// Send the next step's weight, codebook and bias packets while this step runs, wherever
-    /// they miss what its remaining jobs use.
-    next_weights: bool,
-    /// This step's weight packets not sent during the step before (`None`: not sent at all).
-    own_weights_left: Option<Vec<Packet>>,
-}
-
-/// One step as run: output, per-layer counters, H2C bytes by kind, and the next step's input as
-/// far as it was streamed.
-struct StepRun {
-    y: QTensor,
-    layers: Vec<LayerReport>,
-    h2c: H2cBytes,
-    forward: Option<Forward>,
-    /// The next step's weight packets that could not go in during this step (`None`: none
-    /// were offered).
-    next_weights_left: Option<Vec<Packet>>,
-}
-
 /// The network sequencer for one card configuration and model. When every layer's weights fit
 /// on the card at once (`nitefury`), each step gets its own region of the weight, bias and
 /// codebook memories and the weights are sent once, with the first image; otherwise (`tiny`,
@@ -212,181 +173,6 @@ pub struct Sequencer {
 }
 
 impl Sequencer {
-    /// Prepare for `cfg`: plan every step once for its input's shape (weights, codebooks,
-    /// biases, masks, descriptors, cycle models) and place the steps' weights in the card's
-    /// memories, all resident if they fit.
-    pub fn new(cfg: &AccelConfig, model: &QuantModel) -> Result<Sequencer, SeqError> {
-        if model.layers.len() != NUM_LAYERS {
-            return Err(SeqError::Input(format!(
-                "the model has {} layers, expected {NUM_LAYERS}",
-                model.layers.len()
-            )));
-        }
-        let layers = model
-            .layers
-            .iter()
-            .map(conv_layer)
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut seq = Sequencer {
-            cfg: cfg.clone(),
-            layers,
-            output_scale: model.output_scale,
-            places: vec![Place::default(); steps().len()],
-            plans: Vec::new(),
-            tiles: Vec::new(),
-            descs: Vec::new(),
-            models: Vec::new(),
-            inputs: Vec::new(),
-            early_weights: Vec::new(),
-            schedules: Vec::new(),
-            resident: false,
-            loaded: false,
-            c2h: Vec::new(),
-        };
-        // Weight regions start at whole beats (the loader writes a beat's entries together).
-        let wpb = spec::packet::WEIGHTS_PER_BEAT as u32;
-        let mut at = Place::default();
-        let mut acts = Vec::new();
-        let mut sizes = Vec::new();
-        for (i, step) in steps().into_iter().enumerate() {
-            let l = &LAYERS[step.first()];
-            let x = Shape {
-                c: l.in_c as u32,
-                h: l.in_hw as u32,
-                w: l.in_hw as u32,
-                signed: l.input == Input::Image && spec::numerics::INPUT_SIGNED,
-            };
-            let (plan, tiles) = match seq.plan(step, x) {
-                Ok(plan) => (plan, Vec::new()),
-                Err(SeqError::Plan {
-                    source: JobError::Capacity(_),
-                    ..
-                }) => {
-                    let tiles = seq.plan_tiles(step, x)?;
-                    (tiles[0].plan.clone(), tiles)
-                }
-                Err(e) => return Err(e),
-            };
-            let f = tiles
-                .iter()
-                .map(|t| t.plan.footprint())
-                .fold(plan.footprint(), |a, b| Footprint {
-                    weight: a.weight.max(b.weight),
-                    bias: a.bias.max(b.bias),
-                    slot: a.slot.max(b.slot),
-                });
-            sizes.push(f);
-            seq.models.push(if tiles.is_empty() {
-                plan.models.clone()
-            } else {
-                tiled_models(&tiles, step.layers().len())
-            });
-            seq.places[i] = at;
-            at.weight += f.weight.div_ceil(wpb) * wpb;
-            at.bias += f.bias;
-            at.slot += f.slot;
-            // The image goes to the top of the activation buffer, so that conv1's output can
-            // stream into the bottom (the next step's input) while conv1 still reads it.
-            let act = if l.input == Input::Image {
-                let s = cfg.pixel_lanes;
-                cfg.act_in_bytes.saturating_sub(plan.input_span) / s * s
-            } else {
-                0
-            };
-            acts.push(act);
-            // Nothing streams into a tiled step's input: each tile sends its own rows.
-            let input = plan.input.filter(|_| tiles.is_empty());
-            seq.inputs.push(input.map(|lay| ActLayout {
-                base: lay.base + act,
-                ..lay
-            }));
-            seq.plans.push(plan);
-            seq.tiles.push(tiles);
-        }
-        let tiled = seq.tiles.iter().any(|t| !t.is_empty());
-        seq.resident = !tiled
-            && at.weight <= cfg.weight_entries
-            && at.bias <= cfg.bias_words
-            && at.slot <= cfg.codebook_slots;
-        if !seq.resident {
-            // Each step loads its own weights: even steps at the bottom of the weight, bias and
-            // codebook memories, odd steps at the top, so that the next step's weights can go
-            // in while this step runs wherever they miss what its remaining jobs use.
-            for (i, (p, f)) in seq.places.iter_mut().zip(&sizes).enumerate() {
-                *p = if i % 2 == 0 {
-                    Place::default()
-                } else {
-                    Place {
-                        weight: cfg.weight_entries.saturating_sub(f.weight) / wpb * wpb,
-                        bias: cfg.bias_words.saturating_sub(f.bias),
-                        slot: cfg.codebook_slots.saturating_sub(f.slot),
-                        act: 0,
-                    }
-                };
-            }
-        }
-        for (p, act) in seq.places.iter_mut().zip(acts) {
-            p.act = act;
-        }
-        for ((plan, &at), tiles) in seq.plans.iter().zip(&seq.places).zip(&seq.tiles) {
-            // A tiled step sends its weights itself, tile by tile.
-            if !tiles.is_empty() {
-                seq.early_weights.push(Vec::new());
-                seq.descs.push(relocate(plan, at));
-                continue;
-            }
-            seq.early_weights.push(
-                plan.weights
-                    .iter()
-                    .map(|k| {
-                        let mut k = k.clone();
-                        k.addr += match k.ty {
-                            PacketType::Weights => at.weight,
-                            PacketType::Bias => at.bias,
-                            _ => at.slot,
-                        };
-                        k
-                    })
-                    .collect(),
-            );
-            seq.descs.push(relocate(plan, at));
-        }
-        seq.schedules = (0..seq.plans.len())
-            .map(|si| {
-                let next = seq.early_weights.get(si + 1)?;
-                (!next.is_empty()).then(|| schedule_early(next, &seq.descs[si]))
-            })
-            .collect();
-        Ok(seq)
-    }
-
-    /// Whether step `si`'s output is exactly the next step's input (the same channels in the
-    /// same order).
-    fn feeds_next(si: usize) -> bool {
-        let all = steps();
-        let (Some(step), Some(next)) = (all.get(si), all.get(si + 1)) else {
-            return false;
-        };
-        match LAYERS[next.first()].input {
-            Input::Image => false,
-            Input::Layer(j) => step.outputs() == [j],
-            Input::Concat(a, b) => step.outputs() == [a, b],
-        }
-    }
-
-    /// Where step `si`'s output goes if it is exactly the next step's input and that input is
-    /// stored stride-1: then it is streamed to the card as it arrives.
-    fn forward_target(&self, si: usize) -> Option<ActLayout> {
-        let lay = self.inputs.get(si + 1).copied().flatten()?;
-        let out_c: usize = steps()
-            .get(si)?
-            .outputs()
-            .iter()
-            .map(|&o| LAYERS[o].out_c)
-            .sum();
-        (Self::feeds_next(si) && lay.c as usize == out_c).then_some(lay)
-    }
-
     /// The planner's view of each job, per step (see [`crate::perf_report::JobModel`]).
     pub fn job_models(&self) -> &[Vec<JobModel>] {
         &self.models
@@ -400,29 +186,6 @@ impl Sequencer {
     /// Forget that the card holds the weights (e.g. after the card was reprogrammed).
     pub fn invalidate(&mut self) {
         self.loaded = false;
-    }
-
-    fn plan(&self, step: Step, x: Shape) -> Result<Plan, SeqError> {
-        let plan_err = |source| SeqError::Plan {
-            step: step.name(),
-            preset: self.cfg.name.clone(),
-            source,
-        };
-        match step {
-            Step::Conv(i) => job::plan_conv_for(&self.cfg, &self.layers[i], x),
-            Step::Fire {
-                squeeze,
-                expand1x1,
-                expand3x3,
-            } => job::plan_fire_for(
-                &self.cfg,
-                &self.layers[squeeze],
-                &self.layers[expand1x1],
-                &self.layers[expand3x3],
-                x,
-            ),
-        }
-        .map_err(plan_err)
     }
 
     /// Run the whole network for one preprocessed image (3x227x227 CHW). `on_step` is called
@@ -464,154 +227,6 @@ impl Sequencer {
             self.loaded = false;
         }
         r.map(|r| (r.y, r.layers))
-    }
-
-    /// (output, per-layer counters, H2C bytes by kind, the next step's input streamed).
-    fn step_at(
-        &mut self,
-        dev: &mut dyn Device,
-        si: usize,
-        step: Step,
-        x: &QTensor,
-        send_weights: bool,
-        fwd: StepForward,
-    ) -> Result<StepRun, SeqError> {
-        let mut c2h = std::mem::take(&mut self.c2h);
-        let r = self.step_in(dev, &mut c2h, si, step, x, send_weights, fwd);
-        self.c2h = c2h;
-        r
-    }
-
-    /// [`Sequencer::step_at`] with the C2H buffer given.
-    #[allow(clippy::too_many_arguments)]
-    fn step_in(
-        &self,
-        dev: &mut dyn Device,
-        c2h: &mut Vec<u8>,
-        si: usize,
-        step: Step,
-        x: &QTensor,
-        send_weights: bool,
-        fwd: StepForward,
-    ) -> Result<StepRun, SeqError> {
-        let at = self.places[si];
-        // The plan made at start-up, unless `x` is not the shape it was made for.
-        let other;
-        let (plan, jobs, schedule) = if self.plans[si].input_shape() == shape_of(x) {
-            (&self.plans[si], &self.descs[si], &self.schedules[si])
-        } else {
-            let plan = self.plan(step, shape_of(x))?;
-            let jobs = relocate(&plan, at);
-            let schedule = self
-                .early_weights
-                .get(si + 1)
-                .map(|next| schedule_early(next, &jobs));
-            other = (plan, jobs, schedule);
-            (&other.0, &other.1, &other.2)
-        };
-        let plan_err = |source| SeqError::Plan {
-            step: step.name(),
-            preset: self.cfg.name.clone(),
-            source,
-        };
-        // The input's ACT_IN packet, less what the step before streamed to the card already
-        // (checked to be the same bytes: it was built from the previous step's output).
-        let sent = match fwd.input {
-            Some(f) if f.sent > 0 => {
-                if f.layout.base != at.act {
-                    return Err(SeqError::Input(format!(
-                        "{}: no input packet where the streamed input went",
-                        step.name()
-                    )));
-                }
-                &f.bytes[..f.sent]
-            }
-            _ => &[],
-        };
-        let tail = match fwd.input {
-            // Every channel arrived during the step before, which built the whole payload
-            // from the same output `x` was parsed from: send the rest of it.
-            Some(f) if f.complete() && f.layout.base == at.act => {
-                let tail = f.bytes[f.sent..].to_vec();
-                debug_assert_eq!(
-                    plan.input_grid_after(&x.data, sent).ok().flatten(),
-                    Some(tail.clone()),
-                    "{}: the streamed input differs from the planned input",
-                    step.name()
-                );
-                tail
-            }
-            _ => plan
-                .input_grid_after(&x.data, sent)
-                .map_err(plan_err)?
-                .ok_or_else(|| {
-                    SeqError::Input(format!(
-                        "{}: the streamed input differs from the planned input",
-                        step.name()
-                    ))
-                })?,
-        };
-        let mut rest = vec![plan.mask.clone()];
-        if !tail.is_empty() || sent.is_empty() {
-            let act = Packet::act(false, at.act + sent.len() as u32, &tail)
-                .map_err(|e| plan_err(e.into()))?;
-            rest.push(act);
-        }
-        // This step's weights: all of them, none (resident and loaded), or what the step
-        // before could not send.
-        let weights = match fwd.own_weights_left {
-            Some(left) => left,
-            None if send_weights => self.early_weights[si].clone(),
-            None => Vec::new(),
-        };
-        let packets: Vec<Packet> = weights.into_iter().chain(rest).collect();
-        let mut h2c = H2cBytes::of(&packets);
-        let mut next = fwd.output.map(Forward::new);
-        // The next step's weights, sent during this step's jobs where they miss what is used.
-        let (early, late): (&[Vec<Packet>], &[Packet]) = match schedule {
-            Some((early, late)) if fwd.next_weights => (early, late),
-            _ => (&[], &[]),
-        };
-        let JobsRun {
-            c2h_bytes,
-            reports: layers,
-            h2c_bytes,
-            early_sent,
-            early_left,
-        } = run_jobs(
-            dev,
-            c2h,
-            &packets,
-            plan,
-            jobs,
-            &step.layers(),
-            &self.models[si],
-            next.as_mut(),
-            early,
-        )?;
-        debug_assert_eq!(h2c.total(), h2c_bytes);
-        h2c += early_sent;
-        let next_weights_left = fwd
-            .next_weights
-            .then(|| early_left.into_iter().chain(late.iter().cloned()).collect());
-        if let Some(f) = &next {
-            h2c.activations += f.h2c_bytes;
-        }
-        let y = plan.parse_output(&c2h[..c2h_bytes]).map_err(plan_err)?;
-        let y = QTensor::from_u8(
-            plan.out_c as usize,
-            plan.out_h as usize,
-            plan.out_w as usize,
-            y,
-        )
-        .map_err(|e| SeqError::Input(e.to_string()))?;
-        Ok(StepRun {
-            y,
-            layers,
-            h2c,
-            forward: next,
-            next_weights_left,
-        })
     }
 
     fn run_inner(

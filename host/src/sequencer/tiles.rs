@@ -8,7 +8,8 @@ use spec::job::{self, Shape, Tile};
 use weights::topology::LAYERS;
 
 use super::jobs::run_jobs;
-use super::{shape_of, LayerReport, SeqError, Sequencer, Step, StepRun};
+use super::step_run::StepRun;
+use super::{shape_of, LayerReport, SeqError, Sequencer, Step};
 use crate::device::Device;
 use crate::perf_report::{H2cBytes, JobModel};
 

@@ -1,0 +1,188 @@
+//! One step run whole: its packets (what the step before did not stream already), its jobs,
+//! the next step's input streamed from its output and the next step's weights sent early, then
+//! its output parsed.
+
+use reference::int8::QTensor;
+use spec::job::ActLayout;
+use spec::packet::Packet;
+
+use super::jobs::{run_jobs, schedule_early, Forward, JobsRun};
+use super::setup::relocate;
+use super::{shape_of, LayerReport, SeqError, Sequencer, Step};
+use crate::device::Device;
+use crate::perf_report::H2cBytes;
+
+/// What a step streams: its own input's beginning, already on the card (from the step before),
+/// and where the next step's input goes (if this step's output is that input).
+#[derive(Default)]
+pub(super) struct StepForward<'a> {
+    pub(super) input: Option<&'a Forward>,
+    pub(super) output: Option<ActLayout>,
+    /// Send the next step's weight, codebook and bias packets while this step runs, wherever
+    /// they miss what its remaining jobs use.
+    pub(super) next_weights: bool,
+    /// This step's weight packets not sent during the step before (`None`: not sent at all).
+    pub(super) own_weights_left: Option<Vec<Packet>>,
+}
+
+/// One step as run: output, per-layer counters, H2C bytes by kind, and the next step's input as
+/// far as it was streamed.
+pub(super) struct StepRun {
+    pub(super) y: QTensor,
+    pub(super) layers: Vec<LayerReport>,
+    pub(super) h2c: H2cBytes,
+    pub(super) forward: Option<Forward>,
+    /// The next step's weight packets that could not go in during this step (`None`: none
+    /// were offered).
+    pub(super) next_weights_left: Option<Vec<Packet>>,
+}
+
+impl Sequencer {
+    /// (output, per-layer counters, H2C bytes by kind, the next step's input streamed).
+    pub(super) fn step_at(
+        &mut self,
+        dev: &mut dyn Device,
+        si: usize,
+        step: Step,
+        x: &QTensor,
+        send_weights: bool,
+        fwd: StepForward,
+    ) -> Result<StepRun, SeqError> {
+        let mut c2h = std::mem::take(&mut self.c2h);
+        let r = self.step_in(dev, &mut c2h, si, step, x, send_weights, fwd);
+        self.c2h = c2h;
+        r
+    }
+
+    /// [`Sequencer::step_at`] with the C2H buffer given.
+    #[allow(clippy::too_many_arguments)]
+    fn step_in(
+        &self,
+        dev: &mut dyn Device,
+        c2h: &mut Vec<u8>,
+        si: usize,
+        step: Step,
+        x: &QTensor,
+        send_weights: bool,
+        fwd: StepForward,
+    ) -> Result<StepRun, SeqError> {
+        let at = self.places[si];
+        // The plan made at start-up, unless `x` is not the shape it was made for.
+        let other;
+        let (plan, jobs, schedule) = if self.plans[si].input_shape() == shape_of(x) {
+            (&self.plans[si], &self.descs[si], &self.schedules[si])
+        } else {
+            let plan = self.plan(step, shape_of(x))?;
+            let jobs = relocate(&plan, at);
+            let schedule = self
+                .early_weights
+                .get(si + 1)
+                .map(|next| schedule_early(next, &jobs));
+            other = (plan, jobs, schedule);
+            (&other.0, &other.1, &other.2)
+        };
+        let plan_err = |source| SeqError::Plan {
+            step: step.name(),
+            preset: self.cfg.name.clone(),
+            source,
+        };
+        // The input's ACT_IN packet, less what the step before streamed to the card already
+        // (checked to be the same bytes: it was built from the previous step's output).
+        let sent = match fwd.input {
+            Some(f) if f.sent > 0 => {
+                if f.layout.base != at.act {
+                    return Err(SeqError::Input(format!(
+                        "{}: no input packet where the streamed input went",
+                        step.name()
+                    )));
+                }
+                &f.bytes[..f.sent]
+            }
+            _ => &[],
+        };
+        let tail = match fwd.input {
+            // Every channel arrived during the step before, which built the whole payload
+            // from the same output `x` was parsed from: send the rest of it.
+            Some(f) if f.complete() && f.layout.base == at.act => {
+                let tail = f.bytes[f.sent..].to_vec();
+                debug_assert_eq!(
+                    plan.input_grid_after(&x.data, sent).ok().flatten(),
+                    Some(tail.clone()),
+                    "{}: the streamed input differs from the planned input",
+                    step.name()
+                );
+                tail
+            }
+            _ => plan
+                .input_grid_after(&x.data, sent)
+                .map_err(plan_err)?
+                .ok_or_else(|| {
+                    SeqError::Input(format!(
+                        "{}: the streamed input differs from the planned input",
+                        step.name()
+                    ))
+                })?,
+        };
+        let mut rest = vec![plan.mask.clone()];
+        if !tail.is_empty() || sent.is_empty() {
+            let act = Packet::act(false, at.act + sent.len() as u32, &tail)
+                .map_err(|e| plan_err(e.into()))?;
+            rest.push(act);
+        }
+        // This step's weights: all of them, none (resident and loaded), or what the step
+        // before could not send.
+        let weights = match fwd.own_weights_left {
+            Some(left) => left,
+            None if send_weights => self.early_weights[si].clone(),
+            None => Vec::new(),
+        };
+        let packets: Vec<Packet> = weights.into_iter().chain(rest).collect();
+        let mut h2c = H2cBytes::of(&packets);
+        let mut next = fwd.output.map(Forward::new);
+        // The next step's weights, sent during this step's jobs where they miss what is used.
+        let (early, late): (&[Vec<Packet>], &[Packet]) = match schedule {
+            Some((early, late)) if fwd.next_weights => (early, late),
+            _ => (&[], &[]),
+        };
+        let JobsRun {
+            c2h_bytes,
+            reports: layers,
+            h2c_bytes,
+            early_sent,
+            early_left,
+        } = run_jobs(
+            dev,
+            c2h,
+            &packets,
+            plan,
+            jobs,
+            &step.layers(),
+            &self.models[si],
+            next.as_mut(),
+            early,
+        )?;
+        debug_assert_eq!(h2c.total(), h2c_bytes);
+        h2c += early_sent;
+        let next_weights_left = fwd
+            .next_weights
+            .then(|| early_left.into_iter().chain(late.iter().cloned()).collect());
+        if let Some(f) = &next {
+            h2c.activations += f.h2c_bytes;
+        }
+        let y = plan.parse_output(&c2h[..c2h_bytes]).map_err(plan_err)?;
+        let y = QTensor::from_u8(
+            plan.out_c as usize,
+            plan.out_h as usize,
+            plan.out_w as usize,
+            y,
+        )
+        .map_err(|e| SeqError::Input(e.to_string()))?;
+        Ok(StepRun {
+            y,
+            layers,
+            h2c,
+            forward: next,
+            next_weights_left,
+        })
+    }
+}
