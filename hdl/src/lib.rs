@@ -16,6 +16,7 @@ pub mod framer;
 pub mod keep;
 pub mod lane;
 pub mod loader;
+pub mod loader_gate;
 pub mod mem;
 pub mod outctl;
 pub mod post;

@@ -5,27 +5,23 @@
 //! error pulses and the rest of the packet is consumed without writing, so the stream never
 //! stalls forever.
 //!
-//! The gate (`spec::descriptor::Descriptor::loads_while_running`): with no job running every
-//! packet passes; while a job runs only packets that cannot touch what the job uses pass: an
-//! `ACT_IN` packet whose bytes end at or below the job's `src_base` (if the job does not write
-//! the activation buffer), weight entries outside the job's `weight_beats` beats from
-//! `weight_base`, bias words outside its `out_c` words from `bias_base`, a codebook for another
-//! slot. So the next layer's input and weights stream in under compute; masks and `ACT_MID`
+//! The gate ([`LoaderGate`], `spec::descriptor::Descriptor::loads_while_running`): with no job
+//! running every packet passes; while a job runs only packets that cannot touch what the job
+//! uses. So the next layer's input and weights stream in under compute; masks and `ACT_MID`
 //! wait for the job to finish.
 //!
 //! Weight beats go back to back: the next beat is taken in the cycle the last entry of the
 //! current one is written, so a weight beat costs `WEIGHTS_PER_BEAT` cycles
 //! (`spec::packet::WEIGHT_BEAT_CYCLES`).
 //!
-//! Registered: the FSM state, the header beat, its decoded type and end address, address
+//! Registered: the FSM state, the header beat, its decoded type, the address
 //! pointer and its range check, remaining beat count (and whether it is 1), the latched weight
 //! beat and its sub-entry counter, `tready` (computed from the next state, split on whether
 //! this cycle takes a beat) and the whole write port (every write leaves a cycle after its
 //! beat). Combinational: the handshake `fire` and the write strobes before their registers.
-//! The gate's compares are registered, and so is the packet's end they read (one copy per
-//! compare): a header takes `spec::packet::HEADER_CYCLES` cycles (taken, end computed, judged,
-//! passed); the decision combines them with this cycle's `busy`/`enable` (the engine drops
-//! `enable` with the START pulse).
+//! A header takes `spec::packet::HEADER_CYCLES` cycles (taken, its end computed, judged,
+//! passed); the gate's decision combines its registered compares with this cycle's
+//! `busy`/`enable` (the engine drops `enable` with the START pulse).
 //!
 //! Ports: `clk`, `rst` (synchronous, active high), `enable` (no job is running or starting),
 //! `busy` (a job runs) and the running job's `job_*` descriptor fields, `halted` (accept and
@@ -33,11 +29,11 @@
 //! per-memory write ports, `pay_beat` (a payload beat was taken, for the hidden-load counter)
 //! and the `err_*` pulses.
 
+use crate::loader_gate::LoaderGate;
 use rust_hdl::prelude::*;
 use spec::packet::PacketType;
 
-// The sub-entry counter `sub` and `three2` are 2 bits wide, and the gate's unit shifts are
-// literals: four weight entries (<< 2) and eight bytes (<< 3) per beat.
+// The sub-entry counter `sub` and `three2` are 2 bits wide: four weight entries per beat.
 // The codebook slot's word address is the slot shifted by 6: one word per codebook beat.
 const _: () = assert!(spec::packet::CODEBOOK_BEATS == 64);
 const _: () = assert!(spec::packet::WEIGHTS_PER_BEAT == 4 && spec::STREAM_BYTES == 8);
@@ -93,31 +89,11 @@ pub struct Loader {
     pub err_act_overflow: Signal<Out, Bit>,
     state: DFF<Bits<3>>,
     hdr: DFF<Bits<64>>,
-    /// The header's length in destination units (bytes, entries or words), its low 25 bits
-    /// (the end's width less one): the length shifted by the beat's unit, from the type flags.
-    len_sh: Signal<Local, Bits<25>>,
-    end_sum: Signal<Local, Bits<26>>,
-    /// One past the packet's last destination unit, computed in the gate's first cycle from
-    /// the latched header, one copy per compare that reads it (each drives one carry chain).
-    /// Only addresses below 2^24 matter to the gate: `len_big` says the length alone reaches
-    /// 2^25 (the end is then past everything a job uses), and the copies hold the exact end
-    /// otherwise.
-    end_a_kc: DFF<Bits<26>>,
-    end_w_kc: DFF<Bits<26>>,
-    end_b_kc: DFF<Bits<26>>,
-    len_big: DFF<Bit>,
-    /// The running job's weight and bias ranges (registered: the descriptor is stable).
-    w_lo: DFF<Bits<26>>,
-    w_hi: DFF<Bits<26>>,
-    b_lo: DFF<Bits<26>>,
-    b_hi: DFF<Bits<26>>,
+    /// The gate: may the packet at the gate be written now.
+    gate: LoaderGate,
     go: Signal<Local, Bit>,
-    /// The gate's compares, registered (two cycles behind the header: the end first), so the
-    /// decision is used only once the packet has waited two cycles at the gate (`at_gate2`).
-    g_act: DFF<Bit>,
-    g_w: DFF<Bit>,
-    g_b: DFF<Bit>,
-    g_cb: DFF<Bit>,
+    /// The gate's decision (`gate.pass`) is used only once the packet has waited two cycles at
+    /// the gate (`at_gate2`): its compares are registered two cycles behind the header.
     at_gate: DFF<Bit>,
     at_gate2: DFF<Bit>,
     /// The payload's type as flags (loaded at the gate): the payload states test a flip-flop,
@@ -255,21 +231,8 @@ impl Loader {
             err_act_overflow: Default::default(),
             state: Default::default(),
             hdr: Default::default(),
-            len_sh: Default::default(),
-            end_sum: Default::default(),
-            end_a_kc: Default::default(),
-            end_w_kc: Default::default(),
-            end_b_kc: Default::default(),
-            len_big: Default::default(),
-            w_lo: Default::default(),
-            w_hi: Default::default(),
-            b_lo: Default::default(),
-            b_hi: Default::default(),
+            gate: Default::default(),
             go: Default::default(),
-            g_act: Default::default(),
-            g_w: Default::default(),
-            g_b: Default::default(),
-            g_cb: Default::default(),
             at_gate: Default::default(),
             at_gate2: Default::default(),
             pt_w: Default::default(),
@@ -362,8 +325,7 @@ impl Logic for Loader {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clk, state, hdr, end_a_kc, end_w_kc, end_b_kc, len_big, w_lo, w_hi, b_lo, b_hi,
-            ptr, remaining, beat, sub, g_act, g_w, g_b, g_cb, at_gate, at_gate2, pt_w, pt_act,
+            self, clk, state, hdr, ptr, remaining, beat, sub, at_gate, at_gate2, pt_w, pt_act,
             pt_cb, pt_b, pt_mask, rem1, tready_r, tready_kc, ty_act, ty_act_any, ty_w, ty_b, ty_cb,
             in_range_r, w_we_r, w_addr_r, w_data_r, cb_we_r, cb_addr_r, bias_we_r, mask_we_r,
             act_we_r, addr_r, data_r
@@ -373,56 +335,24 @@ impl Logic for Loader {
         self.hdr_len.next = self.hdr.q.val().get_bits::<32>(32);
         // The gate (Descriptor::loads_while_running): idle, or a packet outside what the
         // running job uses.
-        self.w_lo.d.next = bit_cast::<26, 23>(self.job_w_base.val());
-        self.w_hi.d.next = bit_cast::<26, 23>(self.job_w_base.val())
-            + (bit_cast::<26, 16>(self.job_w_beats.val()) << 2);
-        self.b_lo.d.next = bit_cast::<26, 16>(self.job_b_base.val());
-        self.b_hi.d.next =
-            bit_cast::<26, 16>(self.job_b_base.val()) + bit_cast::<26, 16>(self.job_out_c.val());
-        // The packet's end (the header's address plus its length in units), in the gate's
-        // first cycle from the latched header and its type flags (the registers follow the
-        // header; they matter only from the gate's second cycle on).
-        self.len_sh.next = self.hdr_len.val().get_bits::<25>(0);
-        self.len_big.d.next = self.hdr_len.val().get_bits::<7>(25).any();
-        if self.ty_act_any.q.val() {
-            self.len_sh.next = bit_cast::<25, 22>(self.hdr_len.val().get_bits::<22>(0)) << 3;
-            self.len_big.d.next = self.hdr_len.val().get_bits::<10>(22).any();
-        }
-        if self.ty_w.q.val() {
-            self.len_sh.next = bit_cast::<25, 23>(self.hdr_len.val().get_bits::<23>(0)) << 2;
-            self.len_big.d.next = self.hdr_len.val().get_bits::<9>(23).any();
-        }
-        self.end_sum.next =
-            bit_cast::<26, 24>(self.hdr_addr.val()) + bit_cast::<26, 25>(self.len_sh.val());
-        self.end_a_kc.d.next = self.end_sum.val();
-        self.end_w_kc.d.next = self.end_sum.val();
-        self.end_b_kc.d.next = self.end_sum.val();
-        // The gate's compares, registered (the header and the job's ranges are stable while a
-        // packet waits), then combined with this cycle's busy/enable and the packet's type.
-        // A `len_big` packet ends past every job range (they lie below 2^24).
-        self.g_act.d.next = !self.job_dst_mid.val()
-            & !self.len_big.q.val()
-            & (self.end_a_kc.q.val() <= bit_cast::<26, 24>(self.job_src_base.val()));
-        self.g_w.d.next = (!self.len_big.q.val() & (self.end_w_kc.q.val() <= self.w_lo.q.val()))
-            | (bit_cast::<26, 24>(self.hdr_addr.val()) >= self.w_hi.q.val());
-        self.g_b.d.next = (!self.len_big.q.val() & (self.end_b_kc.q.val() <= self.b_lo.q.val()))
-            | (bit_cast::<26, 24>(self.hdr_addr.val()) >= self.b_hi.q.val());
-        self.g_cb.d.next = self.hdr_addr.val() != bit_cast::<24, 6>(self.job_slot.val());
-        self.go.next = self.enable.val();
-        if self.busy.val() {
-            if self.ty_act.q.val() {
-                self.go.next = self.g_act.q.val();
-            }
-            if self.ty_w.q.val() {
-                self.go.next = self.g_w.q.val();
-            }
-            if self.ty_b.q.val() {
-                self.go.next = self.g_b.q.val();
-            }
-            if self.ty_cb.q.val() {
-                self.go.next = self.g_cb.q.val();
-            }
-        }
+        self.gate.clk.next = self.clk.val();
+        self.gate.enable.next = self.enable.val();
+        self.gate.busy.next = self.busy.val();
+        self.gate.job_dst_mid.next = self.job_dst_mid.val();
+        self.gate.job_src_base.next = self.job_src_base.val();
+        self.gate.job_w_base.next = self.job_w_base.val();
+        self.gate.job_w_beats.next = self.job_w_beats.val();
+        self.gate.job_b_base.next = self.job_b_base.val();
+        self.gate.job_out_c.next = self.job_out_c.val();
+        self.gate.job_slot.next = self.job_slot.val();
+        self.gate.hdr_addr.next = self.hdr_addr.val();
+        self.gate.hdr_len.next = self.hdr_len.val();
+        self.gate.ty_act.next = self.ty_act.q.val();
+        self.gate.ty_act_any.next = self.ty_act_any.q.val();
+        self.gate.ty_w.next = self.ty_w.q.val();
+        self.gate.ty_b.next = self.ty_b.q.val();
+        self.gate.ty_cb.next = self.ty_cb.q.val();
+        self.go.next = self.gate.pass.val();
         self.at_gate.d.next = self.state.q.val() == self.st_gate.val();
         self.at_gate2.d.next = self.at_gate.q.val() & (self.state.q.val() == self.st_gate.val());
         // Header checks: known type, codebook length, act alignment.
