@@ -68,6 +68,32 @@ fn soft_engine_card_matches_int8_reference_on_chelsea() {
     );
 }
 
+/// Without reading the layers back (what classifying does) the run sends the same bytes and
+/// gives the same logits; only the last layer is returned.
+#[test]
+fn classifying_reads_back_the_last_layer_only() {
+    let q = model();
+    let input = host::image::load_preprocessed(format!("{IMAGES}/coffee.png")).unwrap();
+    let reference = int8::try_forward(&q, &input).unwrap();
+    let cfg = AccelConfig::tiny();
+    let mut dev = ModelDevice::new(
+        SoftCard::engine(cfg.clone()),
+        Timeouts::uniform(Duration::from_secs(30)),
+    );
+    let mut seq = sequencer::Sequencer::new(&cfg, &q).unwrap();
+    let all = seq.run(&mut dev, &input, &mut |_| {}).unwrap();
+    assert_matches_reference(&all, &reference);
+    seq.read_layers(false);
+    let last = seq.run(&mut dev, &input, &mut |_| {}).unwrap();
+    assert_eq!(last.logits, reference.logits);
+    assert_eq!(last.probabilities, reference.probs);
+    let n = last.layers.len();
+    assert!(last.layers[..n - 1].iter().all(Option::is_none));
+    assert_eq!(last.layers[n - 1].as_ref(), Some(&reference.layers[n - 1]));
+    let bytes = |o: &NetOutput| o.steps.iter().map(|s| s.h2c_bytes).collect::<Vec<_>>();
+    assert_eq!(bytes(&all), bytes(&last));
+}
+
 #[test]
 fn resident_weights_are_sent_once_when_they_fit() {
     let q = model();

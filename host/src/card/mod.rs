@@ -113,7 +113,7 @@ pub struct CardBackend {
     pub cfg: AccelConfig,
     /// Keeps the weights on the card between images when they fit.
     pub seq: sequencer::Sequencer,
-    /// The last run's full output (layers, counters).
+    /// The last run's output (the last layer, logits, counters).
     pub last: Option<NetOutput>,
     /// Show a progress bar per image (the simulated card takes seconds per image).
     pub progress: bool,
@@ -126,8 +126,10 @@ impl CardBackend {
         model: &QuantModel,
         progress: bool,
     ) -> Result<CardBackend> {
-        let seq = sequencer::Sequencer::new(&cfg, model)
+        let mut seq = sequencer::Sequencer::new(&cfg, model)
             .with_context(|| format!("preparing the network for the {} engine", cfg.name))?;
+        // Classifying needs the last layer only; every job's output is still checked.
+        seq.read_layers(false);
         Ok(CardBackend {
             dev,
             cfg,

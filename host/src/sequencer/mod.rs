@@ -170,6 +170,9 @@ pub struct Sequencer {
     loaded: bool,
     /// The C2H bytes of the running step (kept from step to step and image to image).
     c2h: Vec<u8>,
+    /// Parse every layer's output into [`NetOutput::layers`] (otherwise only what is needed:
+    /// the last layer, and inputs that were not streamed whole).
+    read_layers: bool,
 }
 
 impl Sequencer {
@@ -186,6 +189,14 @@ impl Sequencer {
     /// Forget that the card holds the weights (e.g. after the card was reprogrammed).
     pub fn invalidate(&mut self) {
         self.loaded = false;
+    }
+
+    /// Whether [`Sequencer::run`] and [`Sequencer::run_from`] return every layer's output in
+    /// [`NetOutput::layers`] (the default) or only the last layer's. Every job's output is
+    /// checked against its trailer either way; this only skips turning the streamed
+    /// intermediate outputs into tensors.
+    pub fn read_layers(&mut self, on: bool) {
+        self.read_layers = on;
     }
 
     /// Run the whole network for one preprocessed image (3x227x227 CHW). `on_step` is called
@@ -221,12 +232,15 @@ impl Sequencer {
         let r = if self.tiled(si) {
             self.run_tiles(dev, si, step, x)
         } else {
-            self.step_at(dev, si, step, x, send, StepForward::default())
+            self.step_at(dev, si, step, Some(x), send, StepForward::default())
         };
         if r.is_err() {
             self.loaded = false;
         }
-        r.map(|r| (r.y, r.layers))
+        let r = r?;
+        let y =
+            r.y.ok_or_else(|| SeqError::Input(format!("{}: no output read back", step.name())))?;
+        Ok((y, r.layers))
     }
 
     fn run_inner(
@@ -313,11 +327,13 @@ impl Sequencer {
         for (si, step) in steps().into_iter().enumerate().skip(first) {
             let t0 = Instant::now();
             let clock = HostClock::start(&dev);
-            // The step before's output as read back, when it is this step's whole input.
+            // The step before's output as read back, when it is this step's whole input; none
+            // when the step before streamed all of it to the card.
             let x = match carried_y.take() {
-                Some(y) => y,
-                None if si == first => x.clone(),
-                None => layer_input(step.first(), x, outs)?,
+                Some(y) => Some(y),
+                None if si == first => Some(x.clone()),
+                None if carried.as_ref().is_some_and(Forward::complete) && !self.tiled(si) => None,
+                None => Some(layer_input(step.first(), x, outs)?),
             };
             let fwd = StepForward {
                 input: carried.as_ref(),
@@ -332,23 +348,30 @@ impl Sequencer {
                 forward,
                 next_weights_left,
             } = if self.tiled(si) {
-                self.run_tiles(&mut dev, si, step, &x)?
+                let x = x.as_ref().ok_or_else(|| {
+                    SeqError::Input(format!("{}: no input read back", step.name()))
+                })?;
+                self.run_tiles(&mut dev, si, step, x)?
             } else {
-                self.step_at(&mut dev, si, step, &x, send_weights, fwd)?
+                self.step_at(&mut dev, si, step, x.as_ref(), send_weights, fwd)?
             };
             carried = forward;
             weights_left = next_weights_left;
-            let mut from = 0;
-            for li in step.outputs() {
-                let n = LAYERS[li].out_c;
-                outs[li] = Some(if step.outputs().len() == 1 {
-                    y.clone()
-                } else {
-                    y.channels(from, n)
-                });
-                from += n;
+            if let Some(y) = &y {
+                if self.read_layers || si + 1 == steps().len() {
+                    let mut from = 0;
+                    for li in step.outputs() {
+                        let n = LAYERS[li].out_c;
+                        outs[li] = Some(if step.outputs().len() == 1 {
+                            y.clone()
+                        } else {
+                            y.channels(from, n)
+                        });
+                        from += n;
+                    }
+                }
             }
-            carried_y = Self::feeds_next(si).then_some(y);
+            carried_y = y.filter(|_| Self::feeds_next(si));
             let r = StepReport {
                 step: step.name(),
                 layers,

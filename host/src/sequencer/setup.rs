@@ -71,6 +71,7 @@ impl Sequencer {
             resident: false,
             loaded: false,
             c2h: Vec::new(),
+            read_layers: true,
         };
         // Weight regions start at whole beats (the loader writes a beat's entries together).
         let wpb = spec::packet::WEIGHTS_PER_BEAT as u32;

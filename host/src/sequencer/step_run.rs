@@ -28,7 +28,8 @@ pub(super) struct StepForward<'a> {
 /// One step as run: output, per-layer counters, H2C bytes by kind, and the next step's input as
 /// far as it was streamed.
 pub(super) struct StepRun {
-    pub(super) y: QTensor,
+    /// The output as read back; `None` when nobody needs it (see [`Sequencer::read_layers`]).
+    pub(super) y: Option<QTensor>,
     pub(super) layers: Vec<LayerReport>,
     pub(super) h2c: H2cBytes,
     pub(super) forward: Option<Forward>,
@@ -38,13 +39,15 @@ pub(super) struct StepRun {
 }
 
 impl Sequencer {
-    /// (output, per-layer counters, H2C bytes by kind, the next step's input streamed).
+    /// Run step `si` on input `x` (`None`: the step before streamed all of it, `fwd.input`).
+    /// The output is parsed into a tensor when the layers are read back, when the step is the
+    /// last, or when its output is not all streamed on as the next input.
     pub(super) fn step_at(
         &mut self,
         dev: &mut dyn Device,
         si: usize,
         step: Step,
-        x: &QTensor,
+        x: Option<&QTensor>,
         send_weights: bool,
         fwd: StepForward,
     ) -> Result<StepRun, SeqError> {
@@ -62,25 +65,28 @@ impl Sequencer {
         c2h: &mut Vec<u8>,
         si: usize,
         step: Step,
-        x: &QTensor,
+        x: Option<&QTensor>,
         send_weights: bool,
         fwd: StepForward,
     ) -> Result<StepRun, SeqError> {
         let at = self.places[si];
-        // The plan made at start-up, unless `x` is not the shape it was made for.
+        // The plan made at start-up, unless `x` is not the shape it was made for (a streamed
+        // input is: it was built for that plan).
         let other;
-        let (plan, jobs, schedule) = if self.plans[si].input_shape() == shape_of(x) {
-            (&self.plans[si], &self.descs[si], &self.schedules[si])
-        } else {
-            let plan = self.plan(step, shape_of(x))?;
-            let jobs = relocate(&plan, at);
-            let schedule = self
-                .early_weights
-                .get(si + 1)
-                .map(|next| schedule_early(next, &jobs));
-            other = (plan, jobs, schedule);
-            (&other.0, &other.1, &other.2)
-        };
+        let (plan, jobs, schedule) =
+            if x.is_none_or(|x| self.plans[si].input_shape() == shape_of(x)) {
+                (&self.plans[si], &self.descs[si], &self.schedules[si])
+            } else {
+                let x = x.expect("checked above");
+                let plan = self.plan(step, shape_of(x))?;
+                let jobs = relocate(&plan, at);
+                let schedule = self
+                    .early_weights
+                    .get(si + 1)
+                    .map(|next| schedule_early(next, &jobs));
+                other = (plan, jobs, schedule);
+                (&other.0, &other.1, &other.2)
+            };
         let plan_err = |source| SeqError::Plan {
             step: step.name(),
             preset: self.cfg.name.clone(),
@@ -105,16 +111,27 @@ impl Sequencer {
             // from the same output `x` was parsed from: send the rest of it.
             Some(f) if f.complete() && f.layout.base == at.act => {
                 let tail = f.bytes[f.sent..].to_vec();
-                debug_assert_eq!(
-                    plan.input_grid_after(&x.data, sent).ok().flatten(),
-                    Some(tail.clone()),
-                    "{}: the streamed input differs from the planned input",
-                    step.name()
-                );
+                if let Some(x) = x {
+                    debug_assert_eq!(
+                        plan.input_grid_after(&x.data, sent).ok().flatten(),
+                        Some(tail.clone()),
+                        "{}: the streamed input differs from the planned input",
+                        step.name()
+                    );
+                }
                 tail
             }
             _ => plan
-                .input_grid_after(&x.data, sent)
+                .input_grid_after(
+                    &x.ok_or_else(|| {
+                        SeqError::Input(format!(
+                            "{}: its input was neither streamed whole nor read back",
+                            step.name()
+                        ))
+                    })?
+                    .data,
+                    sent,
+                )
                 .map_err(plan_err)?
                 .ok_or_else(|| {
                     SeqError::Input(format!(
@@ -169,14 +186,23 @@ impl Sequencer {
         if let Some(f) = &next {
             h2c.activations += f.h2c_bytes;
         }
-        let y = plan.parse_output(&c2h[..c2h_bytes]).map_err(plan_err)?;
-        let y = QTensor::from_u8(
-            plan.out_c as usize,
-            plan.out_h as usize,
-            plan.out_w as usize,
-            y,
-        )
-        .map_err(|e| SeqError::Input(e.to_string()))?;
+        let needed = self.read_layers
+            || si + 1 == self.plans.len()
+            || !next.as_ref().is_some_and(Forward::complete);
+        let y = if needed {
+            let y = plan.parse_output(&c2h[..c2h_bytes]).map_err(plan_err)?;
+            Some(
+                QTensor::from_u8(
+                    plan.out_c as usize,
+                    plan.out_h as usize,
+                    plan.out_w as usize,
+                    y,
+                )
+                .map_err(|e| SeqError::Input(e.to_string()))?,
+            )
+        } else {
+            None
+        };
         Ok(StepRun {
             y,
             layers,

@@ -146,7 +146,7 @@ impl Sequencer {
         let y = QTensor::from_u8(out_c as usize, out_h as usize, out_w as usize, y)
             .map_err(|e| SeqError::Input(e.to_string()))?;
         Ok(StepRun {
-            y,
+            y: Some(y),
             layers: reports,
             h2c,
             forward: None,
