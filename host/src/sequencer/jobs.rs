@@ -87,11 +87,11 @@ impl Forward {
         }
     }
 
-    /// The H2C bytes of an ACT_IN packet with what is ready (whole beats), if that is at least
-    /// `min` bytes and none of the step's jobs still to run (`remaining`, the running one
-    /// first) reads where it goes; otherwise nothing (kept for later). The caller sends them
-    /// while the first of `remaining` runs.
-    fn take(&mut self, remaining: &[Descriptor], min: usize) -> Result<Vec<u8>> {
+    /// Append to `out` the H2C bytes of an ACT_IN packet with what is ready (whole beats), if
+    /// that is at least `min` bytes and none of the step's jobs still to run (`remaining`, the
+    /// running one first) reads where it goes; otherwise nothing (kept for later). The caller
+    /// sends them while the first of `remaining` runs.
+    fn take(&mut self, remaining: &[Descriptor], min: usize, out: &mut Vec<u8>) -> Result<()> {
         let beat = spec::STREAM_BYTES as usize;
         let ready = if self.channels == self.layout.c {
             self.bytes.len()
@@ -99,7 +99,7 @@ impl Forward {
             self.channels as usize * self.layout.plane() / beat * beat
         };
         if ready <= self.sent || ready - self.sent < min {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let addr = self.layout.base + self.sent as u32;
         let beats = ((ready - self.sent) / beat) as u32;
@@ -107,26 +107,25 @@ impl Forward {
             .iter()
             .all(|d| d.loads_while_running(PacketType::ActIn, addr, beats))
         {
-            return Ok(Vec::new());
+            return Ok(());
         }
-        let mut out = Vec::new();
-        spec::packet::write_act(false, addr, &self.bytes[self.sent..ready], &mut out)
+        spec::packet::write_act(false, addr, &self.bytes[self.sent..ready], out)
             .map_err(|e| DeviceError::Model(format!("forwarded input packet: {e}")))?;
         self.h2c_bytes += (beats as u64 + 1) * beat as u64;
         self.sent = ready;
-        Ok(out)
+        Ok(())
     }
 }
 
 /// The next step's packets to send after each job's START (per job), and those that wait for
 /// the next step.
-pub(super) type Schedule = (Vec<Vec<Packet>>, Vec<Packet>);
+type Schedule = (Vec<Vec<Packet>>, Vec<Packet>);
 
 /// Which of the next step's weight, codebook and bias packets go in right after each job's START
 /// (per job), and which must wait for the next step (the rest). A packet, or the part of a
 /// weight packet, goes at the first job from which on no remaining job of this step uses its
 /// destination (`Descriptor::loads_while_running` against every job still to run).
-pub(super) fn schedule_early(next: &[Packet], jobs: &[Descriptor]) -> Schedule {
+fn schedule_early(next: &[Packet], jobs: &[Descriptor]) -> Schedule {
     let mut at: Vec<Vec<Packet>> = vec![Vec::new(); jobs.len()];
     let mut late = Vec::new();
     let wpb = spec::packet::WEIGHTS_PER_BEAT as u32;
@@ -170,32 +169,72 @@ pub(super) fn schedule_early(next: &[Packet], jobs: &[Descriptor]) -> Schedule {
     (at, late)
 }
 
-/// Run one planned step: packets, then each job (descriptor, START, C2H, DONE) with its counters.
-/// The jobs' output goes into `c2h` (grown as needed, never shrunk). With `fwd`, the output is
-/// read channel by channel and streamed back as the next step's input.
+/// The next step's weight, codebook and bias packets as a step sends them: the H2C bytes that go
+/// right after each job's START ([`schedule_early`], as much as the loader takes in the job's own
+/// time: the planner's issue and fetch cycles, a lower bound) and those that wait for the next
+/// step. They depend on the model and the card only, so they are built once.
+pub(super) struct EarlySends {
+    per_job: Vec<Vec<u8>>,
+    /// H2C bytes by kind of everything sent after the jobs' STARTs.
+    pub(super) h2c: H2cBytes,
+    /// What waits for the next step, as H2C bytes, and by kind.
+    pub(super) late: Vec<u8>,
+    pub(super) late_h2c: H2cBytes,
+}
+
+impl EarlySends {
+    /// `next` sent during the step of `jobs` (with their cycle models).
+    pub(super) fn new(next: &[Packet], jobs: &[Descriptor], models: &[JobModel]) -> EarlySends {
+        let (early, late) = schedule_early(next, jobs);
+        let mut queue: VecDeque<Packet> = VecDeque::new();
+        let mut per_job = Vec::with_capacity(jobs.len());
+        let mut h2c = H2cBytes::default();
+        for (at, model) in early.into_iter().zip(models) {
+            queue.extend(at);
+            let budget = (model.issue_cycles() + model.fetch_cycles()) * 3 / 4;
+            let now = take_cycles(&mut queue, budget);
+            h2c += H2cBytes::of(&now);
+            per_job.push(spec::packet::packets_to_bytes(&now));
+        }
+        let left: Vec<Packet> = queue.into_iter().chain(late).collect();
+        EarlySends {
+            per_job,
+            h2c,
+            late: spec::packet::packets_to_bytes(&left),
+            late_h2c: H2cBytes::of(&left),
+        }
+    }
+
+    /// The bytes to send after job `j`'s START.
+    fn after_start(&self, j: usize) -> &[u8] {
+        self.per_job.get(j).map_or(&[], |b| &b[..])
+    }
+}
+
+/// Run one planned step: its packets' H2C bytes `own`, then each job (descriptor, START, C2H,
+/// DONE) with its counters, the next step's weights (`early`) sent after each START. The jobs'
+/// output goes into `c2h` (grown as needed, never shrunk). With `fwd`, the output is read
+/// channel by channel and streamed back as the next step's input.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run_jobs(
     dev: &mut dyn Device,
     c2h: &mut Vec<u8>,
-    packets: &[Packet],
+    own: &[u8],
     plan: &Plan,
     jobs: &[Descriptor],
     layers: &[usize],
     models: &[JobModel],
     mut fwd: Option<&mut Forward>,
-    early: &[Vec<Packet>],
+    early: Option<&EarlySends>,
 ) -> Result<JobsRun, DeviceError> {
-    let own = spec::packet::packets_to_bytes(packets);
     if !own.is_empty() {
-        dev.write_h2c(&own)?;
+        dev.write_h2c(own)?;
     }
     // The step's C2H bytes go into `c2h` (kept from step to step: no allocation, no zeroing
     // once it is large enough); each job's trailer is overwritten by the next job's output.
     let mut used = 0usize;
     let mut reports = Vec::new();
     let mut before = device::read_perf(dev)?;
-    let mut queue: VecDeque<Packet> = VecDeque::new();
-    let mut early_sent = H2cBytes::default();
     for (((j, d), &li), model) in plan.jobs.iter().zip(jobs).zip(layers).zip(models) {
         // The job's number: PERF_JOBS counts it when it is done, and its trailer carries it.
         let seq = protocol::start_job(&mut JobPort(dev), d)?;
@@ -205,20 +244,15 @@ pub(super) fn run_jobs(
         if c2h.len() < job_end {
             c2h.resize(job_end, 0);
         }
-        // The next step's weights that miss what this and the later jobs use, as much as the
-        // loader takes in the job's own time (the planner's issue and fetch cycles: a lower
-        // bound); the rest waits for the next job.
-        queue.extend(early.get(reports.len()).cloned().unwrap_or_default());
-        let budget = (model.issue_cycles() + model.fetch_cycles()) * 3 / 4;
-        let now = take_cycles(&mut queue, budget);
-        early_sent += H2cBytes::of(&now);
-        let mut send = spec::packet::packets_to_bytes(&now);
+        // The next step's weights that miss what this and the later jobs use.
+        let weights = early.map_or(&[][..], |e| e.after_start(reports.len()));
         match (fwd.as_deref_mut(), j.out_channels()) {
             (Some(f), Some((ch0, n, cb))) if cb > 0 => {
                 // Each piece of output read goes with the next input piece built from the one
                 // before (both directions at once); the previous job's last piece goes first.
                 let remaining = &jobs[reports.len()..];
-                send.extend(f.take(remaining, 1)?);
+                let mut send = weights.to_vec();
+                f.take(remaining, 1, &mut send)?;
                 let cb = cb as usize;
                 let per_read = (FORWARD_MIN_BYTES / cb).max(1);
                 let mut o = 0usize;
@@ -243,15 +277,14 @@ pub(super) fn run_jobs(
                     }
                     o += k;
                     // Built now, sent with the next read (the job is still running then).
-                    send = if o < n as usize {
-                        f.take(remaining, FORWARD_MIN_BYTES)?
-                    } else {
-                        Vec::new()
-                    };
+                    send.clear();
+                    if o < n as usize {
+                        f.take(remaining, FORWARD_MIN_BYTES, &mut send)?;
+                    }
                 }
             }
             // A job with no payload still sends its trailer.
-            _ => dev.exchange(&send, &mut c2h[at..job_end])?,
+            _ => dev.exchange(weights, &mut c2h[at..job_end])?,
         }
         protocol::finish_job(&mut JobPort(dev), &c2h[at..job_end], seq)?;
         let after = device::read_perf(dev)?;
@@ -269,8 +302,6 @@ pub(super) fn run_jobs(
         c2h_bytes: used,
         reports,
         h2c_bytes: own.len() as u64,
-        early_sent,
-        early_left: queue.into(),
     })
 }
 
@@ -281,9 +312,6 @@ pub(super) struct JobsRun {
     pub(super) reports: Vec<LayerReport>,
     /// H2C bytes of the step's own packets.
     pub(super) h2c_bytes: u64,
-    /// The next step's packets sent during the jobs, and those that did not fit in their time.
-    pub(super) early_sent: H2cBytes,
-    pub(super) early_left: Vec<Packet>,
 }
 
 /// Take packets from the front of `queue` worth at most `cycles` loader cycles (splitting a

@@ -31,6 +31,7 @@ mod step_run;
 mod steps;
 mod tiles;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reference::int8::{logits_from_final, QTensor};
@@ -46,7 +47,7 @@ use crate::device::{self, Device, DeviceError};
 use crate::perf_report::{H2cBytes, JobModel};
 use host_time::{HostClock, Metered};
 pub use jobs::{run_job, send_packets};
-use jobs::{Forward, Schedule};
+use jobs::{EarlySends, Forward};
 use setup::Place;
 use step_run::{StepForward, StepRun};
 use steps::layer_input;
@@ -160,11 +161,13 @@ pub struct Sequencer {
     models: Vec<Vec<JobModel>>,
     /// Per step: where and how its input is stored (stride-1 inputs), after relocation.
     inputs: Vec<Option<ActLayout>>,
-    /// Per step: its weight, codebook and bias packets at its place.
+    /// Per step: its weight, codebook and bias packets at its place, as packets, as H2C bytes,
+    /// and those bytes by kind.
     early_weights: Vec<Vec<Packet>>,
-    /// Per step but the last: when the next step's weights go in during this step's jobs
-    /// ([`schedule_early`]).
-    schedules: Vec<Option<Schedule>>,
+    weight_bytes: Vec<Vec<u8>>,
+    weight_h2c: Vec<H2cBytes>,
+    /// Per step but the last: the next step's weights as sent during this step's jobs.
+    early_sends: Vec<Option<Arc<EarlySends>>>,
     resident: bool,
     /// The card holds every step's weights (resident mode, after a successful image).
     loaded: bool,
@@ -322,8 +325,8 @@ impl Sequencer {
         let mut reports = Vec::new();
         let mut carried: Option<Forward> = None;
         let mut carried_y: Option<QTensor> = None;
-        // What of this step's weights the step before could not send (`None`: it sent none).
-        let mut weights_left: Option<Vec<Packet>> = None;
+        // What the step before sent of this step's weights (`None`: nothing).
+        let mut weights_left: Option<Arc<EarlySends>> = None;
         for (si, step) in steps().into_iter().enumerate().skip(first) {
             let t0 = Instant::now();
             let clock = HostClock::start(&dev);

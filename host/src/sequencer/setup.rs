@@ -9,9 +9,14 @@ use spec::AccelConfig;
 use weights::quant::QuantModel;
 use weights::topology::{Input, LAYERS, NUM_LAYERS};
 
-use super::jobs::schedule_early;
+use std::sync::Arc;
+
+use spec::packet::packets_to_bytes;
+
+use super::jobs::EarlySends;
 use super::tiles::tiled_models;
 use super::{conv_layer, steps, SeqError, Sequencer, Step};
+use crate::perf_report::H2cBytes;
 
 /// Where a step's weights, biases and codebooks live on the card, and how far its input is
 /// moved up in the activation buffer.
@@ -67,7 +72,9 @@ impl Sequencer {
             models: Vec::new(),
             inputs: Vec::new(),
             early_weights: Vec::new(),
-            schedules: Vec::new(),
+            weight_bytes: Vec::new(),
+            weight_h2c: Vec::new(),
+            early_sends: Vec::new(),
             resident: false,
             loaded: false,
             c2h: Vec::new(),
@@ -181,10 +188,17 @@ impl Sequencer {
             );
             seq.descs.push(relocate(plan, at));
         }
-        seq.schedules = (0..seq.plans.len())
+        seq.weight_bytes = seq
+            .early_weights
+            .iter()
+            .map(|w| packets_to_bytes(w))
+            .collect();
+        seq.weight_h2c = seq.early_weights.iter().map(|w| H2cBytes::of(w)).collect();
+        seq.early_sends = (0..seq.plans.len())
             .map(|si| {
                 let next = seq.early_weights.get(si + 1)?;
-                (!next.is_empty()).then(|| schedule_early(next, &seq.descs[si]))
+                (!next.is_empty())
+                    .then(|| Arc::new(EarlySends::new(next, &seq.descs[si], &seq.models[si])))
             })
             .collect();
         Ok(seq)

@@ -6,7 +6,9 @@ use reference::int8::QTensor;
 use spec::job::ActLayout;
 use spec::packet::Packet;
 
-use super::jobs::{run_jobs, schedule_early, Forward, JobsRun};
+use std::sync::Arc;
+
+use super::jobs::{run_jobs, EarlySends, Forward, JobsRun};
 use super::setup::relocate;
 use super::{shape_of, LayerReport, SeqError, Sequencer, Step};
 use crate::device::Device;
@@ -21,8 +23,9 @@ pub(super) struct StepForward<'a> {
     /// Send the next step's weight, codebook and bias packets while this step runs, wherever
     /// they miss what its remaining jobs use.
     pub(super) next_weights: bool,
-    /// This step's weight packets not sent during the step before (`None`: not sent at all).
-    pub(super) own_weights_left: Option<Vec<Packet>>,
+    /// What the step before sent of this step's weights (`None`: nothing); this step sends
+    /// the rest (`late`).
+    pub(super) own_weights_left: Option<Arc<EarlySends>>,
 }
 
 /// One step as run: output, per-layer counters, H2C bytes by kind, and the next step's input as
@@ -33,9 +36,8 @@ pub(super) struct StepRun {
     pub(super) layers: Vec<LayerReport>,
     pub(super) h2c: H2cBytes,
     pub(super) forward: Option<Forward>,
-    /// The next step's weight packets that could not go in during this step (`None`: none
-    /// were offered).
-    pub(super) next_weights_left: Option<Vec<Packet>>,
+    /// The next step's weights as sent during this step (`None`: none were).
+    pub(super) next_weights_left: Option<Arc<EarlySends>>,
 }
 
 impl Sequencer {
@@ -73,20 +75,24 @@ impl Sequencer {
         // The plan made at start-up, unless `x` is not the shape it was made for (a streamed
         // input is: it was built for that plan).
         let other;
-        let (plan, jobs, schedule) =
-            if x.is_none_or(|x| self.plans[si].input_shape() == shape_of(x)) {
-                (&self.plans[si], &self.descs[si], &self.schedules[si])
-            } else {
-                let x = x.expect("checked above");
-                let plan = self.plan(step, shape_of(x))?;
-                let jobs = relocate(&plan, at);
-                let schedule = self
-                    .early_weights
-                    .get(si + 1)
-                    .map(|next| schedule_early(next, &jobs));
-                other = (plan, jobs, schedule);
-                (&other.0, &other.1, &other.2)
-            };
+        let (plan, jobs, early) = if x.is_none_or(|x| self.plans[si].input_shape() == shape_of(x)) {
+            (
+                &self.plans[si],
+                &self.descs[si],
+                self.early_sends[si].clone(),
+            )
+        } else {
+            let x = x.expect("checked above");
+            let plan = self.plan(step, shape_of(x))?;
+            let jobs = relocate(&plan, at);
+            let early = self
+                .early_weights
+                .get(si + 1)
+                .filter(|next| !next.is_empty())
+                .map(|next| Arc::new(EarlySends::new(next, &jobs, &self.models[si])));
+            other = (plan, jobs);
+            (&other.0, &other.1, early)
+        };
         let plan_err = |source| SeqError::Plan {
             step: step.name(),
             preset: self.cfg.name.clone(),
@@ -148,41 +154,41 @@ impl Sequencer {
         }
         // This step's weights: all of them, none (resident and loaded), or what the step
         // before could not send.
-        let weights = match fwd.own_weights_left {
-            Some(left) => left,
-            None if send_weights => self.early_weights[si].clone(),
-            None => Vec::new(),
+        let (weights, mut h2c) = match &fwd.own_weights_left {
+            Some(left) => (&left.late[..], left.late_h2c),
+            None if send_weights => (&self.weight_bytes[si][..], self.weight_h2c[si]),
+            None => (&[][..], H2cBytes::default()),
         };
-        let packets: Vec<Packet> = weights.into_iter().chain(rest).collect();
-        let mut h2c = H2cBytes::of(&packets);
+        h2c += H2cBytes::of(&rest);
+        // One H2C transfer: the weights, then the mask and the input.
+        let mut own = Vec::with_capacity(h2c.total() as usize);
+        own.extend_from_slice(weights);
+        for p in &rest {
+            p.write_bytes(&mut own);
+        }
         let mut next = fwd.output.map(Forward::new);
         // The next step's weights, sent during this step's jobs where they miss what is used.
-        let (early, late): (&[Vec<Packet>], &[Packet]) = match schedule {
-            Some((early, late)) if fwd.next_weights => (early, late),
-            _ => (&[], &[]),
-        };
+        let early = early.filter(|_| fwd.next_weights);
         let JobsRun {
             c2h_bytes,
             reports: layers,
             h2c_bytes,
-            early_sent,
-            early_left,
         } = run_jobs(
             dev,
             c2h,
-            &packets,
+            &own,
             plan,
             jobs,
             &step.layers(),
             &self.models[si],
             next.as_mut(),
-            early,
+            early.as_deref(),
         )?;
         debug_assert_eq!(h2c.total(), h2c_bytes);
-        h2c += early_sent;
-        let next_weights_left = fwd
-            .next_weights
-            .then(|| early_left.into_iter().chain(late.iter().cloned()).collect());
+        if let Some(e) = &early {
+            h2c += e.h2c;
+        }
+        let next_weights_left = early;
         if let Some(f) = &next {
             h2c.activations += f.h2c_bytes;
         }

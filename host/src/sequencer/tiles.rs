@@ -108,13 +108,13 @@ impl Sequencer {
             let run = run_jobs(
                 dev,
                 &mut c2h,
-                &packets,
+                &spec::packet::packets_to_bytes(&packets),
                 &t.plan,
                 &jobs,
                 &job_layers,
                 &t.plan.models,
                 None,
-                &[],
+                None,
             )?;
             let part = t
                 .plan
