@@ -4,8 +4,8 @@
 
 use reference::int8::QTensor;
 use spec::job::ActLayout;
-use spec::packet::Packet;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::jobs::{run_jobs, EarlySends, Forward, JobsRun};
@@ -116,19 +116,22 @@ impl Sequencer {
             // Every channel arrived during the step before, which built the whole payload
             // from the same output `x` was parsed from: send the rest of it.
             Some(f) if f.complete() && f.layout.base == at.act => {
-                let tail = f.bytes[f.sent..].to_vec();
+                let tail = &f.bytes[f.sent..];
                 if let Some(x) = x {
                     debug_assert_eq!(
-                        plan.input_grid_after(&x.data, sent).ok().flatten(),
-                        Some(tail.clone()),
+                        plan.input_grid_after(&x.data, sent)
+                            .ok()
+                            .flatten()
+                            .as_deref(),
+                        Some(tail),
                         "{}: the streamed input differs from the planned input",
                         step.name()
                     );
                 }
-                tail
+                Cow::Borrowed(tail)
             }
-            _ => plan
-                .input_grid_after(
+            _ => Cow::Owned(
+                plan.input_grid_after(
                     &x.ok_or_else(|| {
                         SeqError::Input(format!(
                             "{}: its input was neither streamed whole nor read back",
@@ -145,13 +148,8 @@ impl Sequencer {
                         step.name()
                     ))
                 })?,
+            ),
         };
-        let mut rest = vec![plan.mask.clone()];
-        if !tail.is_empty() || sent.is_empty() {
-            let act = Packet::act(false, at.act + sent.len() as u32, &tail)
-                .map_err(|e| plan_err(e.into()))?;
-            rest.push(act);
-        }
         // This step's weights: all of them, none (resident and loaded), or what the step
         // before could not send.
         let (weights, mut h2c) = match &fwd.own_weights_left {
@@ -159,12 +157,19 @@ impl Sequencer {
             None if send_weights => (&self.weight_bytes[si][..], self.weight_h2c[si]),
             None => (&[][..], H2cBytes::default()),
         };
-        h2c += H2cBytes::of(&rest);
-        // One H2C transfer: the weights, then the mask and the input.
+        // One H2C transfer: the weights, the mask, then the input (less what is on the card).
+        h2c += H2cBytes::of(std::slice::from_ref(&plan.mask));
+        let input = !tail.is_empty() || sent.is_empty();
+        let beat = spec::STREAM_BYTES as usize;
+        if input {
+            h2c.activations += (beat * (1 + tail.len().div_ceil(beat))) as u64;
+        }
         let mut own = Vec::with_capacity(h2c.total() as usize);
         own.extend_from_slice(weights);
-        for p in &rest {
-            p.write_bytes(&mut own);
+        plan.mask.write_bytes(&mut own);
+        if input {
+            spec::packet::write_act(false, at.act + sent.len() as u32, &tail, &mut own)
+                .map_err(|e| plan_err(e.into()))?;
         }
         let mut next = fwd.output.map(Forward::new);
         // The next step's weights, sent during this step's jobs where they miss what is used.
