@@ -31,6 +31,7 @@ mod step_run;
 mod steps;
 mod tiles;
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -172,7 +173,7 @@ pub struct Sequencer {
     /// The card holds every step's weights (resident mode, after a successful image).
     loaded: bool,
     /// The C2H bytes of the running step (kept from step to step and image to image).
-    c2h: Vec<u8>,
+    c2h: RefCell<Vec<u8>>,
     /// Parse every layer's output into [`NetOutput::layers`] (otherwise only what is needed:
     /// the last layer, and inputs that were not streamed whole).
     read_layers: bool,

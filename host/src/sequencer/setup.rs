@@ -9,6 +9,7 @@ use spec::AccelConfig;
 use weights::quant::QuantModel;
 use weights::topology::{Input, LAYERS, NUM_LAYERS};
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use spec::packet::packets_to_bytes;
@@ -77,7 +78,7 @@ impl Sequencer {
             early_sends: Vec::new(),
             resident: false,
             loaded: false,
-            c2h: Vec::new(),
+            c2h: RefCell::new(Vec::new()),
             read_layers: true,
         };
         // Weight regions start at whole beats (the loader writes a beat's entries together).

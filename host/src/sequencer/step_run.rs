@@ -45,32 +45,15 @@ impl Sequencer {
     /// The output is parsed into a tensor when the layers are read back, when the step is the
     /// last, or when its output is not all streamed on as the next input.
     pub(super) fn step_at(
-        &mut self,
-        dev: &mut dyn Device,
-        si: usize,
-        step: Step,
-        x: Option<&QTensor>,
-        send_weights: bool,
-        fwd: StepForward,
-    ) -> Result<StepRun, SeqError> {
-        let mut c2h = std::mem::take(&mut self.c2h);
-        let r = self.step_in(dev, &mut c2h, si, step, x, send_weights, fwd);
-        self.c2h = c2h;
-        r
-    }
-
-    /// [`Sequencer::step_at`] with the C2H buffer given.
-    #[allow(clippy::too_many_arguments)]
-    fn step_in(
         &self,
         dev: &mut dyn Device,
-        c2h: &mut Vec<u8>,
         si: usize,
         step: Step,
         x: Option<&QTensor>,
         send_weights: bool,
         fwd: StepForward,
     ) -> Result<StepRun, SeqError> {
+        let mut c2h = self.c2h.borrow_mut();
         let at = self.places[si];
         // The plan made at start-up, unless `x` is not the shape it was made for (a streamed
         // input is: it was built for that plan).
@@ -180,7 +163,7 @@ impl Sequencer {
             h2c_bytes,
         } = run_jobs(
             dev,
-            c2h,
+            &mut c2h,
             &own,
             plan,
             jobs,

@@ -90,7 +90,7 @@ impl Sequencer {
         let layers = step.layers();
         let mut reports: Vec<Option<LayerReport>> = vec![None; layers.len()];
         let mut h2c = H2cBytes::default();
-        let mut c2h = Vec::new();
+        let mut c2h = self.c2h.borrow_mut();
         for t in tiles {
             let mut packets = if t.new_weights {
                 t.plan.weights.clone()
