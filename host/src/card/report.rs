@@ -32,6 +32,10 @@ pub struct CycleReport {
     /// not included.
     pub wall_ms: f64,
     pub host_ms: f64,
+    /// The parts of `host_ms` planning each step's packets and input, and parsing outputs into
+    /// tensors.
+    pub host_plan_ms: f64,
+    pub host_parse_ms: f64,
     pub layers: Vec<sequencer::LayerReport>,
     /// One row per layer: MACs, cycles, ideal, efficiency, utilisation, cycle breakdown.
     pub rows: Vec<LayerRow>,
@@ -84,6 +88,8 @@ impl CycleReport {
             target_mhz: cfg.target_mhz,
             wall_ms: out.steps.iter().map(|s| s.wall.as_secs_f64() * 1e3).sum(),
             host_ms: out.host_time().as_secs_f64() * 1e3,
+            host_plan_ms: out.host_plan_parse().0.as_secs_f64() * 1e3,
+            host_parse_ms: out.host_plan_parse().1.as_secs_f64() * 1e3,
             layers,
             rows,
             totals,
@@ -116,8 +122,8 @@ impl CycleReport {
         )?;
         writeln!(
             out,
-            "host: {:.1} ms per image in the sequencer, of which {:.2} ms its own CPU time (not in device calls)",
-            self.wall_ms, self.host_ms
+            "host: {:.1} ms per image in the sequencer, of which {:.2} ms its own CPU time (not in device calls): {:.2} ms planning packets and inputs, {:.2} ms parsing outputs, the rest streaming next inputs and checking each job's output",
+            self.wall_ms, self.host_ms, self.host_plan_ms, self.host_parse_ms
         )
     }
 

@@ -101,6 +101,11 @@ pub struct StepReport {
     /// device's calls (building packets and inputs, streaming the next input, parsing and
     /// stitching the output; see `host_time`).
     pub host: Duration,
+    /// The parts of `host` spent planning the step's packets and input (before its jobs) and
+    /// parsing its output into a tensor (after them). The rest is the work beside the jobs:
+    /// streaming the next input, checking each job's output against its trailer.
+    pub host_plan: Duration,
+    pub host_parse: Duration,
 }
 
 /// What one network run produced.
@@ -128,6 +133,13 @@ impl NetOutput {
     /// The host's own CPU time over all steps (see [`StepReport::host`]).
     pub fn host_time(&self) -> Duration {
         self.steps.iter().map(|s| s.host).sum()
+    }
+    /// The planning and parsing parts of [`NetOutput::host_time`].
+    pub fn host_plan_parse(&self) -> (Duration, Duration) {
+        (
+            self.steps.iter().map(|s| s.host_plan).sum(),
+            self.steps.iter().map(|s| s.host_parse).sum(),
+        )
     }
 }
 
@@ -351,6 +363,8 @@ impl Sequencer {
                 h2c,
                 forward,
                 next_weights_left,
+                plan_cpu,
+                parse_cpu,
             } = if self.tiled(si) {
                 let x = x.as_ref().ok_or_else(|| {
                     SeqError::Input(format!("{}: no input read back", step.name()))
@@ -383,6 +397,8 @@ impl Sequencer {
                 h2c,
                 wall: t0.elapsed(),
                 host: clock.elapsed(&dev),
+                host_plan: plan_cpu,
+                host_parse: parse_cpu,
             };
             on_step(&r);
             reports.push(r);

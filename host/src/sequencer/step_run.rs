@@ -7,7 +7,9 @@ use spec::job::ActLayout;
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::Duration;
 
+use super::host_time::thread_cpu_time;
 use super::jobs::{run_jobs, EarlySends, Forward, JobsRun};
 use super::setup::relocate;
 use super::{shape_of, LayerReport, SeqError, Sequencer, Step};
@@ -38,6 +40,9 @@ pub(super) struct StepRun {
     pub(super) forward: Option<Forward>,
     /// The next step's weights as sent during this step (`None`: none were).
     pub(super) next_weights_left: Option<Arc<EarlySends>>,
+    /// CPU time planning the step's packets and input, and parsing its output into a tensor.
+    pub(super) plan_cpu: Duration,
+    pub(super) parse_cpu: Duration,
 }
 
 impl Sequencer {
@@ -53,6 +58,7 @@ impl Sequencer {
         send_weights: bool,
         fwd: StepForward,
     ) -> Result<StepRun, SeqError> {
+        let t0 = thread_cpu_time();
         let mut c2h = self.c2h.borrow_mut();
         let at = self.places[si];
         // The plan made at start-up, unless `x` is not the shape it was made for (a streamed
@@ -157,6 +163,7 @@ impl Sequencer {
         let mut next = fwd.output.map(Forward::new);
         // The next step's weights, sent during this step's jobs where they miss what is used.
         let early = early.filter(|_| fwd.next_weights);
+        let plan_cpu = thread_cpu_time().saturating_sub(t0);
         let JobsRun {
             c2h_bytes,
             reports: layers,
@@ -180,6 +187,7 @@ impl Sequencer {
         if let Some(f) = &next {
             h2c.activations += f.h2c_bytes;
         }
+        let t1 = thread_cpu_time();
         let needed = self.read_layers
             || si + 1 == self.plans.len()
             || !next.as_ref().is_some_and(Forward::complete);
@@ -197,12 +205,15 @@ impl Sequencer {
         } else {
             None
         };
+        let parse_cpu = thread_cpu_time().saturating_sub(t1);
         Ok(StepRun {
             y,
             layers,
             h2c,
             forward: next,
             next_weights_left,
+            plan_cpu,
+            parse_cpu,
         })
     }
 }

@@ -2,11 +2,14 @@
 //! (weights when they change, mask, input rows, then the jobs) and putting each tile's output
 //! and counters together as the step's.
 
+use std::time::Duration;
+
 use reference::int8::QTensor;
 use spec::descriptor::Descriptor;
 use spec::job::{self, Shape, Tile};
 use weights::topology::LAYERS;
 
+use super::host_time::thread_cpu_time;
 use super::jobs::run_jobs;
 use super::step_run::StepRun;
 use super::{shape_of, LayerReport, SeqError, Sequencer, Step};
@@ -91,7 +94,9 @@ impl Sequencer {
         let mut reports: Vec<Option<LayerReport>> = vec![None; layers.len()];
         let mut h2c = H2cBytes::default();
         let mut c2h = self.c2h.borrow_mut();
+        let (mut plan_cpu, mut parse_cpu) = (Duration::ZERO, Duration::ZERO);
         for t in tiles {
+            let t0 = thread_cpu_time();
             let mut packets = if t.new_weights {
                 t.plan.weights.clone()
             } else {
@@ -105,10 +110,12 @@ impl Sequencer {
             h2c += H2cBytes::of(&packets);
             let jobs: Vec<Descriptor> = t.plan.jobs.iter().map(|j| j.descriptor.clone()).collect();
             let job_layers: Vec<usize> = t.job_layers.iter().map(|&k| layers[k]).collect();
+            let own = spec::packet::packets_to_bytes(&packets);
+            plan_cpu += thread_cpu_time().saturating_sub(t0);
             let run = run_jobs(
                 dev,
                 &mut c2h,
-                &spec::packet::packets_to_bytes(&packets),
+                &own,
                 &t.plan,
                 &jobs,
                 &job_layers,
@@ -116,11 +123,13 @@ impl Sequencer {
                 None,
                 None,
             )?;
+            let t1 = thread_cpu_time();
             let part = t
                 .plan
                 .parse_output(&c2h[..run.c2h_bytes])
                 .map_err(plan_err)?;
             t.place_output(&part, &mut y, out_h, out_w);
+            parse_cpu += thread_cpu_time().saturating_sub(t1);
             for (&k, r) in t.job_layers.iter().zip(run.reports) {
                 match &mut reports[k] {
                     Some(sum) => {
@@ -151,6 +160,8 @@ impl Sequencer {
             h2c,
             forward: None,
             next_weights_left: None,
+            plan_cpu,
+            parse_cpu,
         })
     }
 }
