@@ -150,6 +150,23 @@ fn sim_bench_prints_per_layer_breakdown_and_plot() {
         "{host_ms} ms of {wall_ms} ms:\n{out}"
     );
 
+    // The last image's: its own CPU time, and the planning and parsing parts of it.
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("host: ") && l.contains("its own CPU time"))
+        .unwrap_or_else(|| panic!("no host line:\n{out}"));
+    let ms: Vec<f64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(ms.len(), 4, "{line}");
+    let (own, plan, parse) = (ms[1], ms[2], ms[3]);
+    // Printed to 0.01 ms.
+    assert!(
+        own > 0.0 && plan > 0.0 && plan + parse <= own + 0.011,
+        "{line}"
+    );
+
     // The plot: one bar per layer, with the layer names.
     assert!(
         out.contains(&format!("written to {}", plot.display())),
