@@ -176,6 +176,8 @@ mod tests {
             h2c,
             wall: Duration::from_millis(3),
             host: Duration::from_millis(1),
+            host_plan: Duration::from_micros(200),
+            host_parse: Duration::from_micros(100),
         };
         NetOutput {
             input: QTensor {
