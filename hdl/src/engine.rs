@@ -385,11 +385,14 @@ impl<const S: usize, const S8: usize, const R: usize> Logic for Engine<S, S8, R>
             | (bit_cast::<2, 1>(self.walker.first.val().into()) << 1);
         self.p_bias.din.next = self.walker.bias.val();
         self.p_q0.din.next = self.walker.q0.val();
-        self.p_meta.din.next = bit_cast::<51, 24>(self.walker.meta_dst.val())
-            | (bit_cast::<51, 24>(self.walker.meta_rel.val()) << 24)
-            | (bit_cast::<51, 1>(self.walker.tile_end.val().into()) << 48)
-            | (bit_cast::<51, 1>(self.walker.chan_last.val().into()) << 49)
-            | (bit_cast::<51, 1>(self.walker.job_last.val().into()) << 50);
+        // (The destination's sum is evaluated at the pipe's width in the emitted Verilog, as
+        // it always was here; a destination stays below 2^24, so its carry is zero.)
+        self.p_meta.din.next =
+            bit_cast::<51, 24>(self.walker.chan_dst.val() + self.walker.meta_rel.val())
+                | (bit_cast::<51, 24>(self.walker.meta_rel.val()) << 24)
+                | (bit_cast::<51, 1>(self.walker.tile_end.val().into()) << 48)
+                | (bit_cast::<51, 1>(self.walker.chan_last.val().into()) << 49)
+                | (bit_cast::<51, 1>(self.walker.job_last.val().into()) << 50);
         // KEEP_COUNT_STAGE: the count as lane enables (lanes below it), a stage before
         // p_meta's output.
         self.p_keep.din.next = self.walker.keep_count.val();

@@ -17,13 +17,13 @@
 //! waits. The issue decision itself is [`IssueCtl`] (`issue`): registered, computed a cycle
 //! ahead.
 //!
-//! Registered: the state, output channel, tiles left, entry pointers, entries left, the
-//! channel's count and bias, the tile registers (tiles left, mask tile, q0, rel0; each loads
-//! on its own kept enable pair from `issue`), credits, the cycles since the last tile's end,
-//! the destination channel and its base (`dst_channel * plane_out` in a registered DSP), the
-//! channel table's address, the condition flags, the output FIFO's pop, START and the two
-//! descriptor checks and their launch, job constants (ntiles - 1, ntiles == 1), and the mid
-//! window's bytes left. Combinational: the descriptor checks, the launch, the outputs.
+//! Registered: the state, output channel, tiles left, entry pointers, entries left, the channel's
+//! count and bias, the tile registers (tiles left, mask tile, q0, rel0; each loads on its own kept
+//! enable pair from [`IssueCtl`]), credits, the cycles since the last tile's end, the destination
+//! channel and its base (`dst_channel * plane_out` in a registered DSP), the channel table's
+//! address, the condition flags, the output FIFO's pop, START and the two descriptor checks and
+//! their launch, job constants (ntiles - 1, ntiles == 1), and the mid window's bytes left.
+//! Combinational: the descriptor checks, the launch, the outputs.
 //!
 //! Ports: `clk`, `rst` (the engine's registered reset), `start`, `halted`; descriptor fields
 //! `k`, `out_c`, `ntiles`, `m`, `shift`, `pool`, `src_mid`, `dst_mid`, `dst_base`,
@@ -32,7 +32,7 @@
 //! controller). Out: `busy`, `start_pending` (a START on its way: the loader's gate),
 //! `done_set`, `refused` (a descriptor refused: ERR bit 1), `issue`, `first`, `last`,
 //! `entry_addr` (weight memory), `chan_raddr` (channel table), `mask_rtile` (mask memory),
-//! `q0`, `bias`, `meta_dst`, `meta_rel`, `tile_end`, `chan_last`, `job_last`, `keep_count`.
+//! `q0`, `bias`, `chan_dst`, `meta_rel`, `tile_end`, `chan_last`, `job_last`, `keep_count`.
 
 use crate::dsp::DspMul;
 use crate::issue::IssueCtl;
@@ -85,8 +85,8 @@ pub struct Walker<const S: usize> {
     pub mask_rtile: Signal<Out, Bits<16>>,
     pub q0: Signal<Out, Bits<24>>,
     pub bias: Signal<Out, Bits<32>>,
-    /// The tile's destination address (the channel's base + rel0).
-    pub meta_dst: Signal<Out, Bits<24>>,
+    /// The channel's destination base (the tile's destination is this + rel0).
+    pub chan_dst: Signal<Out, Bits<24>>,
     /// The tile's first position in the job's output (rel0).
     pub meta_rel: Signal<Out, Bits<24>>,
     pub tile_end: Signal<Out, Bit>,
@@ -217,7 +217,7 @@ impl<const S: usize> Default for Walker<S> {
             mask_rtile: Default::default(),
             q0: Default::default(),
             bias: Default::default(),
-            meta_dst: Default::default(),
+            chan_dst: Default::default(),
             meta_rel: Default::default(),
             tile_end: Default::default(),
             chan_last: Default::default(),
@@ -554,7 +554,7 @@ impl<const S: usize> Logic for Walker<S> {
         if self.wr_left.q.val() >= self.s24.val() {
             self.keep_count.next = self.s16.val();
         }
-        self.meta_dst.next = self.dst_chan_base.q.val() + self.tile_rel0.q.val();
+        self.chan_dst.next = self.dst_chan_base.q.val();
         self.meta_rel.next = self.tile_rel0.q.val();
         self.tile_end.next = self.issue_ctl.tile_end.val();
 
