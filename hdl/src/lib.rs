@@ -6,6 +6,7 @@
 //! describes the data path.
 
 pub mod acc;
+pub mod addr_gen;
 pub mod array;
 pub mod board;
 pub mod bram_oreg;
@@ -13,6 +14,7 @@ pub mod dsp;
 pub mod emit;
 pub mod engine;
 pub mod framer;
+pub mod issue;
 pub mod keep;
 pub mod lane;
 pub mod loader;
@@ -22,9 +24,12 @@ pub mod outctl;
 pub mod post;
 pub mod regfile;
 pub mod requant;
+pub mod requant_consts;
 pub mod skid;
 pub mod tapwrap;
 pub mod tools;
 pub mod top;
+pub mod walker;
+pub mod weight_decode;
 
 pub use emit::{emit, EmitReport};

@@ -6,7 +6,8 @@
 //! column, `kh = tn / K` and `kw = tn mod K`. Purely combinational.
 //!
 //! Ports: `k` (the descriptor's K; 4 is `3'd4`), `t1`; `wraps`, `tn1`, `kh`, `kw` (`tn` itself
-//! is not needed: the walker keeps `tn + 1` and the tap's row and column).
+//! is not needed: the address generator, [`crate::addr_gen`], keeps `tn + 1` and the tap's row
+//! and column).
 
 use rust_hdl::prelude::*;
 
@@ -66,7 +67,8 @@ mod tests {
 
     #[test]
     fn table_is_the_wrap_of_the_tap_recurrence() {
-        // The walker's reachable inputs: t1 = (first ? 0 : t + 1) + rel with t < K*K, rel < 16.
+        // The address generator's reachable inputs: t1 = (first ? 0 : t + 1) + rel with
+        // t < K*K, rel < 16.
         for k in 1..=4u32 {
             let kk = k * k;
             for base in 0..=kk {

@@ -5,6 +5,9 @@ use rust_hdl::prelude::*;
 
 use super::bits_for;
 
+/// Cycles from `rtile` to `rdata`.
+pub const MASK_READ_LATENCY: usize = 1;
+
 #[derive(LogicBlock, Default)]
 pub struct MaskMem<const S: usize> {
     pub clk: Signal<In, Clock>,

@@ -55,6 +55,8 @@ impl<const D: usize> Ram<D> {
     }
 }
 
+/// Read latency of [`Ram::registered`]: block RAM, fabric register.
+pub const REGISTERED_RAM_LATENCY: usize = 2;
 /// Read latency of [`Ram::deep`]: address copy, block RAM, bank register, gated bank word, bank
 /// OR.
 pub const DEEP_RAM_LATENCY: usize = 5;
