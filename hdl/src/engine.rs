@@ -8,8 +8,8 @@
 //! one per cycle, so zero weights cost no cycles.
 //!
 //! Pipeline: the cycle of an entry counted from its issue (`ISSUE_STAGE`, 0); each stage is a
-//! named constant derived from the latencies below (the figures are today's, checked by a
-//! test):
+//! named constant derived from the latencies below (the cycle figures in brackets are pinned
+//! by the test `stage_indices`):
 //! * `ISSUE_STAGE` (T0): the walker's registered issue; the weight memory's read (entry
 //!   pointer), the mask memory's read (tile index), the tokens into the pipes.
 //! * [`ENTRY_STAGE`] (T5, [`DEEP_RAM_LATENCY`] later): the weight-memory word (code, rel)
