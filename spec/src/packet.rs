@@ -147,11 +147,18 @@ pub fn packets_to_bytes(packets: &[Packet]) -> Vec<u8> {
     out
 }
 
+/// H2C bytes of an activation packet of `len` payload bytes: its header beat and the payload
+/// padded to whole beats.
+pub fn act_packet_bytes(len: usize) -> u64 {
+    let beat = STREAM_BYTES as usize;
+    ((1 + len.div_ceil(beat)) * beat) as u64
+}
+
 /// Append the H2C bytes of an `ACT_IN` (or, with `mid`, `ACT_MID`) packet of `bytes` at
 /// `addr` to `out`, as [`Packet::act`] and [`Packet::write_bytes`] would, without the beats in
 /// between (the host streams activations this way).
 pub fn write_act(mid: bool, addr: u32, bytes: &[u8], out: &mut Vec<u8>) -> Result<(), PacketError> {
-    if addr % 8 != 0 {
+    if addr % STREAM_BYTES != 0 {
         return Err(PacketError::Align(addr));
     }
     if addr > MAX_ADDR {
@@ -162,11 +169,12 @@ pub fn write_act(mid: bool, addr: u32, bytes: &[u8], out: &mut Vec<u8>) -> Resul
     } else {
         PacketType::ActIn
     };
-    let beats = bytes.len().div_ceil(8);
-    out.reserve(8 * (1 + beats));
+    let beat = STREAM_BYTES as usize;
+    let beats = bytes.len().div_ceil(beat);
+    out.reserve(beat * (1 + beats));
     out.extend_from_slice(&header(ty, addr, beats as u32).to_le_bytes());
     out.extend_from_slice(bytes);
-    out.resize(out.len() + beats * 8 - bytes.len(), 0);
+    out.resize(out.len() + beats * beat - bytes.len(), 0);
     Ok(())
 }
 
@@ -337,6 +345,7 @@ mod tests {
             let p = Packet::act(mid, 24, &data).unwrap();
             assert_eq!(out[0], 0xAA);
             assert_eq!(out[1..], beats_to_bytes(&p.to_beats()));
+            assert_eq!(act_packet_bytes(data.len()), out.len() as u64 - 1);
         }
         assert!(matches!(
             write_act(false, 4, &data, &mut Vec::new()),

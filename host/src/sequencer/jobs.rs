@@ -111,7 +111,7 @@ impl Forward {
         }
         spec::packet::write_act(false, addr, &self.bytes[self.sent..ready], out)
             .map_err(|e| DeviceError::Model(format!("forwarded input packet: {e}")))?;
-        self.h2c_bytes += (beats as u64 + 1) * beat as u64;
+        self.h2c_bytes += spec::packet::act_packet_bytes(ready - self.sent);
         self.sent = ready;
         Ok(())
     }

@@ -149,9 +149,8 @@ impl Sequencer {
         // One H2C transfer: the weights, the mask, then the input (less what is on the card).
         h2c += H2cBytes::of(std::slice::from_ref(&plan.mask));
         let input = !tail.is_empty() || sent.is_empty();
-        let beat = spec::STREAM_BYTES as usize;
         if input {
-            h2c.activations += (beat * (1 + tail.len().div_ceil(beat))) as u64;
+            h2c.activations += spec::packet::act_packet_bytes(tail.len());
         }
         let mut own = Vec::with_capacity(h2c.total() as usize);
         own.extend_from_slice(weights);

@@ -22,13 +22,7 @@ pub fn plan_fire_for(
     e3: &ConvLayer,
     x: Shape,
 ) -> Result<Plan, JobError> {
-    check_fire(cfg, sq, e1, e3, x)?;
-    let layers = FireLayers {
-        sq: engine_layer(sq)?,
-        e1: engine_layer(e1)?,
-        e3: engine_layer(e3)?,
-        dims: [sq.in_c, sq.out_c, e1.out_c, e3.out_c],
-    };
+    let layers = FireLayers::checked(cfg, sq, e1, e3, x)?;
     let part = FirePart::all(&layers);
     fire_plan(cfg, &layers, x, RowBand::WHOLE, &part)
 }
@@ -70,6 +64,25 @@ pub(super) struct FireLayers {
     pub(super) e1: EngineLayer,
     pub(super) e3: EngineLayer,
     pub(super) dims: [u32; 4],
+}
+
+impl FireLayers {
+    /// The module's layers for input `x`, its shapes checked ([`check_fire`]).
+    pub(super) fn checked(
+        cfg: &AccelConfig,
+        sq: &ConvLayer,
+        e1: &ConvLayer,
+        e3: &ConvLayer,
+        x: Shape,
+    ) -> Result<FireLayers, JobError> {
+        check_fire(cfg, sq, e1, e3, x)?;
+        Ok(FireLayers {
+            sq: engine_layer(sq)?,
+            e1: engine_layer(e1)?,
+            e3: engine_layer(e3)?,
+            dims: [sq.in_c, sq.out_c, e1.out_c, e3.out_c],
+        })
+    }
 }
 
 /// Which rows of a taller map a Fire plan computes. A band of `h` output rows reads `h + 2`

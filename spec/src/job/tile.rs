@@ -14,7 +14,7 @@
 //! output goes in the step's output.
 
 use super::build::{pooled, weight_block};
-use super::fire::{check_fire, fire_plan, FireLayers, FirePart, RowBand};
+use super::fire::{fire_plan, FireLayers, FirePart, RowBand};
 use super::{engine_layer, ConvLayer, JobError, LayerWeights, Plan, Shape};
 use crate::AccelConfig;
 
@@ -162,13 +162,7 @@ pub fn plan_fire_tiles(
     e3: &ConvLayer,
     x: Shape,
 ) -> Result<Vec<Tile>, JobError> {
-    check_fire(cfg, sq, e1, e3, x)?;
-    let layers = FireLayers {
-        sq: engine_layer(sq)?,
-        e1: engine_layer(e1)?,
-        e3: engine_layer(e3)?,
-        dims: [sq.in_c, sq.out_c, e1.out_c, e3.out_c],
-    };
+    let layers = FireLayers::checked(cfg, sq, e1, e3, x)?;
     let groups = fire_groups(cfg, &layers)?;
     let pool = e1.pool;
     // Output rows of the step (pooled rows with a pool) and the conv rows of `n` of them.
